@@ -1,0 +1,1 @@
+"""Internal modules of effecthost. Nothing here is public API; import from ``effecthost``."""

@@ -1,0 +1,1 @@
+"""Await events: keys, resolutions, the first-writer-wins table and the waiter coordinator."""

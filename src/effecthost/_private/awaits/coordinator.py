@@ -1,0 +1,177 @@
+"""The await-event state table (spec 5.2) over any :class:`AwaitStore`, written once.
+
+Inline hosts run it over a private in-memory store; durable hosts over their substrate. Every
+failure to authenticate, a revoked session and a foreign row look the same from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .. import canonical
+from ..errors import EffectHostError, ErrorCode
+from ..executor import CancelToken
+from ..identity import ExecutionScope
+from . import keys
+from .store import AwaitStore, Inspection, PromiseIdentity, StoreResult
+from .values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+
+_UNKNOWN_MESSAGE = "await-event key is invalid or revoked"
+POLL_START_S = 0.025
+POLL_MAX_S = 1.0
+
+
+def unknown_or_revoked() -> EffectHostError:
+    return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, _UNKNOWN_MESSAGE)
+
+
+def identity_of(key: AwaitEventKey) -> PromiseIdentity:
+    return PromiseIdentity(
+        canonical.dumps(key.scope.to_json()),
+        canonical.dumps(key.wait.to_json()),
+        key.scope.session_id,
+        key.wait.is_turn_control,
+    )
+
+
+def _check_session_id(session_id: object) -> str:
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise EffectHostError(
+            ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "await-event session ids must be non-empty"
+        )
+    return session_id
+
+
+_CANCELLED_JSON = canonical.dumps(Resolution.CANCELLED.to_json())
+_TIMEOUT_JSON = canonical.dumps(Resolution.TIMEOUT.to_json())
+
+
+class AwaitCoordinator:
+    def __init__(self, store: AwaitStore) -> None:
+        self._store = store
+        self._secret: bytes | None = None
+
+    @property
+    def store(self) -> AwaitStore:
+        return self._store
+
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = await self._store.signing_secret()
+        return self._secret
+
+    async def _authentic(self, key: AwaitEventKey) -> bool:
+        return keys.authenticate(await self.secret(), key)
+
+    async def mint(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        if not isinstance(scope, ExecutionScope):
+            raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "await-event keys need an ExecutionScope")
+        if not isinstance(wait, WaitIdentity):
+            raise EffectHostError(
+                ErrorCode.INVALID_AWAIT_EVENT_WAIT_IDENTITY, "await-event keys need a WaitIdentity"
+            )
+        key = keys.mint(await self.secret(), scope, wait)
+        session = scope.session_id
+        if session is not None and await self._store.is_revoked(session):
+            raise unknown_or_revoked()
+        return key
+
+    async def resolve(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        if not isinstance(resolution, Resolution):
+            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        if not await self._authentic(key):
+            return ResolveOutcome.UNKNOWN_OR_REVOKED
+        return await self._publish(key, canonical.dumps(resolution.to_json()))
+
+    async def _publish(self, key: AwaitEventKey, terminal_json: str) -> ResolveOutcome:
+        result, first = await self._store.store_terminal(key.key_id, identity_of(key), terminal_json)
+        if result is StoreResult.STORED:
+            return ResolveOutcome.ACCEPTED
+        if result is StoreResult.ALREADY_RESOLVED and first is not None:
+            return ResolveOutcome.already_resolved(Resolution.from_json(canonical.loads(first)))
+        return ResolveOutcome.UNKNOWN_OR_REVOKED
+
+    async def peek(self, key: AwaitEventKey) -> Resolution | None:
+        if not await self._authentic(key):
+            raise unknown_or_revoked()
+        state, terminal = await self._store.inspect(key.key_id, identity_of(key))
+        if state is Inspection.UNKNOWN_OR_REVOKED:
+            raise unknown_or_revoked()
+        if state is Inspection.RESOLVED and terminal is not None:
+            return Resolution.from_json(canonical.loads(terminal))
+        return None
+
+    async def wait(
+        self, key: AwaitEventKey, cancel: CancelToken | None, deadline: float | None
+    ) -> Resolution:
+        """Park until a terminal stands; publish Cancelled/Timeout through first-writer-wins."""
+        if not await self._authentic(key):
+            raise unknown_or_revoked()
+        cancel = cancel or CancelToken()
+        identity = identity_of(key)
+        subscription = self._store.hub.subscribe(key.key_id, key.scope.session_id)
+        waiters: list[asyncio.Future[object]] = []
+        try:
+            if not await self._store.ensure_pending(key.key_id, identity):
+                raise unknown_or_revoked()
+            poll = POLL_START_S
+            while True:
+                subscription.event.clear()  # clear *before* reading: a later store re-sets it
+                state, terminal = await self._store.inspect(key.key_id, identity)
+                if state is Inspection.RESOLVED and terminal is not None:
+                    return Resolution.from_json(canonical.loads(terminal))
+                if state is Inspection.UNKNOWN_OR_REVOKED:
+                    raise unknown_or_revoked()
+                if state is Inspection.MISSING and not await self._store.ensure_pending(
+                    key.key_id, identity
+                ):
+                    raise unknown_or_revoked()
+                # Cancellation wins over an already-passed deadline: a deterministic priority.
+                if cancel.cancelled:
+                    await self._give_up(key, _CANCELLED_JSON, "turn_control_wait_cancelled")
+                    continue
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    await self._give_up(key, _TIMEOUT_JSON, "turn_control_wait_timeout")
+                    continue
+                if not waiters:
+                    waiters = [
+                        asyncio.ensure_future(subscription.event.wait()),
+                        asyncio.ensure_future(cancel.wait()),
+                    ]
+                elif waiters[0].done():
+                    waiters[0] = asyncio.ensure_future(subscription.event.wait())
+                timeout = poll if remaining is None else min(poll, remaining)
+                done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                poll = POLL_START_S if waiters[0] in done else min(poll * 2, POLL_MAX_S)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            subscription.close()
+
+    async def _give_up(self, key: AwaitEventKey, terminal_json: str, turn_control_code: str) -> None:
+        if key.wait.is_turn_control:
+            # Turn-control waits never publish from an observer: they leave the promise open.
+            what = "cancelled" if "cancelled" in turn_control_code else "timed out"
+            raise EffectHostError(turn_control_code, f"turn-control wait {what}")
+        outcome = await self._publish(key, terminal_json)
+        if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
+            raise unknown_or_revoked()
+        # Stored or already resolved: the loop re-reads and returns whichever terminal won.
+
+    async def revoke_session(self, session_id: str) -> None:
+        await self._store.revoke_session(_check_session_id(session_id))
+
+    async def cancel_session(self, session_id: str) -> int:
+        return await self._store.cancel_session(_check_session_id(session_id), _CANCELLED_JSON)
+
+    async def outstanding(self, session_id: str) -> list[AwaitEventKey]:
+        session_id = _check_session_id(session_id)
+        secret = await self.secret()
+        out: list[AwaitEventKey] = []
+        for pending in await self._store.pending_for_session(session_id):
+            scope = ExecutionScope.from_json(canonical.loads(pending.scope_json))
+            wait = WaitIdentity.from_json(canonical.loads(pending.wait_json))
+            out.append(keys.mint(secret, scope, wait))
+        return out

@@ -1,0 +1,143 @@
+"""The await-event half of a substrate (spec 5.4 atoms) and the wake-up hub.
+
+Rows are the source of truth; wake-ups are only latency hints. A store implements the atoms, each
+atomic on its substrate, and publishes wake-ups *after* its commit through its :class:`WakeHub`
+(and, for multi-process substrates, across processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseIdentity:
+    """What a promise row must match: all four or the row is someone else's (unknown_or_revoked)."""
+
+    scope_json: str
+    wait_json: str
+    session_id: str | None
+    turn_control: bool
+
+
+class Inspection(enum.Enum):
+    MISSING = "missing"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    UNKNOWN_OR_REVOKED = "unknown_or_revoked"
+
+
+class StoreResult(enum.Enum):
+    STORED = "stored"
+    ALREADY_RESOLVED = "already_resolved"
+    UNKNOWN_OR_REVOKED = "unknown_or_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPromise:
+    key_id: str
+    scope_json: str
+    wait_json: str
+
+
+class AwaitStore(Protocol):
+    @property
+    def hub(self) -> WakeHub:
+        """In-process wake-ups for this substrate (shared by every host object on it)."""
+        ...
+
+    async def signing_secret(self) -> bytes:
+        """The substrate's secret (created once, persisted by durable stores)."""
+        ...
+
+    async def is_revoked(self, session_id: str) -> bool: ...
+
+    async def ensure_pending(self, key_id: str, identity: PromiseIdentity) -> bool:
+        """Register a waiter's promise: revoked → False; row exists → identity matches; else insert."""
+        ...
+
+    async def store_terminal(
+        self, key_id: str, identity: PromiseIdentity, terminal_json: str
+    ) -> tuple[StoreResult, str | None]:
+        """First writer wins. Returns (STORED, None) | (ALREADY_RESOLVED, first_json) | (UNKNOWN…, None)."""
+        ...
+
+    async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]: ...
+
+    async def revoke_session(self, session_id: str) -> None:
+        """Permanent tombstone; deletes the session's promises; wakes their waiters."""
+        ...
+
+    async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
+        """Pending, non-turn-control promises of the session get ``cancelled``; returns how many."""
+        ...
+
+    async def pending_for_session(self, session_id: str) -> list[PendingPromise]:
+        """Registered, unresolved promises (parked waiters) of the session."""
+        ...
+
+
+class WakeHub:
+    """Per-substrate, in-process wake-ups keyed by promise key id (and by session for revocation).
+
+    A waiter subscribes *before* it inspects the row, so a terminal stored between the inspection
+    and the wait still wakes it: no lost wake-ups.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, set[asyncio.Event]] = {}
+        self._by_session: dict[str, set[asyncio.Event]] = {}
+
+    def subscribe(self, key_id: str, session_id: str | None) -> Subscription:
+        event = asyncio.Event()
+        self._by_key.setdefault(key_id, set()).add(event)
+        if session_id is not None:
+            self._by_session.setdefault(session_id, set()).add(event)
+        return Subscription(self, key_id, session_id, event)
+
+    def _drop(self, key_id: str, session_id: str | None, event: asyncio.Event) -> None:
+        for index, name in ((self._by_key, key_id), (self._by_session, session_id)):
+            if name is None:
+                continue
+            events = index.get(name)
+            if events is not None:
+                events.discard(event)
+                if not events:
+                    del index[name]
+
+    def notify_key(self, key_id: str) -> None:
+        for event in list(self._by_key.get(key_id, ())):
+            event.set()
+
+    def notify_session(self, session_id: str) -> None:
+        for event in list(self._by_session.get(session_id, ())):
+            event.set()
+
+    def notify_all(self) -> None:
+        """Wake every waiter (they re-read their rows); used when a remote hint is ambiguous."""
+        for events in list(self._by_key.values()):
+            for event in list(events):
+                event.set()
+
+    def subscribed_keys(self) -> set[str]:
+        return set(self._by_key)
+
+
+class Subscription:
+    __slots__ = ("_event", "_hub", "_key_id", "_session_id")
+
+    def __init__(self, hub: WakeHub, key_id: str, session_id: str | None, event: asyncio.Event) -> None:
+        self._hub = hub
+        self._key_id = key_id
+        self._session_id = session_id
+        self._event = event
+
+    @property
+    def event(self) -> asyncio.Event:
+        return self._event
+
+    def close(self) -> None:
+        self._hub._drop(self._key_id, self._session_id, self._event)

@@ -1,0 +1,168 @@
+"""Local executors (spec 2.14) and cancellation tokens.
+
+A local executor is what a controller *may* run in-process to perform an effect. Durable controllers
+only run it when the journal has no recorded outcome for the effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import EffectHostError, ErrorCode
+from .outcomes import DurableStepOutcome, Outcome, SleepOutcome
+
+if TYPE_CHECKING:
+    from .commands import EffectEnvelope
+
+
+class CancelToken:
+    """A one-way cancellation flag that can be awaited. Safe to share between tasks."""
+
+    __slots__ = ("_cancelled", "_event")
+
+    def __init__(self) -> None:
+        self._cancelled = False
+        self._event: asyncio.Event | None = None
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._event is not None:
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    async def wait(self) -> None:
+        if self._cancelled:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
+            if self._cancelled:  # pragma: no cover - cancel raced the creation
+                self._event.set()
+        await self._event.wait()
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class LocalExecutor:
+    """How to perform an effect locally. Build with the class methods; each is used once."""
+
+    __slots__ = ("_cancel", "_deadline", "_fn", "_variant")
+
+    def __init__(
+        self,
+        variant: str,
+        fn: Callable[[Any], Any] | None = None,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self._variant = variant
+        self._fn = fn
+        self._cancel = cancel
+        self._deadline = deadline
+
+    @classmethod
+    def unavailable(cls) -> LocalExecutor:
+        return cls("unavailable")
+
+    @classmethod
+    def sleep(cls, cancel: CancelToken | None = None) -> LocalExecutor:
+        return cls("sleep", cancel=cancel or CancelToken())
+
+    @classmethod
+    def await_event(cls, cancel: CancelToken | None = None, deadline: float | None = None) -> LocalExecutor:
+        """Options for an ``await_event`` effect; ``deadline`` is a ``time.monotonic()`` instant."""
+        return cls("await_event", cancel=cancel or CancelToken(), deadline=deadline)
+
+    @classmethod
+    def durable_step(cls, fn: Callable[[Any], Any | Awaitable[Any]]) -> LocalExecutor:
+        """``fn(input) -> value`` (sync or async). An EffectHostError it raises is the effect's error."""
+        return cls("durable_step", fn=fn)
+
+    @classmethod
+    def testing(cls, fn: Callable[[EffectEnvelope], Outcome | Awaitable[Outcome]]) -> LocalExecutor:
+        """``fn(envelope) -> outcome`` (sync or async), for tests and custom effects."""
+        return cls("testing", fn=fn)
+
+    @property
+    def variant(self) -> str:
+        return self._variant
+
+    @property
+    def cancel_token(self) -> CancelToken | None:
+        return self._cancel
+
+    def into_await_event_options(self) -> tuple[CancelToken, float | None]:
+        if self._variant == "await_event" and self._cancel is not None:
+            return self._cancel, self._deadline
+        return CancelToken(), None
+
+    async def execute(self, envelope: EffectEnvelope) -> Outcome:
+        kind = envelope.command.kind.value
+        if self._variant == "unavailable":
+            raise EffectHostError(
+                ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE,
+                f"no local executor is available for {kind}",
+            )
+        if self._variant == "testing":
+            assert self._fn is not None
+            outcome = await _maybe_await(self._fn(envelope))
+            if not isinstance(outcome, Outcome):
+                raise EffectHostError(
+                    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                    f"testing executor returned {type(outcome).__name__}, not an outcome",
+                )
+            return outcome
+        if self._variant == "durable_step":
+            if kind != "durable_step":
+                raise EffectHostError(
+                    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                    f"local durable step executor cannot execute {kind} command",
+                )
+            assert self._fn is not None
+            value = await _maybe_await(self._fn(envelope.command.input))  # type: ignore[attr-defined]
+            return DurableStepOutcome(value)
+        if self._variant == "sleep":
+            if kind != "sleep":
+                raise EffectHostError(
+                    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                    f"local sleep executor cannot execute {kind} command",
+                )
+            await sleep_until(
+                time.monotonic() + envelope.command.duration_ms / 1000,  # type: ignore[attr-defined]
+                self._cancel,
+            )
+            return SleepOutcome()
+        raise EffectHostError(
+            ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+            f"local await-event options cannot execute {kind} command directly",
+        )
+
+
+async def sleep_until(deadline: float, cancel: CancelToken | None) -> None:
+    """Sleep until a monotonic instant; raise ``runtime_effect_sleep_cancelled`` if cancelled."""
+    delay = deadline - time.monotonic()
+    if cancel is None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return
+    if cancel.cancelled:
+        raise EffectHostError(ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED, "runtime effect sleep was cancelled")
+    if delay <= 0:
+        return
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=delay)
+    finally:
+        waiter.cancel()
+    if done:
+        raise EffectHostError(ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED, "runtime effect sleep was cancelled")

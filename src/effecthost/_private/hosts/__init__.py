@@ -1,0 +1,1 @@
+"""Hosts: inline and recording (no substrate), and the durable host over a substrate's stores."""

@@ -1,0 +1,96 @@
+"""What every host with await events shares: the coordinator behind the public await methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..awaits.coordinator import AwaitCoordinator
+from ..awaits.store import AwaitStore
+from ..awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..errors import EffectHostError, ErrorCode
+from ..executor import CancelToken
+from ..identity import ExecutionScope
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRetirement:
+    """What ``retire_effect_journal`` removes: a whole session, or exactly one scope."""
+
+    kind: str  # "session" | "scope"
+    session_id: str | None = None
+    scope: ExecutionScope | None = None
+
+    @classmethod
+    def session(cls, session_id: str) -> JournalRetirement:
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "retirement needs a session id")
+        return cls("session", session_id=session_id)
+
+    @classmethod
+    def process(cls, process_id: str) -> JournalRetirement:
+        return cls.for_scope(ExecutionScope.process(process_id))
+
+    @classmethod
+    def runtime_operation(cls, operation_id: str) -> JournalRetirement:
+        return cls.for_scope(ExecutionScope.runtime_operation(operation_id))
+
+    @classmethod
+    def for_scope(cls, scope: ExecutionScope) -> JournalRetirement:
+        scope.validate()
+        return cls("scope", scope=scope)
+
+
+class AwaitingHost:
+    """Await-event methods over an :class:`AwaitCoordinator`; subclasses add scoping/execution."""
+
+    def __init__(self, awaits: AwaitStore) -> None:
+        self._awaits = AwaitCoordinator(awaits)
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EffectHostError(ErrorCode.HOST_CLOSED, "this effect host is closed")
+
+    @property
+    def await_coordinator(self) -> AwaitCoordinator:
+        return self._awaits
+
+    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        self._check_open()
+        return await self._awaits.mint(scope, wait)
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        self._check_open()
+        return await self._awaits.resolve(key, resolution)
+
+    async def await_await_event(
+        self, key: AwaitEventKey, cancel: CancelToken | None = None, deadline: float | None = None
+    ) -> Resolution:
+        self._check_open()
+        return await self._awaits.wait(key, cancel, deadline)
+
+    async def peek_await_event(self, key: AwaitEventKey) -> Resolution | None:
+        self._check_open()
+        return await self._awaits.peek(key)
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        self._check_open()
+        await self._awaits.revoke_session(session_id)
+
+    async def cancel_await_events_for_session(self, session_id: str) -> None:
+        self._check_open()
+        await self._awaits.cancel_session(session_id)
+
+    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
+        self._check_open()
+        return await self._awaits.outstanding(session_id)
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

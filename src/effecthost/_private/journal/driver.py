@@ -1,0 +1,295 @@
+"""The journaled controller: the replay rules of spec 4.2–4.6, written once over a JournalStore.
+
+No lock or transaction is held while a local executor runs: a claim is one short store call, the
+executor runs free, and a fenced finalize records the result. A lease renews every ttl/3 while the
+executor runs; a lost lease aborts it and reports ``{backend}_effect_replay_lease_lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import canonical
+from ..awaits.values import Resolution
+from ..commands import AwaitEvent, EffectEnvelope, Sleep
+from ..errors import EffectHostError, ErrorCode, backend_code
+from ..executor import LocalExecutor
+from ..identity import ExecutionScope
+from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
+from .mismatch import mismatch_error
+from .model import (
+    Busy,
+    ClaimRequest,
+    Claimed,
+    CorruptRow,
+    HashConflict,
+    JournalRow,
+    JournalStore,
+    LeaseFence,
+    ReplayError,
+    ReplayOutcome,
+    StrictReplayMiss,
+)
+
+if TYPE_CHECKING:
+    from ..clock import Clock, TimerHandle
+    from ..hosts.durable import DurableEffectHost
+
+BUSY_POLL_MS = 25
+#: Errors that end an execution without being an outcome: the claim is released so the next
+#: drive re-executes instead of replaying a failure that was never the effect's answer.
+UNJOURNALED_CODES = frozenset({ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED.value})
+_owner_counter = itertools.count(1)
+
+
+def new_owner_id() -> str:
+    return f"pid{os.getpid()}-{next(_owner_counter)}-{time.time_ns() // 1_000_000}"
+
+
+class LeaseTimings:
+    """ttl ≥ 1 ms, renew ≥ 1 ms, ttl ≥ 3 × renew; ``from_ttl`` renews every third of the ttl."""
+
+    def __init__(self, ttl_ms: int, renew_ms: int | None = None) -> None:
+        renew = renew_ms if renew_ms is not None else max(1, ttl_ms // 3)
+        if ttl_ms < 1 or renew < 1 or ttl_ms < 3 * renew:
+            raise EffectHostError(
+                ErrorCode.HOST_OPTION_INVALID, "lease ttl must be ≥ 1 ms and at least 3× the renewal"
+            )
+        self.ttl_ms = ttl_ms
+        self.renew_ms = renew
+
+
+class JournalController:
+    """The controller a durable host hands out for one execution scope."""
+
+    def __init__(self, host: DurableEffectHost, scope: ExecutionScope) -> None:
+        self._host = host
+        self._store: JournalStore = host.journal
+        self._scope = scope
+        self._scope_key = scope.journal_key()
+        self._session_id = scope.session_id
+        self._strict = False
+        self._cache: dict[str, JournalRow] | None = None
+        self._token_seq = itertools.count(1)
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    @property
+    def execution_scope(self) -> ExecutionScope:
+        return self._scope
+
+    def start_replay(self) -> None:
+        """From now on a missing journal row is ``{backend}_effect_replay_missing``."""
+        self._strict = True
+
+    def _code(self, suffix: str) -> str:
+        return backend_code(self._store.backend, suffix)
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        self._host._check_open()
+        if not isinstance(envelope, EffectEnvelope):
+            raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "execute_effect needs an EffectEnvelope")
+        replay_key = envelope.replay_key
+        if not replay_key:
+            raise EffectHostError(self._code("key_missing"), "runtime effect envelope has no replay key")
+        clock = self._host.clock
+        timings = self._host.lease
+        request = ClaimRequest(
+            scope_key=self._scope_key,
+            replay_key=replay_key,
+            session_id=self._session_id,
+            envelope_hash=envelope.stable_hash(),
+            envelope_json=envelope.canonical_json(),
+            effect_kind=envelope.kind.value,
+            effect_id=envelope.effect_id,
+            owner=self._host.owner_id,
+            token=f"{self._host.owner_id}:{next(self._token_seq)}",
+            ttl_ms=timings.ttl_ms,
+            sleep_ms=envelope.command.duration_ms if isinstance(envelope.command, Sleep) else None,
+            strict=self._strict or self._host.strict,
+        )
+        from .decisions import decide_claim
+
+        cached = await self._recorded(replay_key)
+        while True:
+            if cached is not None:
+                decision, _ = decide_claim(cached, request, clock.now_ms())
+                cached = None
+            else:
+                decision = await self._store.claim(request)
+            if isinstance(decision, ReplayOutcome):
+                outcome = self._decode_outcome(decision.outcome_json)
+                if decision.due_at_ms is not None:
+                    await self._sleep_until(decision.due_at_ms, local_executor)
+                self._host.stats_replayed += 1
+                return outcome
+            if isinstance(decision, ReplayError):
+                self._host.stats_replayed += 1
+                raise self._decode_error(decision.error_json)
+            if isinstance(decision, Busy):
+                wait_ms = decision.retry_at_ms - decision.now_ms
+                await clock.sleep(min(max(wait_ms, 1), BUSY_POLL_MS) / 1000)
+                continue
+            if isinstance(decision, StrictReplayMiss):
+                raise EffectHostError(
+                    self._code("missing"),
+                    f"no recorded runtime effect for scope `{self._scope_key}` and replay key `{replay_key}`",
+                )
+            if isinstance(decision, HashConflict):
+                raise mismatch_error(
+                    self._code("hash_conflict"),
+                    decision.recorded_hash,
+                    decision.recorded_json,
+                    envelope.stable_hash(),
+                    envelope.canonical_json(),
+                )
+            if isinstance(decision, CorruptRow):
+                raise EffectHostError(self._code("corrupt_row"), decision.message)
+            assert isinstance(decision, Claimed)
+            return await self._run_claimed(envelope, local_executor, decision)
+
+    async def _recorded(self, replay_key: str) -> JournalRow | None:
+        """Completed rows of this scope, read once: replays then cost no store round trip."""
+        if self._cache is None:
+            preload = getattr(self._store, "preload", None)
+            rows = await preload(self._scope_key) if preload is not None else []
+            self._cache = {row.replay_key: row for row in rows}
+        return self._cache.pop(replay_key, None)
+
+    async def _sleep_until(self, due_at_ms: int, local_executor: LocalExecutor) -> None:
+        clock = self._host.clock
+        cancel = local_executor.cancel_token
+        while True:
+            remaining = due_at_ms - clock.now_ms()
+            if remaining <= 0:
+                return
+            if cancel is not None and cancel.cancelled:
+                raise EffectHostError(
+                    ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED, "runtime effect sleep was cancelled"
+                )
+            if cancel is None:
+                await clock.sleep(remaining / 1000)
+                continue
+            sleeper = asyncio.ensure_future(clock.sleep(remaining / 1000))
+            waiter = asyncio.ensure_future(cancel.wait())
+            try:
+                await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waiter.cancel()
+
+    async def _perform(self, envelope: EffectEnvelope, executor: LocalExecutor, claim: Claimed) -> Outcome:
+        command = envelope.command
+        if isinstance(command, Sleep):
+            await self._sleep_until(claim.due_at_ms or 0, executor)
+            return SleepOutcome()
+        if isinstance(command, AwaitEvent):
+            cancel, deadline = executor.into_await_event_options()
+            resolution: Resolution = await self._host.await_await_event(command.key, cancel, deadline)
+            return AwaitEventOutcome(resolution)
+        return await executor.execute(envelope)
+
+    async def _run_claimed(self, envelope: EffectEnvelope, executor: LocalExecutor, claim: Claimed) -> Outcome:
+        fence = claim.fence
+        task = asyncio.current_task()
+        assert task is not None
+        lost = False
+        renewer: asyncio.Task[None] | None = None
+        timer: TimerHandle | None = None
+        clock: Clock = self._host.clock
+        timings = self._host.lease
+
+        async def renew_loop() -> None:
+            nonlocal lost
+            while True:
+                try:
+                    ok = await self._store.renew(fence, timings.ttl_ms)
+                except EffectHostError:
+                    ok = True  # a store hiccup is not a lost lease; the next renewal decides
+                if not ok:
+                    lost = True
+                    task.cancel()
+                    return
+                await clock.sleep(timings.renew_ms / 1000)
+
+        def start_renewing() -> None:
+            nonlocal renewer
+            renewer = asyncio.ensure_future(renew_loop())
+
+        timer = clock.call_later(timings.renew_ms / 1000, start_renewing)
+        outcome: Outcome | None = None
+        error: EffectHostError | None = None
+        try:
+            try:
+                outcome = await self._perform(envelope, executor, claim)
+            except EffectHostError as exc:
+                error = exc
+            finally:
+                timer.cancel()
+                if renewer is not None:
+                    renewer.cancel()
+        except asyncio.CancelledError:
+            if lost and task.cancelling() > 0:
+                task.uncancel()
+                raise self._lease_lost() from None
+            await self._release_quietly(fence)
+            raise
+        except BaseException:
+            await self._release_quietly(fence)
+            raise
+        if lost:
+            raise self._lease_lost()
+        if error is not None and error.code in UNJOURNALED_CODES:
+            await self._release_quietly(fence)
+            raise error
+        return await self._finalize(fence, outcome, error)
+
+    async def _finalize(self, fence: LeaseFence, outcome: Outcome | None, error: EffectHostError | None) -> Outcome:
+        try:
+            if error is not None:
+                ok = await self._store.finalize(fence, "failed", None, canonical.dumps(error.to_json()))
+            else:
+                assert outcome is not None
+                ok = await self._store.finalize(fence, "completed", canonical.dumps(outcome.to_json()), None)
+        except EffectHostError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise EffectHostError(self._code("encode"), f"cannot encode the effect result: {exc}") from None
+        if not ok:
+            raise self._lease_lost()
+        self._host.stats_executed += 1
+        if error is not None:
+            raise error
+        assert outcome is not None
+        return outcome
+
+    def _lease_lost(self) -> EffectHostError:
+        return EffectHostError(
+            self._code("lease_lost"),
+            f"runtime effect lease in scope `{self._scope_key}` was lost before finalize",
+        )
+
+    async def _release_quietly(self, fence: LeaseFence) -> None:
+        try:
+            await asyncio.shield(self._store.release(fence))
+        except (EffectHostError, asyncio.CancelledError):
+            pass  # the lease expires on its own; a successor takes over
+
+    def _decode_outcome(self, text: str) -> Outcome:
+        try:
+            return outcome_from_json(canonical.loads(text))
+        except (EffectHostError, ValueError) as exc:
+            raise EffectHostError(self._code("decode"), f"cannot decode recorded outcome: {exc}") from None
+
+    def _decode_error(self, text: str) -> EffectHostError:
+        try:
+            body: Any = canonical.loads(text)
+            return EffectHostError.from_json(body)
+        except (EffectHostError, ValueError) as exc:
+            return EffectHostError(self._code("decode"), f"cannot decode recorded error: {exc}")

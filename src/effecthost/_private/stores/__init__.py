@@ -1,0 +1,1 @@
+"""Substrates: one module each, implementing the journal and await-store Protocols."""

@@ -1,0 +1,290 @@
+"""The in-process substrate: the journal and await-event tables as Python dicts.
+
+Operations are synchronous bodies inside async methods, so each is atomic with respect to the
+event loop — the same guarantee a substrate's transaction gives. ``memory://NAME`` hosts in one
+process share a substrate by name, which is how cold replay and cross-host resolve are tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import weakref
+
+from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
+from ..clock import SYSTEM_CLOCK, Clock
+from ..journal.decisions import decide_claim
+from ..journal.model import (
+    ClaimRequest,
+    Decision,
+    Insert,
+    JournalRow,
+    LeaseFence,
+    ScopeSummary,
+    SessionSummary,
+    Status,
+    TakeOver,
+)
+
+
+@dataclasses.dataclass
+class _Promise:
+    identity: PromiseIdentity
+    terminal_json: str | None
+
+
+class MemoryAwaitStore:
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret if secret is not None else os.urandom(32)
+        self._promises: dict[str, _Promise] = {}
+        self._revoked: set[str] = set()
+        self._hub = WakeHub()
+
+    @property
+    def hub(self) -> WakeHub:
+        return self._hub
+
+    async def signing_secret(self) -> bytes:
+        return self._secret
+
+    async def is_revoked(self, session_id: str) -> bool:
+        return session_id in self._revoked
+
+    def _revoked_for(self, identity: PromiseIdentity) -> bool:
+        return identity.session_id is not None and identity.session_id in self._revoked
+
+    async def ensure_pending(self, key_id: str, identity: PromiseIdentity) -> bool:
+        if self._revoked_for(identity):
+            return False
+        row = self._promises.get(key_id)
+        if row is not None:
+            return row.identity == identity
+        self._promises[key_id] = _Promise(identity, None)
+        return True
+
+    async def store_terminal(
+        self, key_id: str, identity: PromiseIdentity, terminal_json: str
+    ) -> tuple[StoreResult, str | None]:
+        if self._revoked_for(identity):
+            return StoreResult.UNKNOWN_OR_REVOKED, None
+        row = self._promises.get(key_id)
+        if row is None:
+            self._promises[key_id] = _Promise(identity, terminal_json)
+        elif row.identity != identity:
+            return StoreResult.UNKNOWN_OR_REVOKED, None
+        elif row.terminal_json is not None:
+            return StoreResult.ALREADY_RESOLVED, row.terminal_json
+        else:
+            row.terminal_json = terminal_json
+        self._hub.notify_key(key_id)
+        return StoreResult.STORED, None
+
+    async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
+        if self._revoked_for(identity):
+            return Inspection.UNKNOWN_OR_REVOKED, None
+        row = self._promises.get(key_id)
+        if row is None:
+            return Inspection.MISSING, None
+        if row.identity != identity:
+            return Inspection.UNKNOWN_OR_REVOKED, None
+        if row.terminal_json is None:
+            return Inspection.PENDING, None
+        return Inspection.RESOLVED, row.terminal_json
+
+    async def revoke_session(self, session_id: str) -> None:
+        self._revoked.add(session_id)
+        for key_id in [k for k, p in self._promises.items() if p.identity.session_id == session_id]:
+            del self._promises[key_id]
+        self._hub.notify_session(session_id)
+
+    async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
+        swept = [
+            key_id
+            for key_id, p in self._promises.items()
+            if p.identity.session_id == session_id
+            and p.terminal_json is None
+            and not p.identity.turn_control
+        ]
+        for key_id in swept:
+            self._promises[key_id].terminal_json = cancelled_json
+            self._hub.notify_key(key_id)
+        return len(swept)
+
+    async def pending_for_session(self, session_id: str) -> list[PendingPromise]:
+        return [
+            PendingPromise(key_id, p.identity.scope_json, p.identity.wait_json)
+            for key_id, p in self._promises.items()
+            if p.identity.session_id == session_id and p.terminal_json is None
+        ]
+
+
+class MemoryJournalStore:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._rows: dict[tuple[str, str], JournalRow] = {}
+        self._clock = clock
+
+    @property
+    def backend(self) -> str:
+        return "memory"
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    async def claim(self, request: ClaimRequest) -> Decision:
+        key = (request.scope_key, request.replay_key)
+        decision, write = decide_claim(self._rows.get(key), request, self.now_ms())
+        if isinstance(write, Insert):
+            self._rows[key] = write.row
+        elif isinstance(write, TakeOver):
+            self._rows[key] = dataclasses.replace(
+                self._rows[key],
+                lease_owner=write.owner,
+                lease_token=write.token,
+                lease_expires_at_ms=write.lease_expires_at_ms,
+                due_at_ms=write.due_at_ms,
+                updated_at_ms=write.updated_at_ms,
+            )
+        return decision
+
+    async def preload(self, scope_key: str) -> list[JournalRow]:
+        return [r for (s, _), r in self._rows.items() if s == scope_key and r.status != "in_progress"]
+
+    def _fenced(self, fence: LeaseFence) -> JournalRow | None:
+        row = self._rows.get((fence.scope_key, fence.replay_key))
+        if (
+            row is None
+            or row.status != "in_progress"
+            or row.envelope_hash != fence.envelope_hash
+            or row.lease_owner != fence.owner
+            or row.lease_token != fence.token
+            or row.lease_expires_at_ms <= self.now_ms()
+        ):
+            return None
+        return row
+
+    async def renew(self, fence: LeaseFence, ttl_ms: int) -> bool:
+        row = self._fenced(fence)
+        if row is None:
+            return False
+        now = self.now_ms()
+        self._rows[(fence.scope_key, fence.replay_key)] = dataclasses.replace(
+            row, lease_expires_at_ms=now + ttl_ms, updated_at_ms=now
+        )
+        return True
+
+    async def finalize(
+        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+    ) -> bool:
+        row = self._fenced(fence)
+        if row is None:
+            return False
+        self._rows[(fence.scope_key, fence.replay_key)] = dataclasses.replace(
+            row,
+            status=status,
+            outcome_json=outcome_json,
+            error_json=error_json,
+            lease_owner=None,
+            lease_token=None,
+            lease_expires_at_ms=0,
+            updated_at_ms=self.now_ms(),
+        )
+        return True
+
+    async def release(self, fence: LeaseFence) -> bool:
+        if self._fenced(fence) is None:
+            return False
+        del self._rows[(fence.scope_key, fence.replay_key)]
+        return True
+
+    async def retire_session(self, session_id: str) -> int:
+        doomed = [k for k, r in self._rows.items() if r.session_id == session_id]
+        for key in doomed:
+            del self._rows[key]
+        return len(doomed)
+
+    async def retire_scope(self, scope_key: str) -> int:
+        doomed = [k for k in self._rows if k[0] == scope_key]
+        for key in doomed:
+            del self._rows[key]
+        return len(doomed)
+
+    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+        groups: dict[str, list[JournalRow]] = {}
+        for row in self._rows.values():
+            if row.session_id is not None:
+                groups.setdefault(row.session_id, []).append(row)
+        out = [
+            SessionSummary(
+                session_id=sid,
+                scopes=len({r.scope_key for r in rows}),
+                effects=len(rows),
+                in_progress=sum(r.status == "in_progress" for r in rows),
+                failed=sum(r.status == "failed" for r in rows),
+                first_at_ms=min(r.created_at_ms for r in rows),
+                last_at_ms=max(r.updated_at_ms for r in rows),
+            )
+            for sid, rows in groups.items()
+        ]
+        out.sort(key=lambda s: (-s.last_at_ms, s.session_id))
+        return out[offset : offset + limit]
+
+    async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
+        groups: dict[str, list[JournalRow]] = {}
+        for row in self._rows.values():
+            if row.session_id == session_id:
+                groups.setdefault(row.scope_key, []).append(row)
+        out = [
+            ScopeSummary(
+                scope_key=key,
+                session_id=session_id,
+                effects=len(rows),
+                in_progress=sum(r.status == "in_progress" for r in rows),
+                failed=sum(r.status == "failed" for r in rows),
+                first_at_ms=min(r.created_at_ms for r in rows),
+                last_at_ms=max(r.updated_at_ms for r in rows),
+            )
+            for key, rows in groups.items()
+        ]
+        out.sort(key=lambda s: (s.first_at_ms, s.scope_key))
+        return out
+
+    async def list_effects(self, scope_key: str) -> list[JournalRow]:
+        rows = [r for (s, _), r in self._rows.items() if s == scope_key]
+        rows.sort(key=lambda r: (r.created_at_ms, r.replay_key))
+        return rows
+
+    async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
+        return self._rows.get((scope_key, replay_key))
+
+    # test hooks: the raw row updates the lease-fencing vectors need (spec 6.1)
+    def steal_lease(self, scope_key: str, replay_key: str) -> None:
+        row = self._rows[(scope_key, replay_key)]
+        self._rows[(scope_key, replay_key)] = dataclasses.replace(
+            row, lease_owner="stolen-owner", lease_token="stolen-token",
+            lease_expires_at_ms=self.now_ms() + 10_000,
+        )
+
+    def expire_lease(self, scope_key: str, replay_key: str) -> None:
+        row = self._rows[(scope_key, replay_key)]
+        self._rows[(scope_key, replay_key)] = dataclasses.replace(row, lease_expires_at_ms=0)
+
+
+class MemorySubstrate:
+    """One named in-process substrate: a journal and an await store with one secret."""
+
+    def __init__(self, name: str, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.name = name
+        self.journal = MemoryJournalStore(clock)
+        self.awaits = MemoryAwaitStore()
+
+
+_SUBSTRATES: weakref.WeakValueDictionary[str, MemorySubstrate] = weakref.WeakValueDictionary()
+
+
+def named_substrate(name: str) -> MemorySubstrate:
+    """The live substrate called ``name`` (kept alive by the hosts that use it)."""
+    substrate = _SUBSTRATES.get(name)
+    if substrate is None:
+        substrate = MemorySubstrate(name)
+        _SUBSTRATES[name] = substrate
+    return substrate
