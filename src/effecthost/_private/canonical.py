@@ -182,12 +182,10 @@ def rust_float(value: float) -> str:
     # repr() gives the shortest round-tripping digits, the same digits ryu finds.
     decimal_digits = Decimal(repr(abs(value))).as_tuple()
     digits = "".join(str(d) for d in decimal_digits.digits).rstrip("0") or "0"
-    exponent = int(decimal_digits.exponent) + (
-        len(decimal_digits.digits) - len(digits)
-    )
+    exponent = int(decimal_digits.exponent) + (len(decimal_digits.digits) - len(digits))
     length = len(digits)
     kk = length + exponent  # position of the decimal point relative to the digits
-    if 0 <= exponent and kk <= 16:
+    if exponent >= 0 and kk <= 16:
         text = digits + "0" * exponent + ".0"
     elif 0 < kk <= 16:
         text = digits[:kk] + "." + digits[kk:]

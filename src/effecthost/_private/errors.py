@@ -21,9 +21,7 @@ class ErrorCode(enum.StrEnum):
     RUNTIME_EFFECT_DURABLE_STEP_ID = "runtime_effect_durable_step_id"
     RUNTIME_EFFECT_ENVELOPE_HASH = "runtime_effect_envelope_hash"
     RUNTIME_EFFECT_ENVELOPE_CANONICAL_DECODE = "runtime_effect_envelope_canonical_decode"
-    RUNTIME_EFFECT_ENVELOPE_CANONICAL_HASH_INVARIANT = (
-        "runtime_effect_envelope_canonical_hash_invariant"
-    )
+    RUNTIME_EFFECT_ENVELOPE_CANONICAL_HASH_INVARIANT = "runtime_effect_envelope_canonical_hash_invariant"
     RUNTIME_EFFECT_WRONG_OUTCOME = "runtime_effect_wrong_outcome"
     RUNTIME_EFFECT_TOOL_CALL_PENDING = "runtime_effect_tool_call_pending"
     RUNTIME_EFFECT_DISCRIMINATOR = "runtime_effect_discriminator"

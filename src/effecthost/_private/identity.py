@@ -144,7 +144,7 @@ class ExecutionScope:
             ids = (execution,)
         else:
             raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "unknown journal key kind")
-        scope = cls(variant, ids)
+        scope = cls(variant, tuple(str(i) if isinstance(i, str) else "" for i in ids))
         scope.validate()
         if scope.journal_key() != key:
             raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "non-canonical journal key")

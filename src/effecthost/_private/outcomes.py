@@ -200,7 +200,7 @@ def _result(value: Any) -> tuple[bool, Any]:
             return True, value["Ok"]
         if "Err" in value:
             return False, value["Err"]
-    raise _decode_error("result must be {\"Ok\": ..} or {\"Err\": ..}")
+    raise _decode_error('result must be {"Ok": ..} or {"Err": ..}')
 
 
 def outcome_from_json(value: Any) -> Outcome:

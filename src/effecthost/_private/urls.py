@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .clock import Clock
-from .clock import SYSTEM_CLOCK
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import EffectHostError, ErrorCode
 from .hosts.durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
 from .journal.driver import LeaseTimings
@@ -52,13 +51,19 @@ async def open_host(
         host._substrate = substrate  # type: ignore[attr-defined]  # keeps the named substrate alive
         return host
     if scheme == "sqlite":
-        from .stores.sqlite import open_sqlite_host
+        from .stores import sqlite as sqlite_store
 
-        return await open_sqlite_host(sqlite_path(url), url=url, clock=use_clock, lease=lease, **options)
+        opened: DurableEffectHost = await sqlite_store.open_sqlite_host(
+            sqlite_path(url), url=url, clock=use_clock, lease=lease, **options
+        )
+        return opened
     if scheme in ("postgresql", "postgres"):
-        from .stores.postgres import open_postgres_host
+        from .stores import postgres as postgres_store
 
-        return await open_postgres_host(url, clock=use_clock, lease=lease, **options)
+        opened_pg: DurableEffectHost = await postgres_store.open_postgres_host(
+            url, clock=use_clock, lease=lease, **options
+        )
+        return opened_pg
     raise EffectHostError(
         ErrorCode.HOST_URL_UNSUPPORTED,
         f"unsupported host URL scheme {scheme!r}; use one of memory://, sqlite://, postgresql://",

@@ -66,7 +66,9 @@ class AwaitCoordinator:
 
     async def mint(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
         if not isinstance(scope, ExecutionScope):
-            raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "await-event keys need an ExecutionScope")
+            raise EffectHostError(
+                ErrorCode.MISSING_EXECUTION_SCOPE_ID, "await-event keys need an ExecutionScope"
+            )
         if not isinstance(wait, WaitIdentity):
             raise EffectHostError(
                 ErrorCode.INVALID_AWAIT_EVENT_WAIT_IDENTITY, "await-event keys need a WaitIdentity"
@@ -123,9 +125,7 @@ class AwaitCoordinator:
                     return Resolution.from_json(canonical.loads(terminal))
                 if state is Inspection.UNKNOWN_OR_REVOKED:
                     raise unknown_or_revoked()
-                if state is Inspection.MISSING and not await self._store.ensure_pending(
-                    key.key_id, identity
-                ):
+                if state is Inspection.MISSING and not await self._store.ensure_pending(key.key_id, identity):
                     raise unknown_or_revoked()
                 # Cancellation wins over an already-passed deadline: a deterministic priority.
                 if cancel.cancelled:

@@ -24,7 +24,13 @@ _VERSION = 3
 _PROMISE_DOMAIN = b"lash.await-event"
 _AUTH_DOMAIN = b"lash.await-event-auth"
 _SCOPE_TAGS = {"turn": 1, "process": 2, "queue_drain": 3, "session_delete": 4, "runtime_operation": 5}
-_WAIT_TAGS = {"tool_completion": 1, "process_signal": 2, "turn_cancel_gate": 3, "turn_terminal": 4, "custom": 5}
+_WAIT_TAGS = {
+    "tool_completion": 1,
+    "process_signal": 2,
+    "turn_cancel_gate": 3,
+    "turn_terminal": 4,
+    "custom": 5,
+}
 TOKEN_PREFIX = "ehk1."
 MAX_TOKEN_LENGTH = 8192
 

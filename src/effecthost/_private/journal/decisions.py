@@ -1,11 +1,11 @@
-"""The claim decision (spec 4.2 steps 2–7, 7.2 prepare): a pure function of a row, a request, a time."""
+"""The claim decision (spec 4.2 steps 2-7, 7.2 prepare): a pure function of a row, a request, a time."""
 
 from __future__ import annotations
 
 from .model import (
     Busy,
-    ClaimRequest,
     Claimed,
+    ClaimRequest,
     CorruptRow,
     Decision,
     HashConflict,

@@ -1,4 +1,4 @@
-"""The journaled controller: the replay rules of spec 4.2–4.6, written once over a JournalStore.
+"""The journaled controller: the replay rules of spec 4.2-4.6, written once over a JournalStore.
 
 No lock or transaction is held while a local executor runs: a claim is one short store call, the
 executor runs free, and a fenced finalize records the result. A lease renews every ttl/3 while the
@@ -8,6 +8,7 @@ executor runs; a lost lease aborts it and reports ``{backend}_effect_replay_leas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import time
@@ -23,8 +24,8 @@ from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_js
 from .mismatch import mismatch_error
 from .model import (
     Busy,
-    ClaimRequest,
     Claimed,
+    ClaimRequest,
     CorruptRow,
     HashConflict,
     JournalRow,
@@ -51,13 +52,13 @@ def new_owner_id() -> str:
 
 
 class LeaseTimings:
-    """ttl ≥ 1 ms, renew ≥ 1 ms, ttl ≥ 3 × renew; ``from_ttl`` renews every third of the ttl."""
+    """ttl ≥ 1 ms, renew ≥ 1 ms, ttl ≥ 3 x renew; ``from_ttl`` renews every third of the ttl."""
 
     def __init__(self, ttl_ms: int, renew_ms: int | None = None) -> None:
         renew = renew_ms if renew_ms is not None else max(1, ttl_ms // 3)
         if ttl_ms < 1 or renew < 1 or ttl_ms < 3 * renew:
             raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID, "lease ttl must be ≥ 1 ms and at least 3× the renewal"
+                ErrorCode.HOST_OPTION_INVALID, "lease ttl must be ≥ 1 ms and at least 3x the renewal"
             )
         self.ttl_ms = ttl_ms
         self.renew_ms = renew
@@ -195,7 +196,9 @@ class JournalController:
             return AwaitEventOutcome(resolution)
         return await executor.execute(envelope)
 
-    async def _run_claimed(self, envelope: EffectEnvelope, executor: LocalExecutor, claim: Claimed) -> Outcome:
+    async def _run_claimed(
+        self, envelope: EffectEnvelope, executor: LocalExecutor, claim: Claimed
+    ) -> Outcome:
         fence = claim.fence
         task = asyncio.current_task()
         assert task is not None
@@ -250,7 +253,9 @@ class JournalController:
             raise error
         return await self._finalize(fence, outcome, error)
 
-    async def _finalize(self, fence: LeaseFence, outcome: Outcome | None, error: EffectHostError | None) -> Outcome:
+    async def _finalize(
+        self, fence: LeaseFence, outcome: Outcome | None, error: EffectHostError | None
+    ) -> Outcome:
         try:
             if error is not None:
                 ok = await self._store.finalize(fence, "failed", None, canonical.dumps(error.to_json()))
@@ -276,10 +281,9 @@ class JournalController:
         )
 
     async def _release_quietly(self, fence: LeaseFence) -> None:
-        try:
+        # If the release fails the lease still expires on its own and a successor takes over.
+        with contextlib.suppress(EffectHostError, asyncio.CancelledError):
             await asyncio.shield(self._store.release(fence))
-        except (EffectHostError, asyncio.CancelledError):
-            pass  # the lease expires on its own; a successor takes over
 
     def _decode_outcome(self, text: str) -> Outcome:
         try:

@@ -101,9 +101,7 @@ class MemoryAwaitStore:
         swept = [
             key_id
             for key_id, p in self._promises.items()
-            if p.identity.session_id == session_id
-            and p.terminal_json is None
-            and not p.identity.turn_control
+            if p.identity.session_id == session_id and p.terminal_json is None and not p.identity.turn_control
         ]
         for key_id in swept:
             self._promises[key_id].terminal_json = cancelled_json
@@ -260,7 +258,9 @@ class MemoryJournalStore:
     def steal_lease(self, scope_key: str, replay_key: str) -> None:
         row = self._rows[(scope_key, replay_key)]
         self._rows[(scope_key, replay_key)] = dataclasses.replace(
-            row, lease_owner="stolen-owner", lease_token="stolen-token",
+            row,
+            lease_owner="stolen-owner",
+            lease_token="stolen-token",
             lease_expires_at_ms=self.now_ms() + 10_000,
         )
 

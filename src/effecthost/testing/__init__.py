@@ -1,0 +1,5 @@
+"""Testing aids: the conformance kit (``effecthost.testing.conformance``) and a manual clock."""
+
+from .._private.clock import ManualClock
+
+__all__ = ["ManualClock"]

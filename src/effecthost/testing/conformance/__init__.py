@@ -1,0 +1,50 @@
+"""The conformance kit: the seed's suites ported one to one, plus the later vectors effecthost
+adopts. Plain async functions taking a host factory (``make() -> host``, sync or async), plus
+:func:`run_all` (a report) and :func:`conformance_suite` (a pytest class) to check any host.
+"""
+
+from ._support import ConformanceFailure
+from .cold import effect_host_await_events_cold_instance
+from .later import (
+    effect_controller_replay_mismatch_diagnostics,
+    effect_host_await_event_session_cancel_resolves_outstanding_waits,
+    effect_host_lists_outstanding_waits,
+    effect_host_lists_registered_unresolved_waits,
+    effect_host_retires_process_journal,
+    effect_host_retires_session_journal,
+)
+from .lease import LeaseFencingBackend, effect_controller_lease_fencing
+from .runner import Capabilities, ConformanceReport, VectorResult, conformance_suite, run_all, vectors
+from .seed import (
+    effect_controller_concurrent_replay_deterministic,
+    effect_controller_durable_steps,
+    effect_controller_durable_steps_replay,
+    effect_host,
+    effect_host_await_events,
+    effect_host_durable_steps,
+)
+
+__all__ = [
+    "Capabilities",
+    "ConformanceFailure",
+    "ConformanceReport",
+    "LeaseFencingBackend",
+    "VectorResult",
+    "conformance_suite",
+    "effect_controller_concurrent_replay_deterministic",
+    "effect_controller_durable_steps",
+    "effect_controller_durable_steps_replay",
+    "effect_controller_lease_fencing",
+    "effect_controller_replay_mismatch_diagnostics",
+    "effect_host",
+    "effect_host_await_event_session_cancel_resolves_outstanding_waits",
+    "effect_host_await_events",
+    "effect_host_await_events_cold_instance",
+    "effect_host_durable_steps",
+    "effect_host_lists_outstanding_waits",
+    "effect_host_lists_registered_unresolved_waits",
+    "effect_host_retires_process_journal",
+    "effect_host_retires_session_journal",
+    "run_all",
+    "vectors",
+]

@@ -1,0 +1,58 @@
+"""Shared helpers of the conformance kit: checks that survive ``python -O``, host factories."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
+
+from ..._private.protocols import EffectHost
+
+HostFactory: TypeAlias = Callable[[], "EffectHost | Awaitable[EffectHost]"]
+
+
+class ConformanceFailure(AssertionError):
+    """A conformance vector did not hold. The message names the invariant."""
+
+
+def check(condition: object, message: str) -> None:
+    if not condition:
+        raise ConformanceFailure(message)
+
+
+def check_eq(actual: Any, expected: Any, message: str) -> None:
+    if actual != expected:
+        raise ConformanceFailure(f"{message}: expected {expected!r}, got {actual!r}")
+
+
+async def make_host(make: HostFactory) -> Any:
+    host = make()
+    if inspect.isawaitable(host):
+        host = await host
+    return host
+
+
+async def close_host(host: Any) -> None:
+    aclose = getattr(host, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class Hosts:
+    """Opens hosts from a factory and closes them all at the end (``async with Hosts(make) as h``)."""
+
+    def __init__(self, make: HostFactory) -> None:
+        self._make = make
+        self._opened: list[Any] = []
+
+    async def new(self) -> Any:
+        host = await make_host(self._make)
+        self._opened.append(host)
+        return host
+
+    async def __aenter__(self) -> Hosts:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for host in reversed(self._opened):
+            await close_host(host)
