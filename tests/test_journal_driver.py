@@ -1,0 +1,306 @@
+"""The replay driver over the memory substrate: decisions, leases, sleeps, releases, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from effecthost import (
+    CancelToken,
+    DurableEffectHost,
+    DurableStep,
+    EffectEnvelope,
+    EffectHostError,
+    EffectKind,
+    ExecutionScope,
+    LocalExecutor,
+    ManualClock,
+    RuntimeInvocation,
+    RuntimeScope,
+    Sleep,
+    SleepOutcome,
+    open_host,
+)
+from effecthost._private.journal.decisions import decide_claim
+from effecthost._private.journal.driver import LeaseTimings
+from effecthost._private.journal.model import (
+    Busy,
+    Claimed,
+    ClaimRequest,
+    CorruptRow,
+    HashConflict,
+    Insert,
+    ReplayError,
+    ReplayOutcome,
+    StrictReplayMiss,
+    TakeOver,
+)
+from effecthost._private.stores.memory import MemorySubstrate
+
+SCOPE = ExecutionScope.turn("driver-session", "driver-turn")
+
+
+def _request(**over: Any) -> ClaimRequest:
+    base: dict[str, Any] = dict(
+        scope_key=SCOPE.journal_key(), replay_key="k", session_id="driver-session", envelope_hash="h",
+        envelope_json="{}", effect_kind="durable_step", effect_id="e", owner="o", token="o:1",
+        ttl_ms=1000, sleep_ms=None, strict=False,
+    )  # fmt: skip
+    base.update(over)
+    return ClaimRequest(**base)
+
+
+def test_decide_claim_covers_every_row_state() -> None:
+    decision, write = decide_claim(None, _request(), 100)
+    assert isinstance(decision, Claimed) and isinstance(write, Insert)
+    assert write.row.lease_expires_at_ms == 1100 and write.row.status == "in_progress"
+    row = write.row
+    assert isinstance(decide_claim(None, _request(strict=True), 100)[0], StrictReplayMiss)
+    assert isinstance(decide_claim(row, _request(envelope_hash="other"), 100)[0], HashConflict)
+    busy, no_write = decide_claim(row, _request(), 500)
+    assert busy == Busy(1100, 500) and no_write is None
+    taken, take_write = decide_claim(row, _request(token="o:2"), 1100)
+    assert isinstance(taken, Claimed) and taken.took_over and isinstance(take_write, TakeOver)
+    import dataclasses
+
+    done = dataclasses.replace(row, status="completed", outcome_json='{"type":"sleep"}')
+    assert decide_claim(done, _request(), 0)[0] == ReplayOutcome('{"type":"sleep"}', None)
+    failed = dataclasses.replace(row, status="failed", error_json='{"code":"c","message":"m"}')
+    assert decide_claim(failed, _request(strict=True), 0)[0] == ReplayError('{"code":"c","message":"m"}')
+    assert isinstance(
+        decide_claim(dataclasses.replace(row, status="completed"), _request(), 0)[0], CorruptRow
+    )
+    assert isinstance(decide_claim(dataclasses.replace(row, status="weird"), _request(), 0)[0], CorruptRow)
+    # the hash check comes first, even for an in-progress row
+    assert isinstance(decide_claim(row, _request(envelope_hash="x"), 500)[0], HashConflict)
+
+
+def test_sleep_due_time_is_set_once_and_kept_on_takeover() -> None:
+    _, write = decide_claim(None, _request(sleep_ms=5000), 100)
+    assert isinstance(write, Insert) and write.row.due_at_ms == 5100
+    decision, take = decide_claim(write.row, _request(sleep_ms=5000), 2000)
+    assert isinstance(take, TakeOver) and take.due_at_ms == 5100
+    assert isinstance(decision, Claimed) and decision.due_at_ms == 5100
+
+
+def _step(key: str, value: Any = None) -> EffectEnvelope:
+    return EffectEnvelope(
+        RuntimeInvocation.effect(RuntimeScope("driver-session"), key, EffectKind.DURABLE_STEP, key),
+        DurableStep(key, value),
+    )
+
+
+def _sleep(key: str, ms: int) -> EffectEnvelope:
+    return EffectEnvelope(
+        RuntimeInvocation.effect(RuntimeScope("driver-session"), key, EffectKind.SLEEP, key), Sleep(ms)
+    )
+
+
+async def _memory() -> DurableEffectHost:
+    return await open_host(f"memory://driver-{uuid.uuid4().hex}")
+
+
+async def test_executor_runs_once_and_replays_from_a_second_host() -> None:
+    host = await _memory()
+    second = await open_host(host.url)
+    calls: list[Any] = []
+
+    def step(value: Any) -> Any:
+        calls.append(value)
+        return {"seen": value}
+
+    first = await host.controller(SCOPE).execute_effect(_step("a", 1), LocalExecutor.durable_step(step))
+    again = await second.controller(SCOPE).execute_effect(_step("a", 1), LocalExecutor.durable_step(step))
+    assert first == again and calls == [1]
+    assert (host.stats_executed, second.stats_replayed) == (1, 1)
+
+
+async def test_unexpected_exceptions_are_not_journaled_and_the_effect_runs_again() -> None:
+    host = await _memory()
+    attempts: list[int] = []
+
+    def flaky(_: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("provider hiccup")
+        return "ok"
+
+    with pytest.raises(ConnectionError):
+        await host.controller(SCOPE).execute_effect(_step("f"), LocalExecutor.durable_step(flaky))
+    outcome = await host.controller(SCOPE).execute_effect(_step("f"), LocalExecutor.durable_step(flaky))
+    assert outcome.into_durable_step() == "ok" and len(attempts) == 2
+
+
+async def test_a_cancelled_execution_releases_its_claim() -> None:
+    host = await _memory()
+    entered = asyncio.Event()
+
+    async def hang(_: Any) -> Any:
+        entered.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(
+        host.controller(SCOPE).execute_effect(_step("c"), LocalExecutor.durable_step(hang))
+    )
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await host.journal.get_row(SCOPE.journal_key(), "c") is None
+    outcome = await asyncio.wait_for(
+        host.controller(SCOPE).execute_effect(_step("c"), LocalExecutor.durable_step(lambda _: 5)), 5
+    )
+    assert outcome.into_durable_step() == 5
+
+
+async def test_strict_replay_reports_missing_rows_with_the_backend_code() -> None:
+    host = await _memory()
+    host.start_replay()
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(_step("m"), LocalExecutor.durable_step(lambda _: 1))
+    assert info.value.code == "memory_effect_replay_missing"
+    assert "replay key `m`" in info.value.message
+
+
+async def test_changed_envelope_under_a_recorded_key_is_a_hash_conflict_with_paths() -> None:
+    host = await _memory()
+    await host.controller(SCOPE).execute_effect(
+        _step("x", {"a": 1, "b": 2}), LocalExecutor.durable_step(lambda v: v)
+    )
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(
+            _step("x", {"a": 1, "b": 3, "c": 0}), LocalExecutor.unavailable()
+        )
+    assert info.value.code == "memory_effect_replay_hash_conflict"
+    assert info.value.summary == {
+        "divergent_path_count": 2,
+        "first_divergent_paths": ["command.input.b", "command.input.c"],
+    }
+
+
+async def test_same_key_in_another_session_is_another_effect() -> None:
+    host = await _memory()
+    other = ExecutionScope.turn("other-session", "driver-turn")
+    await host.controller(SCOPE).execute_effect(_step("k", 1), LocalExecutor.durable_step(lambda v: "a"))
+    outcome = await host.controller(other).execute_effect(
+        _step("k", 1), LocalExecutor.durable_step(lambda v: "b")
+    )
+    assert outcome.into_durable_step() == "b"
+
+
+async def test_busy_effect_waits_for_the_owner_and_then_replays() -> None:
+    host, peer = await _memory(), None
+    peer = await open_host(host.url)
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(_: Any) -> Any:
+        entered.set()
+        await release.wait()
+        return "owner"
+
+    owner = asyncio.ensure_future(
+        host.controller(SCOPE).execute_effect(_step("b"), LocalExecutor.durable_step(slow))
+    )
+    await entered.wait()
+    follower = asyncio.ensure_future(
+        peer.controller(SCOPE).execute_effect(_step("b"), LocalExecutor.durable_step(lambda _: "follower"))
+    )
+    await asyncio.sleep(0.1)
+    assert not follower.done()
+    release.set()
+    assert (await owner).into_durable_step() == "owner"
+    assert (await asyncio.wait_for(follower, 5)).into_durable_step() == "owner"
+
+
+async def test_durable_sleep_replays_until_its_recorded_due_time() -> None:
+    clock = ManualClock()
+    substrate = MemorySubstrate("sleep", clock)
+    host = DurableEffectHost(substrate.journal, substrate.awaits, clock=clock)
+    first = asyncio.ensure_future(
+        host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.sleep())
+    )
+    await asyncio.sleep(0.01)
+    assert not first.done()
+    first.cancel()  # a crash mid-sleep: the claim is released, the due time is lost with it
+    await asyncio.gather(first, return_exceptions=True)
+    second = asyncio.ensure_future(
+        host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.sleep())
+    )
+    await asyncio.sleep(0.01)
+    row = await substrate.journal.get_row(SCOPE.journal_key(), "nap")
+    assert row is not None and row.due_at_ms == clock.now_ms() + 1000
+    clock.advance(999)
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    clock.advance(1)
+    assert await asyncio.wait_for(second, 5) == SleepOutcome()
+    replay = await host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.unavailable())
+    assert replay == SleepOutcome()
+
+
+async def test_cancelled_sleep_is_not_journaled() -> None:
+    host = await _memory()
+    cancel = CancelToken()
+    task = asyncio.ensure_future(
+        host.controller(SCOPE).execute_effect(_sleep("s", 60_000), LocalExecutor.sleep(cancel))
+    )
+    await asyncio.sleep(0.01)
+    cancel.cancel()
+    with pytest.raises(EffectHostError) as info:
+        await asyncio.wait_for(task, 5)
+    assert info.value.code == "runtime_effect_sleep_cancelled"
+    assert await host.journal.get_row(SCOPE.journal_key(), "s") is None
+
+
+async def test_different_keys_execute_concurrently_without_a_lock() -> None:
+    host = await _memory()
+    controller = host.controller(SCOPE)
+    barrier = asyncio.Barrier(8)
+
+    async def meet(value: Any) -> Any:
+        await barrier.wait()
+        return value
+
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                controller.execute_effect(_step(f"p{i}", i), LocalExecutor.durable_step(meet))
+                for i in range(8)
+            )
+        ),
+        5,
+    )
+    assert [o.into_durable_step() for o in outcomes] == list(range(8))
+
+
+async def test_non_json_step_results_fail_with_a_coded_error() -> None:
+    host = await _memory()
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(_step("nj"), LocalExecutor.durable_step(lambda _: {1, 2}))
+    assert info.value.code == "canonical_json_unsupported_type"
+
+
+def test_lease_timings_are_validated() -> None:
+    assert LeaseTimings(30_000).renew_ms == 10_000
+    for ttl, renew in [(0, None), (10, 5), (3, 0)]:
+        with pytest.raises(EffectHostError) as info:
+            LeaseTimings(ttl, renew)
+        assert info.value.code == "host_option_invalid"
+
+
+@pytest.mark.parametrize("url", ["nope", "memory://", "ftp://x", "sqlite://relative.db", 5])
+async def test_bad_host_urls_are_coded(url: Any) -> None:
+    with pytest.raises(EffectHostError) as info:
+        await open_host(url)
+    assert info.value.code in {"host_url_invalid", "host_url_unsupported"}
+
+
+@pytest.mark.parametrize("ttl", [0, -1, "5", True])
+async def test_bad_lease_ttl_is_coded(ttl: Any) -> None:
+    with pytest.raises(EffectHostError) as info:
+        await open_host("memory://ttl", lease_ttl_s=ttl)
+    assert info.value.code == "host_option_invalid"
