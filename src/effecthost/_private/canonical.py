@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -97,11 +98,19 @@ def _check_text(text: str, path: str) -> None:
 
 def dumps(tree: Any) -> str:
     """Serialise an already-shaped tree (dict order kept) exactly as serde_json would."""
-    if _has_float(tree, 0):
-        parts: list[str] = []
-        _write(tree, parts)
-        return "".join(parts)
-    return json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(tree)
+    # Python and Rust write floats with the same shortest digits; they differ only where Python
+    # picks exponent form (``1e+16``, ``1e-05``). Only then take the slow, exact writer. A match
+    # inside a string is a harmless false positive.
+    if _PY_EXPONENT.search(text) is None:
+        return text
+    parts: list[str] = []
+    _write(tree, parts)
+    return "".join(parts)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_PY_EXPONENT = re.compile(r"\de[-+]\d")
 
 
 def stable_hash_text(text: str) -> str:
@@ -120,18 +129,6 @@ def loads(text: str | bytes) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def _has_float(tree: Any, depth: int) -> bool:
-    if isinstance(tree, float):
-        return True
-    if depth > MAX_DEPTH:
-        return False
-    if isinstance(tree, dict):
-        return any(_has_float(v, depth + 1) for v in tree.values())
-    if isinstance(tree, list):
-        return any(_has_float(v, depth + 1) for v in tree)
-    return False
 
 
 _encode_str = json.encoder.py_encode_basestring  # ensure_ascii=False escaping, as serde does

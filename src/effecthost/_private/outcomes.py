@@ -203,6 +203,15 @@ def _result(value: Any) -> tuple[bool, Any]:
     raise _decode_error('result must be {"Ok": ..} or {"Err": ..}')
 
 
+def _trusted(cls: type[Any], **fields: Any) -> Any:
+    """Build an outcome from journaled JSON without re-normalising it: the journal only ever holds
+    canonical JSON we wrote ourselves, and replay is the hot path."""
+    obj = object.__new__(cls)
+    for name, item in fields.items():
+        object.__setattr__(obj, name, item)
+    return obj
+
+
 def outcome_from_json(value: Any) -> Outcome:
     """Decode a journaled outcome; a shape we do not know raises ``runtime_effect_outcome_decode``."""
     if not isinstance(value, dict):
@@ -212,7 +221,10 @@ def outcome_from_json(value: Any) -> Outcome:
         if kind == "sleep":
             return SleepOutcome()
         if kind == "durable_step":
-            return DurableStepOutcome(value.get("value"))
+            if "value" not in value:
+                raise _decode_error("durable_step outcome needs a value")
+            outcome: Outcome = _trusted(DurableStepOutcome, value=value["value"])
+            return outcome
         if kind == "exec_code":
             ok, body = _result(value.get("result"))
             return ExecCodeOutcome(ExecResponse.from_json(body) if ok else str(body))

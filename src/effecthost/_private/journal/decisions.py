@@ -26,9 +26,6 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
     The hash check comes before the status check: a changed envelope under a recorded key is a
     non-determinism error even while the row is in progress, and even on a first run.
     """
-    fence = LeaseFence(
-        request.scope_key, request.replay_key, request.envelope_hash, request.owner, request.token
-    )
     if row is None:
         if request.strict:
             return StrictReplayMiss(), None
@@ -51,7 +48,7 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
             effect_kind=request.effect_kind,
             effect_id=request.effect_id,
         )
-        return Claimed(fence, due, took_over=False), Insert(new_row)
+        return Claimed(_fence(request), due, took_over=False), Insert(new_row)
     if row.envelope_hash != request.envelope_hash:
         return HashConflict(row.envelope_hash, row.envelope_json), None
     if row.status == "completed":
@@ -69,5 +66,11 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
         fresh_due = now_ms + request.sleep_ms if request.sleep_ms is not None else None
         due = row.due_at_ms if row.due_at_ms is not None else fresh_due
         write = TakeOver(request.owner, request.token, now_ms + request.ttl_ms, due, now_ms)
-        return Claimed(fence, due, took_over=True), write
+        return Claimed(_fence(request), due, took_over=True), write
     return CorruptRow(f"unknown runtime effect replay status `{row.status}`"), None
+
+
+def _fence(request: ClaimRequest) -> LeaseFence:
+    return LeaseFence(
+        request.scope_key, request.replay_key, request.envelope_hash, request.owner, request.token
+    )

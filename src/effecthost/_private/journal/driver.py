@@ -21,6 +21,7 @@ from ..errors import EffectHostError, ErrorCode, backend_code
 from ..executor import LocalExecutor
 from ..identity import ExecutionScope
 from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
+from .decisions import decide_claim
 from .mismatch import mismatch_error
 from .model import (
     Busy,
@@ -115,8 +116,6 @@ class JournalController:
             sleep_ms=envelope.command.duration_ms if isinstance(envelope.command, Sleep) else None,
             strict=self._strict or self._host.strict,
         )
-        from .decisions import decide_claim
-
         cached = await self._recorded(replay_key)
         while True:
             if cached is not None:

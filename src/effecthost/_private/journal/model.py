@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 Status = Literal["in_progress", "completed", "failed"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JournalRow:
     """One journal row as stored. Times are integer milliseconds on the store's lease clock."""
 
@@ -37,7 +37,7 @@ class JournalRow:
     effect_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimRequest:
     scope_key: str
     replay_key: str
@@ -53,7 +53,7 @@ class ClaimRequest:
     strict: bool  # start_replay(): a missing row is an error, not a claim
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeaseFence:
     """What renew/finalize must match: all five plus ``in_progress`` and an unexpired lease."""
 
@@ -67,7 +67,7 @@ class LeaseFence:
 # ---- decisions (the result of a claim) -------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claimed:
     """The caller owns the row now (fresh insert or take-over) and must execute then finalize."""
 
@@ -76,18 +76,18 @@ class Claimed:
     took_over: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplayOutcome:
     outcome_json: str
     due_at_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplayError:
     error_json: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Busy:
     """Someone else holds a live lease; retry at (or before) ``retry_at_ms``."""
 
@@ -95,18 +95,18 @@ class Busy:
     now_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StrictReplayMiss:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HashConflict:
     recorded_hash: str
     recorded_json: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CorruptRow:
     message: str
 
@@ -114,14 +114,14 @@ class CorruptRow:
 Decision = Claimed | ReplayOutcome | ReplayError | Busy | StrictReplayMiss | HashConflict | CorruptRow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Insert:
     """Write instruction: insert this new in-progress row."""
 
     row: JournalRow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TakeOver:
     """Write instruction: set lease owner/token/expiry (and due time) on the existing row."""
 
@@ -138,7 +138,7 @@ Write = Insert | TakeOver | None
 # ---- browsing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionSummary:
     session_id: str
     scopes: int
@@ -149,7 +149,7 @@ class SessionSummary:
     last_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScopeSummary:
     scope_key: str
     session_id: str | None
