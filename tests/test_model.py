@@ -263,3 +263,16 @@ def test_error_codes_are_unique_snake_case() -> None:
     values = [c.value for c in ErrorCode]
     assert len(values) == len(set(values))
     assert all(v == v.lower() and " " not in v for v in values)
+
+
+def test_every_error_code_is_documented_and_the_page_is_current() -> None:
+    from pathlib import Path
+
+    from effecthost._private import error_docs
+
+    missing = [c.value for c in ErrorCode if c.value not in error_docs.DESCRIPTIONS]
+    assert missing == [], f"describe these codes in effecthost._private.error_docs: {missing}"
+    page = Path(__file__).resolve().parents[1] / "docs" / "error-codes.md"
+    assert page.read_text() == error_docs.render(), (
+        "regenerate: python -m effecthost._private.error_docs > docs/error-codes.md"
+    )

@@ -1,0 +1,94 @@
+"""What each stable error code means: the source of docs/error-codes.md (a test keeps them equal).
+
+Regenerate the page with ``python -m effecthost._private.error_docs > docs/error-codes.md``.
+"""
+
+from __future__ import annotations
+
+from .errors import ErrorCode
+
+_JOURNAL = {
+    "key_missing": "the envelope reached the journal without a replay key.",
+    "missing": "strict replay (`start_replay()`): no recorded outcome for this scope and replay key.",
+    "hash_conflict": "non-determinism: the replay key was recorded with a different envelope; "
+    "`err.summary` lists the divergent JSON paths.",
+    "corrupt_row": "a journal row is inconsistent (e.g. completed without an outcome).",
+    "decode": "a recorded outcome or error could not be decoded.",
+    "encode": "an outcome or error could not be encoded for the journal.",
+    "lease_lost": "the lease was stolen, expired or taken over before finalize; the local result was discarded.",
+    "store": "the substrate failed (SQL error, lost connection); nothing was recorded by this call.",
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "missing_execution_scope_id": "An execution scope id is blank after trimming whitespace, or the scope is malformed.",
+    "runtime_effect_invocation_subject": "The envelope's subject is not an effect, or its effect id is blank.",
+    "runtime_effect_invocation_kind": "The invocation's effect kind differs from the command's kind.",
+    "runtime_effect_replay_required": "The envelope has no replay key (an empty key counts as none; keys are not trimmed).",
+    "runtime_effect_durable_step_id": "A durable step's id is blank after trimming.",
+    "runtime_effect_envelope_hash": "The envelope could not be serialised for hashing.",
+    "runtime_effect_envelope_canonical_decode": "A recorded envelope's JSON does not parse (replay diagnostics).",
+    "runtime_effect_envelope_canonical_hash_invariant": "Recorded and current envelope JSON are identical but their hashes differ.",
+    "runtime_effect_wrong_outcome": "A typed extractor (`into_*`) was used on another outcome variant.",
+    "runtime_effect_tool_call_pending": "`into_tool_call` on a tool launch that is still pending.",
+    "runtime_effect_discriminator": "Reserved (seed code for direct-call discriminators).",
+    "runtime_effect_command": "A command or lineage field has the wrong type or range (e.g. a negative sleep).",
+    "runtime_effect_outcome_decode": "An outcome or error JSON does not have a known shape.",
+    "canonical_json_unsupported_type": "A value is not JSON (bytes, set, date, any other object).",
+    "canonical_json_non_finite": "NaN or an infinity: JSON cannot carry it.",
+    "canonical_json_integer_range": "An integer outside [-2^63, 2^64-1], which the seed system cannot read.",
+    "canonical_json_key_type": "An object key is not a string.",
+    "canonical_json_invalid_string": "A string holds a lone surrogate (not valid Unicode).",
+    "canonical_json_too_deep": "A value nests deeper than 128 levels.",
+    "runtime_effect_local_executor_unavailable": "No local executor can run this effect.",
+    "runtime_effect_local_executor_mismatch": "The local executor cannot run this command kind.",
+    "runtime_effect_local_executor_failed": "Reserved: a local executor failed without a code.",
+    "runtime_effect_sleep_cancelled": "A sleep was cancelled. Not journaled: the next drive sleeps again.",
+    "await_event_unsupported": "The host has no await events (e.g. the recording host).",
+    "await_event_unknown_or_revoked": "The key is forged, unknown, for another scope, or its session is revoked: "
+    "always the same answer, so a caller learns nothing.",
+    "invalid_await_event_wait_identity": "A wait identity id is blank, or a process-signal ordinal is 0.",
+    "invalid_await_event_session_id": "A blank session id was given to revoke, cancel-sweep or listing.",
+    "await_event_key_hash": "Reserved: key derivation failed.",
+    "await_event_key_sign": "Reserved: signing failed.",
+    "await_event_token_malformed": "An await-event token is not a well-formed `ehk1.` token.",
+    "await_event_resolution_invalid": "A resolution is not one of the four shapes (ok, err, timeout, cancelled).",
+    "await_event_cancel_unsupported": "The host cannot cancel-sweep a session.",
+    "recording_effect_host_unsupported_command": "The recording host only synthesizes sleep and durable-step outcomes.",
+    "effect_journal_retirement_unsupported": "The host keeps no journal to retire.",
+    "host_url_invalid": "A host URL is malformed.",
+    "host_url_unsupported": "A host URL's scheme is not one effecthost knows.",
+    "host_closed": "The host was closed.",
+    "host_option_invalid": "An option (lease ttl, synchronous level, pool size ...) is out of range.",
+    "sqlite_effect_journal_retirement": "SQLite: retiring journal rows failed.",
+    "sqlite_await_event_store": "SQLite: an await-event read or write failed.",
+    "sqlite_schema_too_new": "SQLite: the file was written by a newer effecthost schema; upgrade effecthost.",
+    "sqlite_schema_unknown": "SQLite: the file holds tables effecthost does not recognise; it is not ours to change.",
+    "postgres_effect_journal_retirement": "PostgreSQL: retiring journal rows failed.",
+    "postgres_await_event_store": "PostgreSQL: an await-event read or write failed.",
+    "postgres_schema_too_new": "PostgreSQL: the schema was written by a newer effecthost; upgrade effecthost.",
+    "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
+}
+for _backend in ("memory", "sqlite", "postgres"):
+    for _suffix, _text in _JOURNAL.items():
+        DESCRIPTIONS.setdefault(f"{_backend}_effect_replay_{_suffix}", f"{_backend} journal: {_text}")
+
+_HEADER = """# Error codes
+
+Every error effecthost raises on purpose is an `EffectHostError` with a stable `code` (a plain
+string) and a `message`; `str(err) == f"{code}: {message}"`. Codes are data: a journaled error
+keeps whatever code it had, so codes raised by your own executors round-trip unchanged.
+
+This page is generated from `effecthost._private.error_docs` and lists every member of
+`effecthost.ErrorCode`; a test keeps the two equal.
+"""
+
+
+def render() -> str:
+    rows = [_HEADER, "| code | when |", "|---|---|"]
+    for code in ErrorCode:
+        rows.append(f"| `{code.value}` | {DESCRIPTIONS.get(code.value, '(undocumented)')} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
