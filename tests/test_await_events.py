@@ -232,3 +232,35 @@ async def test_closed_host_refuses_calls() -> None:
     with pytest.raises(EffectHostError) as info:
         await host.await_event_key(_scope(), WaitIdentity.custom("k"))
     assert info.value.code == "host_closed"
+
+
+async def test_a_resolve_from_another_thread_and_loop_wakes_the_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server thread resolving on the same substrate must wake a waiter in this loop at once.
+
+    Polling is switched off, so only the cross-loop wake-up can end the wait.
+    """
+    import threading
+
+    from effecthost._private.awaits import coordinator
+
+    monkeypatch.setattr(coordinator, "POLL_START_S", 3600.0)
+    monkeypatch.setattr(coordinator, "POLL_MAX_S", 3600.0)
+    url = f"memory://threads-{uuid.uuid4().hex}"
+    host = await open_host(url)
+    key = await host.await_event_key(_scope("threads"), WaitIdentity.custom("x"))
+    waiter = asyncio.ensure_future(host.await_await_event(key))
+    await _parked(host, "threads")
+    answers: list[ResolveOutcome] = []
+
+    def resolve_elsewhere() -> None:
+        async def run() -> None:
+            other = await open_host(url)
+            answers.append(await other.resolve_await_event(key, Resolution.ok("from a thread")))
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=resolve_elsewhere)
+    thread.start()
+    assert await asyncio.wait_for(waiter, 10) == Resolution.ok("from a thread")
+    thread.join()
+    assert answers == [ResolveOutcome.ACCEPTED]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,60 +85,85 @@ class WakeHub:
     """Per-substrate, in-process wake-ups keyed by promise key id (and by session for revocation).
 
     A waiter subscribes *before* it inspects the row, so a terminal stored between the inspection
-    and the wait still wakes it: no lost wake-ups.
+    and the wait still wakes it: no lost wake-ups. Host objects on one substrate may live on
+    different threads and event loops (a server in a thread, a test in the main loop), so each
+    subscription remembers its loop and is woken through it.
     """
 
     def __init__(self) -> None:
-        self._by_key: dict[str, set[asyncio.Event]] = {}
-        self._by_session: dict[str, set[asyncio.Event]] = {}
+        self._lock = threading.Lock()
+        self._by_key: dict[str, set[_Waiter]] = {}
+        self._by_session: dict[str, set[_Waiter]] = {}
 
     def subscribe(self, key_id: str, session_id: str | None) -> Subscription:
-        event = asyncio.Event()
-        self._by_key.setdefault(key_id, set()).add(event)
-        if session_id is not None:
-            self._by_session.setdefault(session_id, set()).add(event)
-        return Subscription(self, key_id, session_id, event)
+        waiter = _Waiter(asyncio.Event(), asyncio.get_running_loop())
+        with self._lock:
+            self._by_key.setdefault(key_id, set()).add(waiter)
+            if session_id is not None:
+                self._by_session.setdefault(session_id, set()).add(waiter)
+        return Subscription(self, key_id, session_id, waiter)
 
-    def _drop(self, key_id: str, session_id: str | None, event: asyncio.Event) -> None:
-        for index, name in ((self._by_key, key_id), (self._by_session, session_id)):
-            if name is None:
-                continue
-            events = index.get(name)
-            if events is not None:
-                events.discard(event)
-                if not events:
-                    del index[name]
+    def _drop(self, key_id: str, session_id: str | None, waiter: _Waiter) -> None:
+        with self._lock:
+            for index, name in ((self._by_key, key_id), (self._by_session, session_id)):
+                if name is None:
+                    continue
+                waiters = index.get(name)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del index[name]
+
+    def _wake(self, waiters: list[_Waiter]) -> None:
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for waiter in waiters:
+            if waiter.loop is current:
+                waiter.event.set()
+            elif not waiter.loop.is_closed():
+                waiter.loop.call_soon_threadsafe(waiter.event.set)
 
     def notify_key(self, key_id: str) -> None:
-        for event in list(self._by_key.get(key_id, ())):
-            event.set()
+        with self._lock:
+            waiters = list(self._by_key.get(key_id, ()))
+        self._wake(waiters)
 
     def notify_session(self, session_id: str) -> None:
-        for event in list(self._by_session.get(session_id, ())):
-            event.set()
+        with self._lock:
+            waiters = list(self._by_session.get(session_id, ()))
+        self._wake(waiters)
 
     def notify_all(self) -> None:
         """Wake every waiter (they re-read their rows); used when a remote hint is ambiguous."""
-        for events in list(self._by_key.values()):
-            for event in list(events):
-                event.set()
+        with self._lock:
+            waiters = [w for group in self._by_key.values() for w in group]
+        self._wake(waiters)
 
     def subscribed_keys(self) -> set[str]:
-        return set(self._by_key)
+        with self._lock:
+            return set(self._by_key)
+
+
+@dataclass(frozen=True, eq=False)
+class _Waiter:
+    event: asyncio.Event
+    loop: asyncio.AbstractEventLoop
 
 
 class Subscription:
-    __slots__ = ("_event", "_hub", "_key_id", "_session_id")
+    __slots__ = ("_hub", "_key_id", "_session_id", "_waiter")
 
-    def __init__(self, hub: WakeHub, key_id: str, session_id: str | None, event: asyncio.Event) -> None:
+    def __init__(self, hub: WakeHub, key_id: str, session_id: str | None, waiter: _Waiter) -> None:
         self._hub = hub
         self._key_id = key_id
         self._session_id = session_id
-        self._event = event
+        self._waiter = waiter
 
     @property
     def event(self) -> asyncio.Event:
-        return self._event
+        return self._waiter.event
 
     def close(self) -> None:
-        self._hub._drop(self._key_id, self._session_id, self._event)
+        self._hub._drop(self._key_id, self._session_id, self._waiter)

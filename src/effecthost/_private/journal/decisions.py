@@ -49,16 +49,9 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
             effect_id=request.effect_id,
         )
         return Claimed(_fence(request), due, took_over=False), Insert(new_row)
-    if row.envelope_hash != request.envelope_hash:
-        return HashConflict(row.envelope_hash, row.envelope_json), None
-    if row.status == "completed":
-        if row.outcome_json is None:
-            return CorruptRow("completed runtime effect row is missing outcome_json"), None
-        return ReplayOutcome(row.outcome_json, row.due_at_ms), None
-    if row.status == "failed":
-        if row.error_json is None:
-            return CorruptRow("failed runtime effect row is missing error_json"), None
-        return ReplayError(row.error_json), None
+    recorded = decide_replay(row, request.envelope_hash)
+    if recorded is not None:
+        return recorded, None
     if row.status == "in_progress":
         if row.lease_expires_at_ms > now_ms:
             return Busy(row.lease_expires_at_ms, now_ms), None
@@ -68,6 +61,28 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
         write = TakeOver(request.owner, request.token, now_ms + request.ttl_ms, due, now_ms)
         return Claimed(_fence(request), due, took_over=True), write
     return CorruptRow(f"unknown runtime effect replay status `{row.status}`"), None
+
+
+def decide_replay(row: JournalRow, envelope_hash: str) -> Decision | None:
+    """The part of the decision that needs no claim: a recorded row, a conflict or a corrupt row.
+
+    None means the row is in progress and the lease rules apply. The driver uses this alone for rows
+    it already holds (replays then cost no store round trip).
+    """
+    if row.envelope_hash != envelope_hash:
+        return HashConflict(row.envelope_hash, row.envelope_json)
+    status = row.status
+    if status == "completed":
+        if row.outcome_json is None:
+            return CorruptRow("completed runtime effect row is missing outcome_json")
+        return ReplayOutcome(row.outcome_json, row.due_at_ms)
+    if status == "failed":
+        if row.error_json is None:
+            return CorruptRow("failed runtime effect row is missing error_json")
+        return ReplayError(row.error_json)
+    if status == "in_progress":
+        return None
+    return CorruptRow(f"unknown runtime effect replay status `{status}`")
 
 
 def _fence(request: ClaimRequest) -> LeaseFence:

@@ -21,13 +21,14 @@ from ..errors import EffectHostError, ErrorCode, backend_code
 from ..executor import LocalExecutor
 from ..identity import ExecutionScope
 from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
-from .decisions import decide_claim
+from .decisions import decide_replay
 from .mismatch import mismatch_error
 from .model import (
     Busy,
     Claimed,
     ClaimRequest,
     CorruptRow,
+    Decision,
     HashConflict,
     JournalRow,
     JournalStore,
@@ -100,11 +101,49 @@ class JournalController:
         replay_key = envelope.replay_key
         if not replay_key:
             raise EffectHostError(self._code("key_missing"), "runtime effect envelope has no replay key")
+        if self._cache is None:
+            await self._preload()
+        assert self._cache is not None
+        cached = self._cache.pop(replay_key, None)
+        decision = decide_replay(cached, envelope.stable_hash()) if cached is not None else None
+        if decision is None:
+            settled = await self._claim_until_decided(envelope, local_executor)
+            if isinstance(settled, Outcome):
+                return settled
+            decision = settled
+        if isinstance(decision, ReplayOutcome):
+            outcome = self._decode_outcome(decision.outcome_json)
+            if decision.due_at_ms is not None:
+                await self._sleep_until(decision.due_at_ms, local_executor)
+            self._host.stats_replayed += 1
+            return outcome
+        if isinstance(decision, ReplayError):
+            self._host.stats_replayed += 1
+            raise self._decode_error(decision.error_json)
+        if isinstance(decision, StrictReplayMiss):
+            raise EffectHostError(
+                self._code("missing"),
+                f"no recorded runtime effect for scope `{self._scope_key}` and replay key `{replay_key}`",
+            )
+        if isinstance(decision, HashConflict):
+            raise mismatch_error(
+                self._code("hash_conflict"),
+                decision.recorded_hash,
+                decision.recorded_json,
+                envelope.stable_hash(),
+                envelope.canonical_json(),
+            )
+        assert isinstance(decision, CorruptRow)
+        raise EffectHostError(self._code("corrupt_row"), decision.message)
+
+    async def _claim_until_decided(
+        self, envelope: EffectEnvelope, local_executor: LocalExecutor
+    ) -> Decision | Outcome:
+        """Claim through the store, waiting out live leases; run the effect when the claim is ours."""
         clock = self._host.clock
-        timings = self._host.lease
         request = ClaimRequest(
             scope_key=self._scope_key,
-            replay_key=replay_key,
+            replay_key=envelope.replay_key,
             session_id=self._session_id,
             envelope_hash=envelope.stable_hash(),
             envelope_json=envelope.canonical_json(),
@@ -112,55 +151,25 @@ class JournalController:
             effect_id=envelope.effect_id,
             owner=self._host.owner_id,
             token=f"{self._host.owner_id}:{next(self._token_seq)}",
-            ttl_ms=timings.ttl_ms,
+            ttl_ms=self._host.lease.ttl_ms,
             sleep_ms=envelope.command.duration_ms if isinstance(envelope.command, Sleep) else None,
             strict=self._strict or self._host.strict,
         )
-        cached = await self._recorded(replay_key)
         while True:
-            if cached is not None:
-                decision, _ = decide_claim(cached, request, clock.now_ms())
-                cached = None
-            else:
-                decision = await self._store.claim(request)
-            if isinstance(decision, ReplayOutcome):
-                outcome = self._decode_outcome(decision.outcome_json)
-                if decision.due_at_ms is not None:
-                    await self._sleep_until(decision.due_at_ms, local_executor)
-                self._host.stats_replayed += 1
-                return outcome
-            if isinstance(decision, ReplayError):
-                self._host.stats_replayed += 1
-                raise self._decode_error(decision.error_json)
+            decision = await self._store.claim(request)
             if isinstance(decision, Busy):
                 wait_ms = decision.retry_at_ms - decision.now_ms
                 await clock.sleep(min(max(wait_ms, 1), BUSY_POLL_MS) / 1000)
                 continue
-            if isinstance(decision, StrictReplayMiss):
-                raise EffectHostError(
-                    self._code("missing"),
-                    f"no recorded runtime effect for scope `{self._scope_key}` and replay key `{replay_key}`",
-                )
-            if isinstance(decision, HashConflict):
-                raise mismatch_error(
-                    self._code("hash_conflict"),
-                    decision.recorded_hash,
-                    decision.recorded_json,
-                    envelope.stable_hash(),
-                    envelope.canonical_json(),
-                )
-            if isinstance(decision, CorruptRow):
-                raise EffectHostError(self._code("corrupt_row"), decision.message)
-            assert isinstance(decision, Claimed)
-            return await self._run_claimed(envelope, local_executor, decision)
+            if isinstance(decision, Claimed):
+                return await self._run_claimed(envelope, local_executor, decision)
+            return decision
 
-    async def _recorded(self, replay_key: str) -> JournalRow | None:
+    async def _preload(self) -> None:
         """Completed rows of this scope, read once: replays then cost no store round trip."""
-        if self._cache is None:
-            preload = getattr(self._store, "preload", None)
-            rows = await preload(self._scope_key) if preload is not None else []
-            self._cache = {row.replay_key: row for row in rows}
-        return self._cache.pop(replay_key, None)
+        preload = getattr(self._store, "preload", None)
+        rows = await preload(self._scope_key) if preload is not None else []
+        self._cache = {row.replay_key: row for row in rows}
 
     async def _sleep_until(self, due_at_ms: int, local_executor: LocalExecutor) -> None:
         clock = self._host.clock

@@ -8,8 +8,12 @@ process share a substrate by name, which is how cold replay and cross-host resol
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import threading
 import weakref
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
 
 from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
 from ..clock import SYSTEM_CLOCK, Clock
@@ -26,6 +30,21 @@ from ..journal.model import (
     TakeOver,
 )
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _atomic(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Run a store operation under the substrate's lock. The bodies never suspend, so the lock is
+    never held across an await; it only matters when hosts on other threads share the substrate."""
+
+    @functools.wraps(method)
+    async def locked(*args: P.args, **kwargs: P.kwargs) -> T:
+        with args[0]._lock:  # type: ignore[attr-defined]
+            return await method(*args, **kwargs)
+
+    return locked
+
 
 @dataclasses.dataclass
 class _Promise:
@@ -39,6 +58,7 @@ class MemoryAwaitStore:
         self._promises: dict[str, _Promise] = {}
         self._revoked: set[str] = set()
         self._hub = WakeHub()
+        self._lock = threading.RLock()
 
     @property
     def hub(self) -> WakeHub:
@@ -53,6 +73,7 @@ class MemoryAwaitStore:
     def _revoked_for(self, identity: PromiseIdentity) -> bool:
         return identity.session_id is not None and identity.session_id in self._revoked
 
+    @_atomic
     async def ensure_pending(self, key_id: str, identity: PromiseIdentity) -> bool:
         if self._revoked_for(identity):
             return False
@@ -62,6 +83,7 @@ class MemoryAwaitStore:
         self._promises[key_id] = _Promise(identity, None)
         return True
 
+    @_atomic
     async def store_terminal(
         self, key_id: str, identity: PromiseIdentity, terminal_json: str
     ) -> tuple[StoreResult, str | None]:
@@ -79,6 +101,7 @@ class MemoryAwaitStore:
         self._hub.notify_key(key_id)
         return StoreResult.STORED, None
 
+    @_atomic
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
         if self._revoked_for(identity):
             return Inspection.UNKNOWN_OR_REVOKED, None
@@ -91,12 +114,14 @@ class MemoryAwaitStore:
             return Inspection.PENDING, None
         return Inspection.RESOLVED, row.terminal_json
 
+    @_atomic
     async def revoke_session(self, session_id: str) -> None:
         self._revoked.add(session_id)
         for key_id in [k for k, p in self._promises.items() if p.identity.session_id == session_id]:
             del self._promises[key_id]
         self._hub.notify_session(session_id)
 
+    @_atomic
     async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
         swept = [
             key_id
@@ -108,6 +133,7 @@ class MemoryAwaitStore:
             self._hub.notify_key(key_id)
         return len(swept)
 
+    @_atomic
     async def pending_for_session(self, session_id: str) -> list[PendingPromise]:
         return [
             PendingPromise(key_id, p.identity.scope_json, p.identity.wait_json)
@@ -120,6 +146,7 @@ class MemoryJournalStore:
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._rows: dict[tuple[str, str], JournalRow] = {}
         self._clock = clock
+        self._lock = threading.RLock()
 
     @property
     def backend(self) -> str:
@@ -128,6 +155,7 @@ class MemoryJournalStore:
     def now_ms(self) -> int:
         return self._clock.now_ms()
 
+    @_atomic
     async def claim(self, request: ClaimRequest) -> Decision:
         key = (request.scope_key, request.replay_key)
         decision, write = decide_claim(self._rows.get(key), request, self.now_ms())
@@ -144,6 +172,7 @@ class MemoryJournalStore:
             )
         return decision
 
+    @_atomic
     async def preload(self, scope_key: str) -> list[JournalRow]:
         return [r for (s, _), r in self._rows.items() if s == scope_key and r.status != "in_progress"]
 
@@ -160,6 +189,7 @@ class MemoryJournalStore:
             return None
         return row
 
+    @_atomic
     async def renew(self, fence: LeaseFence, ttl_ms: int) -> bool:
         row = self._fenced(fence)
         if row is None:
@@ -170,6 +200,7 @@ class MemoryJournalStore:
         )
         return True
 
+    @_atomic
     async def finalize(
         self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
     ) -> bool:
@@ -188,18 +219,21 @@ class MemoryJournalStore:
         )
         return True
 
+    @_atomic
     async def release(self, fence: LeaseFence) -> bool:
         if self._fenced(fence) is None:
             return False
         del self._rows[(fence.scope_key, fence.replay_key)]
         return True
 
+    @_atomic
     async def retire_session(self, session_id: str) -> int:
         doomed = [k for k, r in self._rows.items() if r.session_id == session_id]
         for key in doomed:
             del self._rows[key]
         return len(doomed)
 
+    @_atomic
     async def retire_scope(self, scope_key: str) -> int:
         doomed = [k for k in self._rows if k[0] == scope_key]
         for key in doomed:
