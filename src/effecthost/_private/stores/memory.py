@@ -12,8 +12,8 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
 from ..clock import SYSTEM_CLOCK, Clock
@@ -34,7 +34,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _atomic(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def _atomic(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Run a store operation under the substrate's lock. The bodies never suspend, so the lock is
     never held across an await; it only matters when hosts on other threads share the substrate."""
 

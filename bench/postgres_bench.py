@@ -1,0 +1,293 @@
+"""PostgreSQL host benchmark: journaled effects/s (first run and replay) and cross-process
+resolve-to-wake latency with 1, 2 and 4 worker processes, beside DBOS and LangGraph on the same
+server in the same run. Prints one JSON object per line.
+
+    .venv/bin/python bench/postgres_bench.py [--quick] [--url postgresql://...] [--no-peers]
+
+Each worker process opens its own host on a fresh schema, waits for a common start signal, drives
+``turns`` turns of ``steps`` durable steps (``concurrency`` turns in flight per worker), then
+replays them all on a new host object (cold, strict replay). Latency: each waiter process parks on
+a key; the parent resolves it as soon as the key is listed as outstanding, stamping the resolution
+with the wall clock (one machine, so one clock) just before ``resolve_await_event``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+DEFAULT_URL = os.environ.get("EFFECTHOST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PEERS = Path(os.environ.get("EFFECTHOST_PEERS_DIR", "/work/shared/bench/peers"))
+PEERS_PYTHON = os.environ.get("EFFECTHOST_PEERS_PYTHON", "/tmp/peers/bin/python")
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps(fields, sort_keys=True), flush=True)
+
+
+def with_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+# ---- worker processes -------------------------------------------------------------------------
+
+
+def _envelope(session: str, step: int) -> Any:
+    from effecthost import DurableStep, EffectEnvelope, EffectKind, RuntimeInvocation, RuntimeScope
+
+    key = f"step-{step}"
+    return EffectEnvelope(
+        RuntimeInvocation.effect(
+            RuntimeScope.for_turn(session, "t", 0, 0), key, EffectKind.DURABLE_STEP, key
+        ),
+        DurableStep(key, {"i": step}),
+    )
+
+
+async def _drive(host: Any, sessions: list[str], steps: int, concurrency: int, replay: bool) -> float:
+    from effecthost import ExecutionScope, LocalExecutor
+
+    async def turn(session: str) -> None:
+        controller = host.scoped(ExecutionScope.turn(session, "t")).controller
+        for step in range(steps):
+            executor = LocalExecutor.unavailable() if replay else LocalExecutor.durable_step(lambda v: v)
+            await controller.execute_effect(_envelope(session, step), executor)
+
+    queue = list(sessions)
+
+    async def lane() -> None:
+        while queue:
+            await turn(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def _wait_go() -> None:
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+
+async def worker_main(args: argparse.Namespace) -> None:
+    from effecthost import open_host
+
+    url = with_schema(args.url, args.schema)
+    sessions = [f"w{args.index}-turn-{i}" for i in range(args.turns)]
+    host = await open_host(url, pool_max_size=max(2, args.concurrency))
+    print("ready", flush=True)
+    await _wait_go()
+    first = await _drive(host, sessions, args.steps, args.concurrency, replay=False)
+    await host.aclose()
+    print(json.dumps({"first_s": first}), flush=True)
+    cold = await open_host(url, pool_max_size=max(2, args.concurrency))
+    cold.start_replay()
+    print("ready", flush=True)
+    await _wait_go()
+    replay = await _drive(cold, sessions, args.steps, args.concurrency, replay=True)
+    await cold.aclose()
+    print(json.dumps({"replay_s": replay}), flush=True)
+
+
+async def waiter_main(args: argparse.Namespace) -> None:
+    from effecthost import ExecutionScope, WaitIdentity, open_host
+
+    host = await open_host(with_schema(args.url, args.schema))
+    print("ready", flush=True)
+    latencies = []
+    for k in range(args.n):
+        scope = ExecutionScope.turn(f"lat-{args.index}", "t")
+        key = await host.await_event_key(scope, WaitIdentity.custom(f"k{k}"))
+        resolution = await host.await_await_event(key)
+        latencies.append((time.time_ns() - resolution.value["t0"]) / 1000)
+    await host.aclose()
+    print(json.dumps({"latencies_us": latencies}), flush=True)
+
+
+# ---- the parent -------------------------------------------------------------------------------
+
+
+async def _spawn(args: argparse.Namespace, role: str, schema: str, index: int, **extra: Any) -> Any:
+    argv = [sys.executable, __file__, "--role", role, "--url", args.url, "--schema", schema]
+    argv += ["--index", str(index)]
+    for name, value in extra.items():
+        argv += [f"--{name}", str(value)]
+    return await asyncio.create_subprocess_exec(
+        *argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+async def _expect(proc: Any) -> str:
+    line = (await proc.stdout.readline()).decode().strip()
+    if not line:
+        err = (await proc.stderr.read()).decode()
+        raise RuntimeError(f"worker {proc.pid} ended early: {err[-2000:]}")
+    return line
+
+
+async def _fresh_schema(args: argparse.Namespace) -> str:
+    from effecthost import open_host
+
+    schema = f"eh_bench_{uuid.uuid4().hex[:10]}"
+    host = await open_host(with_schema(args.url, schema))  # migrate once, outside the timings
+    await host.aclose()
+    return schema
+
+
+async def _drop_schema(args: argparse.Namespace, schema: str) -> None:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(args.url, autocommit=True) as conn:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def bench_throughput(args: argparse.Namespace, workers: int, concurrency: int) -> dict[str, Any]:
+    schema = await _fresh_schema(args)
+    try:
+        procs = [
+            await _spawn(
+                args, "worker", schema, i, turns=args.turns, steps=args.steps, concurrency=concurrency
+            )
+            for i in range(workers)
+        ]
+        results: dict[str, float] = {}
+        for phase in ("first_s", "replay_s"):
+            for p in procs:
+                assert await _expect(p) == "ready"
+            for p in procs:
+                p.stdin.write(b"go\n")
+                await p.stdin.drain()
+            # all workers start together; the phase lasts until the slowest one is done
+            results[phase] = max([json.loads(await _expect(p))[phase] for p in procs])
+        for p in procs:
+            await p.wait()
+    finally:
+        await _drop_schema(args, schema)
+    effects = workers * args.turns * args.steps
+    return {
+        "workers": workers,
+        "concurrency_per_worker": concurrency,
+        "effects": effects,
+        "first_run_effects_per_s": round(effects / results["first_s"], 1),
+        "first_run_us_per_effect": round(results["first_s"] / effects * 1e6, 1),
+        "replay_effects_per_s": round(effects / results["replay_s"], 1),
+        "replay_us_per_effect": round(results["replay_s"] / effects * 1e6, 1),
+    }
+
+
+async def bench_latency(args: argparse.Namespace, waiters: int) -> dict[str, Any]:
+    from effecthost import ExecutionScope, Resolution, WaitIdentity, open_host
+
+    schema = await _fresh_schema(args)
+    try:
+        procs = [await _spawn(args, "waiter", schema, i, n=args.latency_n) for i in range(waiters)]
+        for p in procs:
+            assert await _expect(p) == "ready"
+        resolver = await open_host(with_schema(args.url, schema))
+
+        async def resolve_all(index: int) -> None:
+            session, proc = f"lat-{index}", procs[index]
+            for k in range(args.latency_n):
+                scope = ExecutionScope.turn(session, "t")
+                key = await resolver.await_event_key(scope, WaitIdentity.custom(f"k{k}"))
+                # resolve only once the waiter is parked (its promise row is registered)
+                while key not in await resolver.list_outstanding_await_event_keys(session):
+                    if proc.returncode is not None:
+                        await _expect(proc)  # raises with the waiter's stderr
+                    await asyncio.sleep(0.002)
+                await resolver.resolve_await_event(key, Resolution.ok({"t0": time.time_ns()}))
+
+        await asyncio.gather(*(resolve_all(i) for i in range(waiters)))
+        latencies = [x for p in procs for x in json.loads(await _expect(p))["latencies_us"]]
+        for p in procs:
+            await p.wait()
+        await resolver.aclose()
+    finally:
+        await _drop_schema(args, schema)
+    latencies.sort()
+    return {
+        "waiter_processes": waiters,
+        "samples": len(latencies),
+        "resolve_to_wake_p50_ms": round(statistics.median(latencies) / 1000, 3),
+        "resolve_to_wake_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] / 1000, 3),
+    }
+
+
+def _peer_db(args: argparse.Namespace, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(args.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = args.url.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def run_peers(args: argparse.Namespace) -> None:
+    if not Path(PEERS_PYTHON).exists():
+        emit(peer="all", skipped=f"{PEERS_PYTHON} missing (create the peers venv: {PEERS}/setup.sh)")
+        return
+    n, runs, wfs = ("200", "1", "10") if args.quick else ("1000", "3", "100")
+    commands = {
+        "dbos": [str(PEERS / "bench_dbos.py"), "--db", _peer_db(args, "eh_bench_dbos")],
+        "langgraph": [str(PEERS / "bench_langgraph.py"), "--pg", _peer_db(args, "eh_bench_lg")],
+    }
+    for peer, argv in commands.items():
+        out = subprocess.run(
+            [PEERS_PYTHON, *argv, "--n", n, "--runs", runs, "--wfs", wfs],
+            capture_output=True, text=True, check=False,
+        )
+        for line in out.stdout.splitlines():
+            if line.startswith("{"):
+                print(line, flush=True)
+        if out.returncode != 0:
+            emit(peer=peer, failed=out.returncode, stderr=out.stderr[-1000:])
+
+
+async def parent_main(args: argparse.Namespace) -> None:
+    if args.quick:
+        args.turns, args.steps, args.latency_n = 10, 20, 40
+    emit(
+        bench="postgres_host", cores=os.cpu_count(), load_avg=[round(x, 2) for x in os.getloadavg()],
+        turns_per_worker=args.turns, steps_per_turn=args.steps, quick=args.quick,
+    )
+    sequential = await bench_throughput(args, 1, 1)
+    emit(bench="postgres_sequential", **sequential)
+    for workers in args.workers:
+        emit(bench="postgres_throughput", **await bench_throughput(args, workers, args.concurrency))
+    for waiters in args.workers:
+        emit(bench="postgres_resolve_to_wake", **await bench_latency(args, waiters))
+    if not args.no_peers:
+        run_peers(args)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default=DEFAULT_URL)
+    ap.add_argument("--quick", action="store_true", help="small sizes, one peer run (~1-2 min)")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
+    ap.add_argument("--turns", type=int, default=25)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--concurrency", type=int, default=4, help="turns in flight per worker")
+    ap.add_argument("--latency-n", type=int, default=100)
+    roles = ["parent", "worker", "waiter"]
+    ap.add_argument("--role", choices=roles, default="parent", help=argparse.SUPPRESS)
+    ap.add_argument("--schema", help=argparse.SUPPRESS)
+    ap.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    runner = {"parent": parent_main, "worker": worker_main, "waiter": waiter_main}[args.role]
+    asyncio.run(runner(args))
+
+
+if __name__ == "__main__":
+    main()

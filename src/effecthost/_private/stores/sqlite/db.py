@@ -1,0 +1,233 @@
+"""One SQLite connection per (file, event loop) and the write path every store operation shares.
+
+Why the loop thread: a journal write is a few sub-millisecond statements; handing it to a thread
+costs more than running it. Each write is a synchronous function run inside ``BEGIN IMMEDIATE …
+COMMIT`` with no ``await`` in between, so writes of one process never interleave and no transaction
+is ever open while a local executor (or anything else) runs.
+
+Why batches (group commit): writes requested during the same loop turn are run in ONE transaction
+and share one commit (and one fsync). Every caller gets its result only after that commit, so the
+guarantee is the same as one commit each. A ``SAVEPOINT`` per operation keeps one failing operation
+from undoing the others.
+
+Why a short busy timeout: another *process* may hold the write lock. SQLite's own busy handler
+would sleep on the loop thread; we let it wait at most a few milliseconds and then retry the batch
+asynchronously with backoff, so a long foreign transaction never freezes the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ...errors import EffectHostError
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5
+BUSY_RETRY_START_S = 0.001
+BUSY_RETRY_MAX_S = 0.02
+BUSY_GIVE_UP_S = 30.0
+
+
+def is_busy(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: Callable[[sqlite3.Connection], Any]
+    durable: bool
+    error_code: str
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Batch:
+    ops: list[_Op] = field(default_factory=list)
+    first_busy_at: float | None = None
+    backoff_s: float = BUSY_RETRY_START_S
+
+
+class Database:
+    """A connection in autocommit mode plus the batching write queue."""
+
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.path = path
+        self.loop = loop
+        # check_same_thread=False: the loop may be driven from any thread, but only one at a time.
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._sync_full: bool | None = None
+        self._pending: _Batch | None = None
+        self._retrying: _Batch | None = None
+        self._closed = False
+        self.commits = 0  # how many write transactions committed (group-commit statistics)
+        self.ops_committed = 0
+
+    def set_full_sync(self, full: bool) -> None:
+        """Per-transaction fsync: FULL syncs the WAL at commit (and everything before it)."""
+        if self._sync_full is not full:
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
+            self._sync_full = full
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    async def write(
+        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool, error_code: str
+    ) -> T:
+        """Run ``fn`` inside a write transaction shared with the writes of this loop turn."""
+        if self._closed:
+            raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
+        future: asyncio.Future[T] = self.loop.create_future()
+        if self._pending is None:
+            self._pending = _Batch()
+            if self._retrying is None:
+                self.loop.call_soon(self._flush_pending)
+        self._pending.ops.append(_Op(fn, durable, error_code, future))
+        return await future
+
+    def _flush_pending(self) -> None:
+        batch, self._pending = self._pending, None
+        if batch is not None:
+            self._run(batch)
+
+    def _retry(self) -> None:
+        batch, self._retrying = self._retrying, None
+        if batch is not None:
+            # Writes queued while we backed off join the retried batch.
+            if self._pending is not None:
+                batch.ops.extend(self._pending.ops)
+                self._pending = None
+            self._run(batch)
+
+    def _run(self, batch: _Batch) -> None:
+        ops = [op for op in batch.ops if not op.future.cancelled()]
+        if not ops:
+            return
+        batch.ops = ops
+        conn = self.conn
+        try:
+            self.set_full_sync(any(op.durable for op in ops))
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if is_busy(exc):
+                self._back_off(batch)
+                return
+            self._fail_all(ops, exc)
+            return
+        results: list[tuple[_Op, bool, Any]] = []
+        try:
+            single = len(ops) == 1
+            for op in ops:
+                if single:
+                    results.append(self._apply_single(op))
+                else:
+                    results.append(self._apply_isolated(op))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):  # the transaction may already be gone
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and is_busy(exc):
+                self._back_off(batch)
+                return
+            self._fail_all(ops, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.commits += 1
+        self.ops_committed += len(ops)
+        for op, ok, value in results:
+            if op.future.done():
+                continue
+            if ok:
+                op.future.set_result(value)
+            else:
+                op.future.set_exception(value)
+
+    def _apply_single(self, op: _Op) -> tuple[_Op, bool, Any]:
+        try:
+            return op, True, op.fn(self.conn)
+        except EffectHostError as exc:
+            return op, False, exc
+        except sqlite3.Error as exc:
+            if is_busy(exc):
+                raise
+            return op, False, EffectHostError(op.error_code, f"SQLite error: {exc}")
+
+    def _apply_isolated(self, op: _Op) -> tuple[_Op, bool, Any]:
+        conn = self.conn
+        conn.execute("SAVEPOINT op")
+        result = self._apply_single(op)
+        if result[1]:
+            conn.execute("RELEASE op")
+        else:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+        return result
+
+    def _back_off(self, batch: _Batch) -> None:
+        now = time.monotonic()
+        if batch.first_busy_at is None:
+            batch.first_busy_at = now
+        elif now - batch.first_busy_at > BUSY_GIVE_UP_S:
+            self._fail_all(batch.ops, sqlite3.OperationalError("database is locked (gave up)"))
+            return
+        delay = batch.backoff_s
+        batch.backoff_s = min(batch.backoff_s * 2, BUSY_RETRY_MAX_S)
+        self._retrying = batch
+        self.loop.call_later(delay, self._retry)
+
+    @staticmethod
+    def _fail_all(ops: list[_Op], exc: BaseException) -> None:
+        for op in ops:
+            if op.future.done():
+                continue
+            if isinstance(exc, EffectHostError):
+                op.future.set_exception(exc)
+            else:
+                op.future.set_exception(EffectHostError(op.error_code, f"SQLite error: {exc}"))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, error_code: str) -> T:
+        """A plain read: WAL readers never wait for writers, so it runs at once."""
+        if self._closed:
+            raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
+        backoff = BUSY_RETRY_START_S
+        started = time.monotonic()
+        while True:
+            try:
+                return fn(self.conn)
+            except EffectHostError:
+                raise
+            except sqlite3.Error as exc:
+                # A reader can only be busy while another process recovers the WAL after a crash.
+                if is_busy(exc) and time.monotonic() - started < BUSY_GIVE_UP_S:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, BUSY_RETRY_MAX_S)
+                    continue
+                raise EffectHostError(error_code, f"SQLite error: {exc}") from None
+
+    async def drain(self) -> None:
+        """Wait until queued writes have committed (used before closing)."""
+        if self._pending is not None or self._retrying is not None:
+            # A no-op write queues behind them and returns after their commit.
+            with contextlib.suppress(EffectHostError):
+                await self.write(lambda conn: None, durable=False, error_code="sqlite_drain")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.conn.close()

@@ -1,0 +1,243 @@
+"""The journal half of the SQLite substrate (spec 4.2, 6.1, 7.2).
+
+Every step is one short write transaction through :class:`Database` (claims of concurrent turns
+share commits). Only outcome-bearing writes ask for an fsync: a claim or a lease renewal that a
+power loss takes away leaves a journal in which the effect was simply never claimed — the same state
+a crashed owner's expired lease leads to — while a finalized outcome, once returned, must survive.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ...clock import Clock
+from ...errors import ErrorCode
+from ...journal.decisions import decide_claim
+from ...journal.model import (
+    ClaimRequest,
+    Decision,
+    Insert,
+    JournalRow,
+    LeaseFence,
+    ScopeSummary,
+    SessionSummary,
+    Status,
+    TakeOver,
+)
+from .db import Database
+from .durability import Durability
+
+_STORE = ErrorCode.SQLITE_EFFECT_REPLAY_STORE.value
+_RETIRE = ErrorCode.SQLITE_EFFECT_JOURNAL_RETIREMENT.value
+
+_COLUMNS = (
+    "scope_key, replay_key, session_id, envelope_hash, envelope_json, status, outcome_json,"
+    " error_json, lease_owner, lease_token, lease_expires_at_ms, due_at_ms, created_at_ms,"
+    " updated_at_ms, effect_kind, effect_id"
+)
+_FENCE = (
+    "scope_key = ? AND replay_key = ? AND envelope_hash = ? AND lease_owner = ? AND lease_token = ?"
+    " AND status = 'in_progress' AND lease_expires_at_ms > ?"
+)
+
+
+def _row(values: Any) -> JournalRow:
+    return JournalRow(*values)
+
+
+def _fence_args(fence: LeaseFence, now_ms: int) -> tuple[object, ...]:
+    return (fence.scope_key, fence.replay_key, fence.envelope_hash, fence.owner, fence.token, now_ms)
+
+
+class SqliteJournalStore:
+    def __init__(self, db: Database, clock: Clock, durability: Durability) -> None:
+        self._db = db
+        self._clock = clock
+        self._durability = durability
+
+    @property
+    def backend(self) -> str:
+        return "sqlite"
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    async def claim(self, request: ClaimRequest) -> Decision:
+        def op(conn: sqlite3.Connection) -> Decision:
+            # The clock is read inside the transaction: lease comparisons are serialized with writes.
+            now = self._clock.now_ms()
+            guess, write = decide_claim(None, request, now)
+            if isinstance(write, Insert) and self._insert(conn, write.row):
+                return guess  # first run: one statement, no read needed
+            found = conn.execute(
+                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
+                (request.scope_key, request.replay_key),
+            ).fetchone()
+            decision, write = decide_claim(None if found is None else _row(found), request, now)
+            if isinstance(write, Insert):
+                self._insert(conn, write.row)  # unreachable in practice: the row was just seen
+            elif isinstance(write, TakeOver):
+                conn.execute(
+                    "UPDATE effect_journal SET lease_owner = ?, lease_token = ?,"
+                    " lease_expires_at_ms = ?, due_at_ms = ?, updated_at_ms = ?"
+                    " WHERE scope_key = ? AND replay_key = ?",
+                    (
+                        write.owner, write.token, write.lease_expires_at_ms, write.due_at_ms,
+                        write.updated_at_ms, request.scope_key, request.replay_key,
+                    ),
+                )
+            return decision
+
+        return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, r: JournalRow) -> bool:
+        """Insert unless the key exists (then the caller reads the row and decides on it)."""
+        cursor = conn.execute(
+            f"INSERT INTO effect_journal ({_COLUMNS}) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(scope_key, replay_key) DO NOTHING",
+            (
+                r.scope_key, r.replay_key, r.session_id, r.envelope_hash, r.envelope_json,
+                r.status, r.outcome_json, r.error_json, r.lease_owner, r.lease_token,
+                r.lease_expires_at_ms, r.due_at_ms, r.created_at_ms, r.updated_at_ms,
+                r.effect_kind, r.effect_id,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def preload(self, scope_key: str) -> list[JournalRow]:
+        """The scope's recorded rows from a plain read: replays then need no write lock at all."""
+
+        def op(conn: sqlite3.Connection) -> list[JournalRow]:
+            cursor = conn.execute(
+                f"SELECT {_COLUMNS} FROM effect_journal"
+                " WHERE scope_key = ? AND status != 'in_progress'",
+                (scope_key,),
+            )
+            return [_row(v) for v in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+    async def renew(self, fence: LeaseFence, ttl_ms: int) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            now = self._clock.now_ms()
+            cursor = conn.execute(
+                f"UPDATE effect_journal SET lease_expires_at_ms = ?, updated_at_ms = ? WHERE {_FENCE}",
+                (now + ttl_ms, now, *_fence_args(fence, now)),
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
+
+    async def finalize(
+        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+    ) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            now = self._clock.now_ms()
+            cursor = conn.execute(
+                "UPDATE effect_journal SET status = ?, outcome_json = ?, error_json = ?,"
+                " lease_owner = NULL, lease_token = NULL, lease_expires_at_ms = 0,"
+                f" updated_at_ms = ? WHERE {_FENCE}",
+                (status, outcome_json, error_json, now, *_fence_args(fence, now)),
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
+
+    async def release(self, fence: LeaseFence) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            now = self._clock.now_ms()
+            cursor = conn.execute(
+                f"DELETE FROM effect_journal WHERE {_FENCE}", _fence_args(fence, now)
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
+
+    async def retire_session(self, session_id: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM effect_journal WHERE session_id = ?", (session_id,)
+            ).rowcount
+
+        return await self._db.write(op, durable=self._durability.outcomes, error_code=_RETIRE)
+
+    async def retire_scope(self, scope_key: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM effect_journal WHERE scope_key = ?", (scope_key,)).rowcount
+
+        return await self._db.write(op, durable=self._durability.outcomes, error_code=_RETIRE)
+
+    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+        def op(conn: sqlite3.Connection) -> list[SessionSummary]:
+            cursor = conn.execute(
+                "SELECT session_id, count(DISTINCT scope_key), count(*),"
+                " sum(status = 'in_progress'), sum(status = 'failed'),"
+                " min(created_at_ms), max(updated_at_ms)"
+                " FROM effect_journal WHERE session_id IS NOT NULL GROUP BY session_id"
+                " ORDER BY max(updated_at_ms) DESC, session_id LIMIT ? OFFSET ?",
+                (limit, offset),
+            )
+            return [SessionSummary(*v) for v in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+    async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
+        def op(conn: sqlite3.Connection) -> list[ScopeSummary]:
+            cursor = conn.execute(
+                "SELECT scope_key, session_id, count(*), sum(status = 'in_progress'),"
+                " sum(status = 'failed'), min(created_at_ms), max(updated_at_ms)"
+                " FROM effect_journal WHERE session_id IS ? GROUP BY scope_key"
+                " ORDER BY min(created_at_ms), scope_key",
+                (session_id,),
+            )
+            return [ScopeSummary(*v) for v in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+    async def list_effects(self, scope_key: str) -> list[JournalRow]:
+        def op(conn: sqlite3.Connection) -> list[JournalRow]:
+            cursor = conn.execute(
+                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ?"
+                " ORDER BY created_at_ms, replay_key",
+                (scope_key,),
+            )
+            return [_row(v) for v in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+    async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
+        def op(conn: sqlite3.Connection) -> JournalRow | None:
+            found = conn.execute(
+                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
+                (scope_key, replay_key),
+            ).fetchone()
+            return None if found is None else _row(found)
+
+        return await self._db.read(op, error_code=_STORE)
+
+    # test hooks: the raw row updates the lease-fencing vectors need (spec 6.1)
+    def steal_lease(self, scope_key: str, replay_key: str) -> None:
+        self._raw_update(
+            "lease_owner = 'stolen-owner', lease_token = 'stolen-token', lease_expires_at_ms = ?",
+            (self.now_ms() + 10_000,), scope_key, replay_key,
+        )
+
+    def expire_lease(self, scope_key: str, replay_key: str) -> None:
+        self._raw_update("lease_expires_at_ms = 0", (), scope_key, replay_key)
+
+    def _raw_update(
+        self, assignments: str, values: tuple[object, ...], scope_key: str, replay_key: str
+    ) -> None:
+        cursor = self._db.conn.execute(
+            f"UPDATE effect_journal SET {assignments} WHERE scope_key = ? AND replay_key = ?",
+            (*values, scope_key, replay_key),
+        )
+        if cursor.rowcount != 1:
+            raise KeyError((scope_key, replay_key))

@@ -1,0 +1,147 @@
+"""The SQLite schema, its version history and the forward migrations.
+
+``effecthost_schema_versions`` holds one row per applied version; the file's version is the largest.
+A file without that table but with other tables was written by something else (refused with
+``sqlite_schema_unknown``); a version above :data:`SCHEMA_VERSION` was written by a newer effecthost
+(refused with ``sqlite_schema_too_new``) — opening it would risk writing rows the newer code cannot
+read. Older versions migrate forward, one step at a time, inside one ``BEGIN IMMEDIATE`` transaction,
+so two processes opening an old file at once migrate it exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from ...errors import EffectHostError, ErrorCode
+
+SCHEMA_VERSION = 2
+VERSION_TABLE = "effecthost_schema_versions"
+
+# Version 1: the first release. Kept verbatim: migration tests build v1 files from it.
+V1_DDL = """
+CREATE TABLE effecthost_schema_versions (
+  version INTEGER PRIMARY KEY,
+  applied_at_ms INTEGER NOT NULL
+);
+CREATE TABLE effect_journal (
+  scope_key TEXT NOT NULL,
+  replay_key TEXT NOT NULL,
+  session_id TEXT,
+  envelope_json TEXT NOT NULL,
+  envelope_hash TEXT NOT NULL,
+  status TEXT NOT NULL,
+  outcome_json TEXT,
+  error_json TEXT,
+  lease_owner TEXT,
+  lease_token TEXT,
+  lease_expires_at_ms INTEGER NOT NULL DEFAULT 0,
+  due_at_ms INTEGER,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (scope_key, replay_key)
+) WITHOUT ROWID;
+CREATE INDEX effect_journal_session ON effect_journal(session_id);
+CREATE TABLE await_event_meta (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  signing_secret BLOB NOT NULL
+);
+CREATE TABLE await_event_waits (
+  key_id TEXT PRIMARY KEY,
+  scope_json TEXT NOT NULL,
+  wait_json TEXT NOT NULL,
+  session_id TEXT,
+  turn_control INTEGER NOT NULL,
+  terminal_json TEXT,
+  created_at_ms INTEGER NOT NULL,
+  resolved_at_ms INTEGER
+);
+CREATE INDEX await_event_waits_session ON await_event_waits(session_id);
+CREATE TABLE await_event_revoked_sessions (
+  session_id TEXT PRIMARY KEY,
+  revoked_at_ms INTEGER NOT NULL
+);
+"""
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """v2 records the effect kind and id as columns (browsing without parsing envelopes) and
+    indexes in-progress leases (crash recovery scans). Old rows are backfilled from their envelope."""
+    conn.execute("ALTER TABLE effect_journal ADD COLUMN effect_kind TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE effect_journal ADD COLUMN effect_id TEXT NOT NULL DEFAULT ''")
+    conn.execute(
+        "UPDATE effect_journal SET"
+        " effect_kind = coalesce(json_extract(envelope_json, '$.command.type'), ''),"
+        " effect_id = coalesce(json_extract(envelope_json, '$.invocation.subject.effect_id'), '')"
+        " WHERE json_valid(envelope_json)"
+    )
+    conn.execute("CREATE INDEX effect_journal_lease ON effect_journal(status, lease_expires_at_ms)")
+
+
+#: MIGRATIONS[v] upgrades a file at version v to v + 1.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+
+
+def _user_tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def file_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version of the open file; 0 for an empty file; None when it is not ours."""
+    tables = _user_tables(conn)
+    if not tables:
+        return 0
+    if VERSION_TABLE not in tables:
+        return None
+    row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def ensure_schema(conn: sqlite3.Connection, path: str, now_ms: int) -> int:
+    """Create or migrate the schema in one write transaction; return the version found on disk.
+
+    The caller's connection is in autocommit mode; this issues its own BEGIN IMMEDIATE/COMMIT.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = file_version(conn)
+        if found is None:
+            raise EffectHostError(
+                ErrorCode.SQLITE_SCHEMA_UNKNOWN,
+                f"{path} holds tables that effecthost did not write (no {VERSION_TABLE} table)",
+            )
+        if found > SCHEMA_VERSION:
+            raise EffectHostError(
+                ErrorCode.SQLITE_SCHEMA_TOO_NEW,
+                f"{path} has schema version {found}; this effecthost understands up to "
+                f"{SCHEMA_VERSION} — upgrade effecthost to open it",
+            )
+        version = found
+        if version == 0:
+            _run_ddl(conn, V1_DDL)
+            conn.execute(f"INSERT INTO {VERSION_TABLE} VALUES (1, ?)", (now_ms,))
+            version = 1
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+            conn.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, ?)", (version, now_ms))
+        # One 32-byte secret per file, created once: keys minted before a restart verify after it.
+        conn.execute(
+            "INSERT INTO await_event_meta(singleton, signing_secret) VALUES (1, randomblob(32))"
+            " ON CONFLICT(singleton) DO NOTHING"
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _run_ddl(conn: sqlite3.Connection, ddl: str) -> None:
+    # executescript() would COMMIT first; run statement by statement inside our transaction.
+    for statement in ddl.split(";"):
+        if statement.strip():
+            conn.execute(statement)

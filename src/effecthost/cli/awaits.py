@@ -1,0 +1,162 @@
+"""``effecthost await list|peek|resolve|cancel`` and ``effecthost session revoke``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .._private.awaits.values import AwaitEventKey, Resolution, ResolveOutcome
+from .._private.errors import EffectHostError, ErrorCode
+from .._private.hosts.durable import DurableEffectHost
+from ..server.views import await_key_view
+from .common import (
+    DEFAULT_URL,
+    JsonOption,
+    UrlOption,
+    console,
+    emit_json,
+    fail,
+    parse_json_option,
+    run,
+    with_host,
+)
+
+await_app = typer.Typer(help="Inspect and resolve await events.", no_args_is_help=True)
+session_app = typer.Typer(help="Session-wide operations.", no_args_is_help=True)
+
+TokenArg = Annotated[str, typer.Argument(help="An await-event token (ehk1.…).")]
+SessionArg = Annotated[str, typer.Argument(help="A session id.")]
+
+
+def _key(token: str) -> AwaitEventKey:
+    try:
+        return AwaitEventKey.from_token(token)
+    except EffectHostError as exc:
+        fail(exc.code, exc.message)
+
+
+@await_app.command("list")
+def list_waits(
+    session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False
+) -> None:
+    """List a session's outstanding (parked) await events with their tokens."""
+
+    async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
+        return [await_key_view(k) for k in await host.list_outstanding_await_event_keys(session_id)]
+
+    waits = with_host(url, body)
+    if as_json:
+        emit_json({"session_id": session_id, "await_events": waits})
+        return
+    if not waits:
+        console.print(f"no outstanding await events in session {session_id!r}", markup=False)
+        return
+    table = Table("wait", "scope", "token")
+    for wait in waits:
+        table.add_row(_describe(wait["wait"]), _describe(wait["scope"]), wait["token"])
+    console.print(table)
+
+
+def _describe(value: dict[str, Any]) -> str:
+    rest = " ".join(f"{k}={v}" for k, v in value.items() if k != "type")
+    return f"{value.get('type')} {rest}".strip()
+
+
+@await_app.command("peek")
+def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+    """Show whether an await event is resolved, without registering a waiter."""
+    key = _key(token)
+
+    async def body(host: DurableEffectHost) -> Resolution | None:
+        return await host.peek_await_event(key)
+
+    terminal = with_host(url, body)
+    view = {
+        "status": "pending" if terminal is None else "resolved",
+        "resolution": None if terminal is None else terminal.to_json(),
+    }
+    if as_json:
+        emit_json(view)
+    elif terminal is None:
+        console.print("pending")
+    else:
+        console.print(f"resolved: {terminal.to_json()}", markup=False)
+
+
+def _resolution(ok: str | None, err: str | None, message: str, raw: str | None) -> Resolution:
+    given = [name for name, value in (("--ok", ok), ("--err", err), ("--resolution", raw)) if value]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --ok JSON, --err CODE or --resolution JSON")
+    try:
+        if ok is not None:
+            return Resolution.ok(parse_json_option(ok, "--ok"))
+        if err is not None:
+            return Resolution.err(err, message)
+        return Resolution.from_json(parse_json_option(raw or "", "--resolution"))
+    except EffectHostError as exc:
+        raise typer.BadParameter(f"{exc.code}: {exc.message}") from None
+
+
+@await_app.command("resolve")
+def resolve(
+    token: TokenArg,
+    url: UrlOption = DEFAULT_URL,
+    ok: Annotated[
+        str | None, typer.Option("--ok", help="Resolve ok with this JSON payload.")
+    ] = None,
+    err: Annotated[str | None, typer.Option("--err", help="Resolve with this error code.")] = None,
+    message: Annotated[str, typer.Option("--message", help="Message of an --err resolution.")] = "",
+    raw: Annotated[
+        str | None, typer.Option("--resolution", help="A whole Resolution as JSON (spec 2.12).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve an await event (first writer wins). Exit 1 when the key is unknown or revoked."""
+    resolution = _resolution(ok, err, message, raw)
+    key = _key(token)
+
+    async def body(host: DurableEffectHost) -> ResolveOutcome:
+        return await host.resolve_await_event(key, resolution)
+
+    outcome = with_host(url, body)
+    if as_json:
+        emit_json(outcome.to_json())
+    else:
+        console.print(outcome.status, markup=False)
+        if outcome.terminal is not None:
+            console.print(f"terminal: {outcome.terminal.to_json()}", markup=False)
+    if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
+        fail(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, "await-event key is invalid or revoked")
+
+
+@await_app.command("cancel")
+def cancel(session_id: SessionArg, url: UrlOption = DEFAULT_URL) -> None:
+    """Cancel-sweep a session: its pending waits resolve cancelled; the session stays usable."""
+
+    async def body(host: DurableEffectHost) -> None:
+        await host.cancel_await_events_for_session(session_id)
+
+    with_host(url, body)
+    console.print(f"cancelled the pending await events of session {session_id!r}", markup=False)
+
+
+@session_app.command("revoke")
+def revoke(
+    session_id: SessionArg,
+    url: UrlOption = DEFAULT_URL,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Revoke every await event of a session, permanently (a tombstone)."""
+    if not yes:
+        typer.confirm(f"Permanently revoke the await events of session {session_id!r}?", abort=True)
+
+    async def body(host: DurableEffectHost) -> None:
+        await host.revoke_await_events_for_session(session_id)
+
+    with_host(url, body)
+    console.print(f"revoked session {session_id!r}", markup=False)
+
+
+__all__ = ["await_app", "run", "session_app"]

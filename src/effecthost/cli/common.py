@@ -1,0 +1,91 @@
+"""What every command shares: the --url/--json options, running a coroutine on an open host,
+turning errors into ``code: message`` and an exit code, and printing JSON or rich tables."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from .._private.errors import EffectHostError
+from .._private.hosts.durable import DurableEffectHost
+from .._private.urls import open_host
+
+T = TypeVar("T")
+
+DEFAULT_URL = "sqlite:///effecthost.db"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="EFFECTHOST_URL",
+        help="Host URL: memory://NAME, sqlite:///path.db, postgresql://...",
+        show_envvar=True,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")
+]
+
+console = Console(highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(code: str, message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
+    """Print ``code: message`` on stderr and exit; never a traceback."""
+    err_console.print(f"{code}: {message}", markup=False)
+    raise typer.Exit(exit_code)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine; library errors exit 1 with their code, unexpected ones too (no traceback).
+
+    ``EFFECTHOST_DEBUG=1`` lets unexpected exceptions through, for bug reports.
+    """
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except EffectHostError as exc:
+        fail(exc.code, exc.message)
+    except KeyboardInterrupt:
+        fail("interrupted", "interrupted by the user", 130)
+    except Exception as exc:
+        if inspect.iscoroutine(coro):
+            coro.close()  # asyncio.run refused it (e.g. inside a running loop): no "never awaited"
+        if os.environ.get("EFFECTHOST_DEBUG"):
+            raise
+        fail("internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with await open_host(url) as host:
+            return await body(host)
+
+    return run(go())
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def when(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_json_option(text: str, option: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint=option) from None

@@ -1,0 +1,124 @@
+"""``effecthost journal sessions|show|retire``: browse and retire the effect journal."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .._private.hosts.base import JournalRetirement
+from .._private.hosts.durable import DurableEffectHost
+from ..server.views import effect_view, scope_view, session_view
+from .common import DEFAULT_URL, JsonOption, UrlOption, console, emit_json, when, with_host
+
+journal_app = typer.Typer(help="Browse and retire the effect journal.", no_args_is_help=True)
+
+
+@journal_app.command("sessions")
+def sessions(
+    url: UrlOption = DEFAULT_URL,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many sessions.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many sessions.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """List journaled sessions, most recent first."""
+
+    async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
+        return [session_view(s) for s in await host.journal.list_sessions(limit, offset)]
+
+    rows = with_host(url, body)
+    if as_json:
+        emit_json({"sessions": rows, "limit": limit, "offset": offset})
+        return
+    table = Table("session", "scopes", "effects", "in progress", "failed", "last activity")
+    for row in rows:
+        table.add_row(
+            row["session_id"],
+            str(row["scopes"]),
+            str(row["effects"]),
+            str(row["in_progress"]),
+            str(row["failed"]),
+            when(row["last_at_ms"]),
+        )
+    console.print(table if rows else "no journaled sessions")
+
+
+def _result(effect: dict[str, Any]) -> str:
+    if effect["error"] is not None:
+        error = effect["error"]
+        return (
+            f"{error.get('code')}: {error.get('message')}"
+            if isinstance(error, dict)
+            else str(error)
+        )
+    if effect["outcome"] is None:
+        return ""
+    return json.dumps(effect["outcome"], ensure_ascii=False)[:80]
+
+
+@journal_app.command("show")
+def show(
+    session_id: Annotated[str, typer.Argument(help="The session to show.")],
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a session's scopes and every effect in them (status, kind, ids, result)."""
+
+    async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
+        out = []
+        for scope in await host.journal.list_scopes(session_id):
+            view = scope_view(scope)
+            view["effects"] = [
+                effect_view(r) for r in await host.journal.list_effects(scope.scope_key)
+            ]
+            out.append(view)
+        return out
+
+    scopes = with_host(url, body)
+    if as_json:
+        emit_json({"session_id": session_id, "scopes": scopes})
+        return
+    if not scopes:
+        console.print(f"no journal rows for session {session_id!r}", markup=False)
+    for scope in scopes:
+        table = Table(
+            "status", "kind", "effect id", "replay key", "took", "result", title=scope["scope_key"]
+        )
+        for effect in scope["effects"]:
+            took = (
+                ""
+                if effect["status"] == "in_progress"
+                else f"{effect['updated_at_ms'] - effect['created_at_ms']} ms"
+            )
+            table.add_row(
+                effect["status"],
+                effect["kind"],
+                effect["effect_id"],
+                effect["replay_key"],
+                took,
+                _result(effect),
+            )
+        console.print(table)
+
+
+@journal_app.command("retire")
+def retire(
+    session_id: Annotated[str, typer.Argument(help="The session whose journal rows to delete.")],
+    url: UrlOption = DEFAULT_URL,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete every journal row of a session (turn, drain and delete scopes)."""
+    if not yes:
+        typer.confirm(f"Delete the journal of session {session_id!r}?", abort=True)
+
+    async def body(host: DurableEffectHost) -> int:
+        return await host.retire_effect_journal(JournalRetirement.session(session_id))
+
+    count = with_host(url, body)
+    if as_json:
+        emit_json({"session_id": session_id, "retired_rows": count})
+    else:
+        console.print(f"retired {count} journal rows of session {session_id!r}", markup=False)

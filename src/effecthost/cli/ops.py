@@ -1,0 +1,181 @@
+"""``effecthost serve|migrate|conformance|demo``: run the service, the schema, the kit, the demo."""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .._private.urls import open_host, sqlite_path
+from .common import (
+    DEFAULT_URL,
+    EXIT_ERROR,
+    JsonOption,
+    UrlOption,
+    console,
+    emit_json,
+    fail,
+    run,
+    with_host,
+)
+
+
+def serve(
+    url: UrlOption = DEFAULT_URL,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8787,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EFFECTHOST_ADMIN_TOKEN",
+            show_envvar=True,
+            help="Bearer token for admin routes; a random one is generated and printed if unset.",
+        ),
+    ] = None,
+    resolve_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EFFECTHOST_RESOLVE_TOKEN",
+            show_envvar=True,
+            help="If set, resolving and peeking also need this bearer token.",
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Request body size limit.")
+    ] = 1_048_576,
+) -> None:
+    """Serve the JSON API (/v1), the OpenAPI document and the web page with uvicorn."""
+    try:
+        import uvicorn
+
+        from ..server import create_app
+    except ImportError as exc:
+        fail("server_extra_missing", f"install effecthost[server] to serve ({exc})")
+    # Open once up front so a bad URL or database fails here with its code, not in a traceback.
+    with_host(url, _noop)
+    token = admin_token or secrets.token_urlsafe(18)
+    app = create_app(
+        url, admin_token=token, resolve_token=resolve_token, max_body_bytes=max_body_bytes
+    )
+    shown = "<from EFFECTHOST_ADMIN_TOKEN>" if admin_token else token
+    console.print(f"effecthost serving {url}", markup=False)
+    console.print(f"  page: http://{host}:{port}/?token={shown}", markup=False)
+    console.print(f"  api:  http://{host}:{port}/v1/openapi.json", markup=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+async def _noop(_: Any) -> None:
+    return None
+
+
+def migrate(
+    url: UrlOption = DEFAULT_URL,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report; exit 1 if a migration is pending.")
+    ] = False,
+) -> None:
+    """Apply (or with --check, only check) the schema migrations of the host's substrate."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        console.print("nothing to migrate: memory:// hosts have no schema")
+        return
+    if check and scheme == "sqlite":
+        _check_sqlite(url)
+        return
+
+    async def apply(host: Any) -> str:
+        hook = getattr(host, "migrate", None)
+        if callable(hook):  # a substrate that migrates explicitly
+            result = hook(check=check)
+            return str(await result if inspect.isawaitable(result) else result)
+        if check:
+            fail("migrate_check_unsupported", f"{scheme} cannot be checked without opening it")
+        return f"schema is current ({host.backend} applies migrations when a host opens)"
+
+    console.print(with_host(url, apply), markup=False)
+
+
+def _check_sqlite(url: str) -> None:
+    """Read the file's schema version read-only, so a check never writes."""
+    from .._private.stores.sqlite.schema import SCHEMA_VERSION, file_version
+
+    path = sqlite_path(url)
+    if not Path(path).exists():
+        fail("schema_migration_pending", f"{path} does not exist yet (migrate creates it)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = file_version(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        fail("sqlite_schema_unknown", f"cannot read {path}: {exc}")
+    if found is None:
+        fail("sqlite_schema_unknown", f"{path} holds tables that effecthost did not write")
+    if found > SCHEMA_VERSION:
+        fail(
+            "sqlite_schema_too_new",
+            f"{path} has schema {found}; this effecthost knows {SCHEMA_VERSION}",
+        )
+    if found < SCHEMA_VERSION:
+        fail("schema_migration_pending", f"{path} has schema {found}; current is {SCHEMA_VERSION}")
+    console.print(f"schema is current (version {found})")
+
+
+def conformance(
+    target: Annotated[
+        str | None, typer.Argument(metavar="URL", help="Host URL to check (default: --url).")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the conformance kit against a host URL and print a report (exit 1 on any failure)."""
+    from ..testing.conformance import Capabilities, run_all
+
+    host_url = target or url
+    # Every vector gets host objects over this one substrate: the durable and cold-instance
+    # vectors need that, and each vector picks fresh session ids so they do not collide.
+    caps = Capabilities(durable_journal=True, cold_instances=True)
+
+    async def make() -> Any:
+        return await open_host(host_url)
+
+    report = run(run_all(make, caps))
+    rows: list[dict[str, Any]] = [
+        {"name": r.name, "passed": r.passed, "seconds": round(r.seconds, 4), "error": r.error}
+        for r in report.results
+    ]
+    if as_json:
+        emit_json({"url": host_url, "passed": report.passed, "results": rows})
+    else:
+        table = Table("vector", "result", "seconds", "error", title=f"conformance of {host_url}")
+        for row in rows:
+            mark = "[green]pass[/]" if row["passed"] else "[red]FAIL[/]"
+            table.add_row(str(row["name"]), mark, f"{row['seconds']:.3f}", str(row["error"] or ""))
+        console.print(table)
+        console.print(report.summary(), markup=False)
+    if not report.passed:
+        failed = sum(not r["passed"] for r in rows)
+        fail("conformance_failed", f"{failed} of {len(rows)} vectors failed", EXIT_ERROR)
+
+
+def demo(
+    url: UrlOption = DEFAULT_URL,
+    wait_for_approval: Annotated[
+        bool,
+        typer.Option(help="Park on the approval and wait for a resolve from the page or the CLI."),
+    ] = False,
+) -> None:
+    """Run the durable demo turn (killed mid-turn, re-driven, replayed) on the host."""
+    from .. import demo as demo_module
+
+    code = run(demo_module.main_async(url, wait_for_approval))
+    raise typer.Exit(code)
+
+
+__all__ = ["conformance", "demo", "migrate", "serve"]

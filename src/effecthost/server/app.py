@@ -1,0 +1,102 @@
+"""``create_app``: the Starlette application — JSON API under /v1, health probes, the web page."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .._private.errors import EffectHostError, ErrorCode
+from .._private.urls import open_host
+from . import routes
+from .errors import HANDLERS
+from .openapi import openapi_document
+
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
+async def _openapi(_: Request) -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+async def _index(_: Request) -> Response:
+    # no-store: the page is tiny and must never be served stale after an upgrade
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+
+def api_routes() -> list[BaseRoute]:
+    """The routes the OpenAPI document describes (a test keeps the two in step)."""
+    session = "/v1/sessions/{session_id:path}"
+    return [
+        Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/readyz", routes.readyz, methods=["GET"]),
+        Route("/v1/openapi.json", _openapi, methods=["GET"]),
+        Route("/v1/await-events/{token}", routes.peek, methods=["GET"]),
+        Route("/v1/await-events/{token}/resolve", routes.resolve, methods=["POST"]),
+        Route("/v1/sessions", routes.list_sessions, methods=["GET"]),
+        Route(session + "/await-events", routes.list_awaits, methods=["GET"]),
+        Route(session + "/cancel", routes.cancel_session, methods=["POST"]),
+        Route(session + "/revoke", routes.revoke_session, methods=["POST"]),
+        Route(session + "/retire", routes.retire_session, methods=["POST"]),
+        Route("/v1/scopes", routes.list_scopes, methods=["GET"]),
+        Route("/v1/effects", routes.list_effects, methods=["GET"]),
+    ]
+
+
+def create_app(
+    host_url: str,
+    *,
+    admin_token: str | None,
+    resolve_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """An ASGI app that opens the host at startup and closes it at shutdown.
+
+    ``admin_token=None`` disables every admin route (403 ``admin_disabled``); ``resolve_token``
+    additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413.
+    """
+    for name, token in (("admin_token", admin_token), ("resolve_token", resolve_token)):
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise EffectHostError(
+                ErrorCode.HOST_OPTION_INVALID, f"{name} must be a non-empty string"
+            )
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 1
+    ):
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.host = await open_host(host_url)
+        try:
+            yield
+        finally:
+            host, app.state.host = app.state.host, None
+            await host.aclose()
+
+    page = [
+        Route("/", _index, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        routes=[*api_routes(), *page],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.host = None
+    app.state.host_url = host_url
+    app.state.admin_token = admin_token
+    app.state.resolve_token = resolve_token
+    app.state.max_body_bytes = max_body_bytes
+    return app

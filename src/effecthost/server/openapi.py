@@ -1,0 +1,241 @@
+"""The served OpenAPI 3.0 document, written by hand; tests check it against the app's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERR = {"$ref": "#/components/schemas/Error"}
+_ADMIN: list[dict[str, list[str]]] = [{"adminBearer": []}]
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"200": {"description": "OK", "content": _json(ok)}}
+    for status in errors:
+        out[str(status)] = {"description": "error", "content": _json(_ERR)}
+    return out
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+_TOKEN = _path_param("token", "an await-event token (`ehk1.` + base64url)")
+_SESSION = _path_param("session_id", "a session id")
+
+
+def _session_op(summary: str, ok: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": _ADMIN,
+            "parameters": [_SESSION],
+            "responses": _responses(_ref(ok), 400, 401, 403, 503),
+        }
+    }
+
+
+def _object(props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": sorted(props), "properties": props}
+
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_NULLABLE_STR = {"type": "string", "nullable": True}
+_ANY: dict[str, Any] = {}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({"code": _STR, "message": _STR}),
+    "Resolution": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "err", "timeout", "cancelled"]},
+            "payload": _ANY,
+        },
+        "description": 'spec 2.12: {"status":"ok","payload":any} | {"status":"err","payload":'
+        '{"code","message"}} | {"status":"timeout"} | {"status":"cancelled"}',
+    },
+    "ResolveOutcome": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["accepted", "already_resolved", "unknown_or_revoked"],
+            },
+            "terminal": _ref("Resolution"),
+        },
+    },
+    "Peek": _object(
+        {
+            "status": {"type": "string", "enum": ["pending", "resolved"]},
+            "resolution": {"allOf": [_ref("Resolution")], "nullable": True},
+        }
+    ),
+    "AwaitKey": _object(
+        {"token": _STR, "key_id": _STR, "scope": _ANY, "scope_key": _STR, "wait": _ANY}
+    ),
+    "AwaitKeys": _object(
+        {"session_id": _STR, "await_events": {"type": "array", "items": _ref("AwaitKey")}}
+    ),
+    "SessionAction": _object({"session_id": _STR, "status": _STR}),
+    "Retired": _object({"session_id": _STR, "retired_rows": _INT}),
+    "Session": _object(
+        {
+            "session_id": _STR,
+            "scopes": _INT,
+            "effects": _INT,
+            "in_progress": _INT,
+            "failed": _INT,
+            "first_at_ms": _INT,
+            "last_at_ms": _INT,
+        }
+    ),
+    "Sessions": _object(
+        {"sessions": {"type": "array", "items": _ref("Session")}, "limit": _INT, "offset": _INT}
+    ),
+    "Scope": _object(
+        {
+            "scope_key": _STR,
+            "scope": {"type": "object", "nullable": True},
+            "session_id": _NULLABLE_STR,
+            "effects": _INT,
+            "in_progress": _INT,
+            "failed": _INT,
+            "first_at_ms": _INT,
+            "last_at_ms": _INT,
+        }
+    ),
+    "Scopes": _object(
+        {"session_id": _NULLABLE_STR, "scopes": {"type": "array", "items": _ref("Scope")}}
+    ),
+    "Effect": _object(
+        {
+            "scope_key": _STR,
+            "replay_key": _STR,
+            "effect_id": _STR,
+            "kind": _STR,
+            "status": {"type": "string", "description": "in_progress | completed | failed"},
+            "envelope_hash": _STR,
+            "envelope": _ANY,
+            "outcome": _ANY,
+            "error": {"allOf": [_ref("Error")], "nullable": True},
+            "created_at_ms": _INT,
+            "updated_at_ms": _INT,
+            "lease_expires_at_ms": _INT,
+            "due_at_ms": {"type": "integer", "nullable": True},
+            "await_token": _NULLABLE_STR,
+        }
+    ),
+    "Effects": _object({"scope_key": _STR, "effects": {"type": "array", "items": _ref("Effect")}}),
+    "Health": _object({"status": _STR}),
+    "Ready": _object({"status": _STR, "backend": _STR}),
+}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": {"summary": "liveness", "responses": _responses(_ref("Health"))}},
+    "/readyz": {
+        "get": {
+            "summary": "readiness (substrate answers)",
+            "responses": _responses(_ref("Ready"), 503),
+        }
+    },
+    "/v1/openapi.json": {
+        "get": {"summary": "this document", "responses": _responses({"type": "object"})}
+    },
+    "/v1/await-events/{token}": {
+        "get": {
+            "summary": "peek an await event (never registers a waiter)",
+            "security": [{}, {"resolveBearer": []}],
+            "parameters": [_TOKEN],
+            "responses": _responses(_ref("Peek"), 400, 401, 404, 503),
+        }
+    },
+    "/v1/await-events/{token}/resolve": {
+        "post": {
+            "summary": "resolve an await event; forged, unknown and revoked keys all answer "
+            "200 unknown_or_revoked",
+            "security": [{}, {"resolveBearer": []}],
+            "parameters": [_TOKEN],
+            "requestBody": {"required": True, "content": _json(_ref("Resolution"))},
+            "responses": _responses(_ref("ResolveOutcome"), 400, 401, 413, 422, 503),
+        }
+    },
+    "/v1/sessions": {
+        "get": {
+            "summary": "journal sessions, most recent first",
+            "security": _ADMIN,
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                _query("offset", {"type": "integer", "minimum": 0}),
+            ],
+            "responses": _responses(_ref("Sessions"), 400, 401, 403, 503),
+        }
+    },
+    "/v1/sessions/{session_id}/await-events": {
+        "get": {
+            "summary": "outstanding (parked) await events of a session",
+            "security": _ADMIN,
+            "parameters": [_SESSION],
+            "responses": _responses(_ref("AwaitKeys"), 400, 401, 403, 503),
+        }
+    },
+    "/v1/sessions/{session_id}/cancel": _session_op(
+        "cancel-sweep: pending waits of the session resolve cancelled", "SessionAction"
+    ),
+    "/v1/sessions/{session_id}/revoke": _session_op(
+        "revoke the session's await events permanently", "SessionAction"
+    ),
+    "/v1/sessions/{session_id}/retire": _session_op("delete the session's journal rows", "Retired"),
+    "/v1/scopes": {
+        "get": {
+            "summary": "scopes of a session (or the session-free scopes without session_id)",
+            "security": _ADMIN,
+            "parameters": [_query("session_id", {"type": "string"})],
+            "responses": _responses(_ref("Scopes"), 400, 401, 403, 503),
+        }
+    },
+    "/v1/effects": {
+        "get": {
+            "summary": "journal rows of one scope, by scope key",
+            "security": _ADMIN,
+            "parameters": [_query("scope_key", {"type": "string", "minLength": 1}, required=True)],
+            "responses": _responses(_ref("Effects"), 400, 401, 403, 503),
+        }
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    from .. import __version__
+
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "effecthost", "version": __version__},
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "adminBearer": {"type": "http", "scheme": "bearer"},
+                "resolveBearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

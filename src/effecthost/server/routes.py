@@ -1,0 +1,117 @@
+"""The /v1 handlers. Each one is thin: parse, authorize, call the host, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .._private.awaits.values import AwaitEventKey, Resolution
+from .._private.hosts.base import JournalRetirement
+from .._private.hosts.durable import DurableEffectHost
+from .errors import ApiError
+from .inputs import int_param, read_json, require_admin, require_resolver, str_param
+from .views import await_key_view, effect_view, scope_view, session_view
+
+
+def host_of(request: Request) -> DurableEffectHost:
+    host: DurableEffectHost | None = getattr(request.app.state, "host", None)
+    if host is None:
+        raise ApiError(503, "not_ready", "the effect host is not open")
+    return host
+
+
+def _key(request: Request) -> AwaitEventKey:
+    # from_token raises await_event_token_malformed (400) for anything that is not a token at all;
+    # a well-formed but forged token goes on to the host, which answers it like a revoked one.
+    return AwaitEventKey.from_token(request.path_params["token"])
+
+
+def _session(request: Request) -> str:
+    session_id: str = request.path_params["session_id"]
+    return session_id
+
+
+async def resolve(request: Request) -> JSONResponse:
+    require_resolver(request)
+    key = _key(request)
+    resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
+    outcome = await host_of(request).resolve_await_event(key, resolution)
+    return JSONResponse(outcome.to_json())
+
+
+async def peek(request: Request) -> JSONResponse:
+    require_resolver(request)
+    key = _key(request)
+    terminal = await host_of(request).peek_await_event(key)
+    if terminal is None:
+        return JSONResponse({"status": "pending", "resolution": None})
+    return JSONResponse({"status": "resolved", "resolution": terminal.to_json()})
+
+
+async def list_awaits(request: Request) -> JSONResponse:
+    require_admin(request)
+    session_id = _session(request)
+    keys = await host_of(request).list_outstanding_await_event_keys(session_id)
+    return JSONResponse(
+        {"session_id": session_id, "await_events": [await_key_view(k) for k in keys]}
+    )
+
+
+async def cancel_session(request: Request) -> JSONResponse:
+    require_admin(request)
+    session_id = _session(request)
+    await host_of(request).cancel_await_events_for_session(session_id)
+    return JSONResponse({"session_id": session_id, "status": "cancelled"})
+
+
+async def revoke_session(request: Request) -> JSONResponse:
+    require_admin(request)
+    session_id = _session(request)
+    await host_of(request).revoke_await_events_for_session(session_id)
+    return JSONResponse({"session_id": session_id, "status": "revoked"})
+
+
+async def retire_session(request: Request) -> JSONResponse:
+    require_admin(request)
+    session_id = _session(request)
+    retired = await host_of(request).retire_effect_journal(JournalRetirement.session(session_id))
+    return JSONResponse({"session_id": session_id, "retired_rows": retired})
+
+
+async def list_sessions(request: Request) -> JSONResponse:
+    require_admin(request)
+    limit = int_param(request, "limit", 100, 1, 1000)
+    offset = int_param(request, "offset", 0, 0, 10**9)
+    sessions = await host_of(request).journal.list_sessions(limit=limit, offset=offset)
+    body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
+    body["offset"] = offset
+    return JSONResponse(body)
+
+
+async def list_scopes(request: Request) -> JSONResponse:
+    require_admin(request)
+    session_id = request.query_params.get("session_id") or None
+    scopes = await host_of(request).journal.list_scopes(session_id)
+    return JSONResponse({"session_id": session_id, "scopes": [scope_view(s) for s in scopes]})
+
+
+async def list_effects(request: Request) -> JSONResponse:
+    require_admin(request)
+    scope_key = str_param(request, "scope_key")
+    rows = await host_of(request).journal.list_effects(scope_key)
+    return JSONResponse({"scope_key": scope_key, "effects": [effect_view(r) for r in rows]})
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    host = host_of(request)
+    try:
+        await host.journal.list_sessions(limit=1)  # a real round trip to the substrate
+    except Exception as exc:  # any substrate failure means "not ready", never a 500
+        raise ApiError(503, "not_ready", f"the substrate did not answer: {exc}") from None
+    return JSONResponse({"status": "ready", "backend": host.backend})
