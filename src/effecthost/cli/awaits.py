@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -38,9 +39,7 @@ def _key(token: str) -> AwaitEventKey:
 
 
 @await_app.command("list")
-def list_waits(
-    session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False
-) -> None:
+def list_waits(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """List a session's outstanding (parked) await events with their tokens."""
 
     async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
@@ -82,7 +81,7 @@ def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = Fa
     elif terminal is None:
         console.print("pending")
     else:
-        console.print(f"resolved: {terminal.to_json()}", markup=False)
+        console.print(f"resolved: {json.dumps(terminal.to_json())}", markup=False)
 
 
 def _resolution(ok: str | None, err: str | None, message: str, raw: str | None) -> Resolution:
@@ -103,9 +102,7 @@ def _resolution(ok: str | None, err: str | None, message: str, raw: str | None) 
 def resolve(
     token: TokenArg,
     url: UrlOption = DEFAULT_URL,
-    ok: Annotated[
-        str | None, typer.Option("--ok", help="Resolve ok with this JSON payload.")
-    ] = None,
+    ok: Annotated[str | None, typer.Option("--ok", help="Resolve ok with this JSON payload.")] = None,
     err: Annotated[str | None, typer.Option("--err", help="Resolve with this error code.")] = None,
     message: Annotated[str, typer.Option("--message", help="Message of an --err resolution.")] = "",
     raw: Annotated[
@@ -126,7 +123,7 @@ def resolve(
     else:
         console.print(outcome.status, markup=False)
         if outcome.terminal is not None:
-            console.print(f"terminal: {outcome.terminal.to_json()}", markup=False)
+            console.print(f"terminal: {json.dumps(outcome.terminal.to_json())}", markup=False)
     if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
         fail(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, "await-event key is invalid or revoked")
 

@@ -79,6 +79,7 @@ async function loadSessions() {
   }, h("td", {}, h("code", {}, s.session_id)), h("td", {}, s.scopes), h("td", {}, s.effects),
     h("td", {}, s.in_progress), h("td", {}, s.failed), h("td", { class: "nowrap" }, when(s.last_at_ms)))));
   document.getElementById("no-sessions").hidden = data.sessions.length > 0;
+  return data.sessions;
 }
 
 function effectRow(e) {
@@ -166,8 +167,10 @@ async function selectSession(sessionId) {
 async function refresh() {
   if (!adminToken()) { flash("Enter the admin token to browse.", "error"); return; }
   try {
-    await loadSessions();
-    if (state.session) await Promise.all([loadWaits(state.session, false), loadScopes(state.session)]);
+    const sessions = await loadSessions();
+    // Open the most recent session on first load: a waiting approval should be one glance away.
+    if (!state.session && sessions.length > 0) await selectSession(sessions[0].session_id);
+    else if (state.session) await Promise.all([loadWaits(state.session, false), loadScopes(state.session)]);
     if (document.getElementById("flash").className === "error") flash("");
   } catch (e) {
     flash(e.status === 401 ? "The admin token was refused." : e.message, "error");
