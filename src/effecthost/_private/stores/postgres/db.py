@@ -1,0 +1,143 @@
+"""The connection pool and the one place where driver errors become coded errors.
+
+Every store call borrows a pooled connection for one short statement or transaction. Reads are
+idempotent, so a read that fails on a dead connection is retried once on a fresh one; writes are
+not retried blindly (a commit may have landed before the connection died) and surface as
+``postgres_effect_replay_store`` / ``postgres_await_event_store``.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import LiteralString, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from ...errors import EffectHostError, ErrorCode
+from .config import PostgresOptions
+
+T = TypeVar("T")
+Conn = AsyncConnection[TupleRow]
+
+#: The lease clock (spec 7.3): every stamp and comparison uses the database's transaction time, so
+#: workers whose clocks disagree still agree on who holds a lease.
+NOW_MS = "floor(extract(epoch FROM transaction_timestamp()) * 1000)::bigint"
+
+
+def looks_dead(conn: Conn) -> bool:
+    """A check on checkout that costs a syscall, not a round trip.
+
+    An idle connection has nothing to read. A terminated backend leaves a FATAL message or EOF on
+    the socket, so a readable socket means the connection is dead (or at least not idle).
+    """
+    if conn.closed or conn.broken:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
+
+
+class Database:
+    """One pool over one schema. ``q`` renders a query template with the schema quoted."""
+
+    def __init__(self, pool: AsyncConnectionPool[Conn], options: PostgresOptions) -> None:
+        self.pool = pool
+        self.options = options
+        self._schema = sql.Identifier(options.schema)
+
+    @classmethod
+    async def open(cls, options: PostgresOptions) -> Database:
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            options.conninfo,
+            min_size=options.pool_min_size,
+            max_size=options.pool_max_size,
+            kwargs={"autocommit": True, "application_name": options.application_name},
+            open=False,
+            name=options.application_name,
+            timeout=options.connect_timeout_s,
+        )
+        try:
+            await pool.open(wait=True, timeout=options.connect_timeout_s)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise EffectHostError(
+                ErrorCode.POSTGRES_EFFECT_REPLAY_STORE, f"cannot connect to PostgreSQL: {exc}"
+            ) from None
+        return cls(pool, options)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def q(self, template: LiteralString) -> bytes:
+        """Render ``{s}`` as the quoted schema; the result is cached by callers as bytes."""
+        return sql.SQL(template).format(s=self._schema).as_bytes(None)
+
+    async def _checkout(self) -> Conn:
+        # After a backend was terminated every idle connection may be dead; closing one makes the
+        # pool replace it when it is put back. (psycopg_pool's own ``check`` hook costs more.)
+        for _ in range(self.options.pool_max_size):
+            conn = await self.pool.getconn()
+            if not looks_dead(conn):
+                return conn
+            await conn.close()
+            await self.pool.putconn(conn)
+        return await self.pool.getconn()
+
+    @asynccontextmanager
+    async def raw_connection(self) -> AsyncIterator[Conn]:
+        """A checked pooled connection; driver errors pass through unchanged."""
+        conn = await self._checkout()
+        try:
+            yield conn
+        finally:
+            # A connection left inside a transaction (an error mid-pipeline) is rolled back or
+            # discarded by the pool; a broken one is replaced.
+            await self.pool.putconn(conn)
+
+    @asynccontextmanager
+    async def connection(self, code: str) -> AsyncIterator[Conn]:
+        """A pooled connection; driver errors inside the block become ``code``."""
+        try:
+            async with self.raw_connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise store_error(code, exc) from None
+
+    async def read(self, code: str, body: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run an idempotent read; retry once when the connection itself failed."""
+        try:
+            async with self.raw_connection() as conn:
+                return await body(conn)
+        except psycopg.OperationalError:
+            pass  # the pool discards the broken connection; a fresh one serves the retry
+        except psycopg.Error as exc:
+            raise store_error(code, exc) from None
+        async with self.connection(code) as conn:
+            return await body(conn)
+
+    def check_payload(self, text: str | None, what: str, encode_code: str) -> None:
+        """Size limit (``postgres_payload_too_large``) and JSON shape (``encode_code``)."""
+        if text is None:
+            return
+        limit = self.options.max_payload_bytes
+        # len(str) ≤ len(utf-8 bytes) ≤ 4·len(str): encode only when the cheap bound is unsure.
+        if len(text) > limit or (4 * len(text) > limit and len(text.encode("utf-8")) > limit):
+            raise EffectHostError(
+                ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE,
+                f"{what} is larger than the {limit}-byte limit of this PostgreSQL host",
+            )
+        try:
+            # strict parsing also rejects raw control characters, so no NUL reaches a text column
+            json.loads(text)
+        except ValueError as exc:
+            raise EffectHostError(encode_code, f"{what} is not JSON: {exc}") from None
+
+
+def store_error(code: str, exc: BaseException) -> EffectHostError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return EffectHostError(code, f"PostgreSQL call failed ({type(exc).__name__}): {detail}")
