@@ -7,7 +7,10 @@ with dbos and langgraph (default /tmp/peers, override with EFFECTHOST_PEERS_VENV
 missing it is created with pip. A peer that truly cannot be installed or run is reported with a
 ``{"skipped": ...}`` line instead of numbers.
 
-Usage: python bench/run.py [--quick] [--no-peers]
+Then the PostgreSQL benchmark (bench/postgres_bench.py: 1, 2 and 4 worker processes, DBOS and
+LangGraph on the same server), unless ``--no-postgres``.
+
+Usage: python bench/run.py [--quick] [--no-peers] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer steps and runs")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL benchmark")
     args = parser.parse_args()
     n, runs = ("300", "1") if args.quick else ("1000", "3")
     work = Path(tempfile.mkdtemp(prefix="effecthost-bench-run-"))
@@ -153,6 +157,12 @@ def main() -> None:
             lg = peer("langgraph", [str(python), "bench_langgraph.py", "--db",
                                     str(work / "peers" / "lg.sqlite"), "--n", n, "--runs", runs])
         summary(ours, dbos, lg)
+        if not args.no_postgres:
+            flags = [f for f, on in (("--quick", args.quick), ("--no-peers", args.no_peers)) if on]
+            try:
+                run_lines([sys.executable, str(ROOT / "bench" / "postgres_bench.py"), *flags], timeout=3600)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                say(bench="postgres", skipped=True, reason=str(exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
