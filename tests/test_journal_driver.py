@@ -304,3 +304,22 @@ async def test_bad_lease_ttl_is_coded(ttl: Any) -> None:
     with pytest.raises(EffectHostError) as info:
         await open_host("memory://ttl", lease_ttl_s=ttl)
     assert info.value.code == "host_option_invalid"
+
+
+async def test_a_conflict_found_in_a_preloaded_row_still_names_the_divergent_paths() -> None:
+    """Stores may preload rows without their envelope; the driver re-reads it for the diagnostics."""
+    host = await _memory()
+    await host.controller(SCOPE).execute_effect(_step("pre", {"a": 1}), LocalExecutor.durable_step(lambda v: v))
+    journal: Any = host.journal
+    original = journal.preload
+
+    async def without_envelopes(scope_key: str) -> list[Any]:
+        import dataclasses
+
+        return [dataclasses.replace(row, envelope_json="") for row in await original(scope_key)]
+
+    journal.preload = without_envelopes
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(_step("pre", {"a": 2}), LocalExecutor.unavailable())
+    assert info.value.code == "memory_effect_replay_hash_conflict"
+    assert info.value.summary == {"divergent_path_count": 1, "first_divergent_paths": ["command.input.a"]}

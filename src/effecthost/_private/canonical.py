@@ -122,13 +122,19 @@ def stable_hash(tree: Any) -> str:
     return stable_hash_text(dumps(tree))
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse JSON strictly: no NaN/Infinity literals."""
-    return json.loads(text, parse_constant=_refuse_constant)
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every call: json.loads with keyword arguments builds a new decoder each time.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON strictly: no NaN/Infinity literals."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8")
+    return _DECODER.decode(text)
 
 
 _encode_str = json.encoder.py_encode_basestring  # ensure_ascii=False escaping, as serde does

@@ -106,6 +106,8 @@ class JournalController:
         assert self._cache is not None
         cached = self._cache.pop(replay_key, None)
         decision = decide_replay(cached, envelope.stable_hash()) if cached is not None else None
+        if isinstance(decision, HashConflict) and not decision.recorded_json:
+            decision = None  # preloaded rows may omit the envelope: re-read it for the diagnostics
         if decision is None:
             settled = await self._claim_until_decided(envelope, local_executor)
             if isinstance(settled, Outcome):
@@ -166,7 +168,11 @@ class JournalController:
             return decision
 
     async def _preload(self) -> None:
-        """Completed rows of this scope, read once: replays then cost no store round trip."""
+        """Completed rows of this scope, read once: replays then cost no store round trip.
+
+        A store may leave ``envelope_json`` empty in these rows (it is only needed to explain a
+        conflict, and it is the bulk of each row); the driver then re-reads the row on a conflict.
+        """
         preload = getattr(self._store, "preload", None)
         rows = await preload(self._scope_key) if preload is not None else []
         self._cache = {row.replay_key: row for row in rows}

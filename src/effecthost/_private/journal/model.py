@@ -170,6 +170,11 @@ class JournalStore(Protocol):
         """One write transaction: read row, ``decide_claim``, apply its write, commit."""
         ...
 
+    # Optional, found with getattr by the driver:
+    #   async def preload(self, scope_key: str) -> list[JournalRow]
+    # the scope's completed and failed rows from a plain read (they never change again);
+    # ``envelope_json`` may be "" in them.
+
     async def renew(self, fence: LeaseFence, ttl_ms: int) -> bool:
         """Extend a live lease to ``now + ttl``; False when the fence no longer matches (lease lost)."""
         ...

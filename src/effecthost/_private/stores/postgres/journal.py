@@ -108,8 +108,9 @@ class PostgresJournalStore:
         self._get = q(
             "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s AND replay_key = %s"
         )
+        # the envelope is left out of preloads: it is the bulk of a row and only explains a conflict
         self._preload = q(
-            "SELECT " + _COLS + " FROM {s}.runtime_effect_replay "
+            "SELECT " + _COLS.replace("envelope_json", "'' AS envelope_json") + " FROM {s}.runtime_effect_replay "
             "WHERE scope_key = %s AND status <> 'in_progress'"
         )
         self._effects = q(

@@ -87,8 +87,13 @@ class SqliteJournalStore:
                     " lease_expires_at_ms = ?, due_at_ms = ?, updated_at_ms = ?"
                     " WHERE scope_key = ? AND replay_key = ?",
                     (
-                        write.owner, write.token, write.lease_expires_at_ms, write.due_at_ms,
-                        write.updated_at_ms, request.scope_key, request.replay_key,
+                        write.owner,
+                        write.token,
+                        write.lease_expires_at_ms,
+                        write.due_at_ms,
+                        write.updated_at_ms,
+                        request.scope_key,
+                        request.replay_key,
                     ),
                 )
             return decision
@@ -103,10 +108,22 @@ class SqliteJournalStore:
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(scope_key, replay_key) DO NOTHING",
             (
-                r.scope_key, r.replay_key, r.session_id, r.envelope_hash, r.envelope_json,
-                r.status, r.outcome_json, r.error_json, r.lease_owner, r.lease_token,
-                r.lease_expires_at_ms, r.due_at_ms, r.created_at_ms, r.updated_at_ms,
-                r.effect_kind, r.effect_id,
+                r.scope_key,
+                r.replay_key,
+                r.session_id,
+                r.envelope_hash,
+                r.envelope_json,
+                r.status,
+                r.outcome_json,
+                r.error_json,
+                r.lease_owner,
+                r.lease_token,
+                r.lease_expires_at_ms,
+                r.due_at_ms,
+                r.created_at_ms,
+                r.updated_at_ms,
+                r.effect_kind,
+                r.effect_id,
             ),
         )
         return cursor.rowcount == 1
@@ -115,12 +132,34 @@ class SqliteJournalStore:
         """The scope's recorded rows from a plain read: replays then need no write lock at all."""
 
         def op(conn: sqlite3.Connection) -> list[JournalRow]:
+            # Only what a replay decision reads (fetching a column costs more than building the
+            # row); envelope_json is the bulk of a row and only explains a conflict.
             cursor = conn.execute(
-                f"SELECT {_COLUMNS} FROM effect_journal"
+                "SELECT replay_key, session_id, envelope_hash, status, outcome_json, error_json,"
+                " due_at_ms, effect_kind FROM effect_journal"
                 " WHERE scope_key = ? AND status != 'in_progress'",
                 (scope_key,),
             )
-            return [_row(v) for v in cursor.fetchall()]
+            return [
+                JournalRow(
+                    scope_key,
+                    key,
+                    session,
+                    digest,
+                    "",
+                    status,
+                    outcome,
+                    error,
+                    None,
+                    None,
+                    0,
+                    due,
+                    0,
+                    0,
+                    kind,
+                )
+                for key, session, digest, status, outcome, error, due, kind in cursor.fetchall()
+            ]
 
         return await self._db.read(op, error_code=_STORE)
 
@@ -153,18 +192,14 @@ class SqliteJournalStore:
     async def release(self, fence: LeaseFence) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
             now = self._clock.now_ms()
-            cursor = conn.execute(
-                f"DELETE FROM effect_journal WHERE {_FENCE}", _fence_args(fence, now)
-            )
+            cursor = conn.execute(f"DELETE FROM effect_journal WHERE {_FENCE}", _fence_args(fence, now))
             return cursor.rowcount == 1
 
         return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
 
     async def retire_session(self, session_id: str) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "DELETE FROM effect_journal WHERE session_id = ?", (session_id,)
-            ).rowcount
+            return conn.execute("DELETE FROM effect_journal WHERE session_id = ?", (session_id,)).rowcount
 
         return await self._db.write(op, durable=self._durability.outcomes, error_code=_RETIRE)
 
@@ -226,7 +261,9 @@ class SqliteJournalStore:
     def steal_lease(self, scope_key: str, replay_key: str) -> None:
         self._raw_update(
             "lease_owner = 'stolen-owner', lease_token = 'stolen-token', lease_expires_at_ms = ?",
-            (self.now_ms() + 10_000,), scope_key, replay_key,
+            (self.now_ms() + 10_000,),
+            scope_key,
+            replay_key,
         )
 
     def expire_lease(self, scope_key: str, replay_key: str) -> None:

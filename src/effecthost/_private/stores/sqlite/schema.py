@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...errors import EffectHostError, ErrorCode
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_TABLE = "effecthost_schema_versions"
 
 # Version 1: the first release. Kept verbatim: migration tests build v1 files from it.
@@ -78,8 +78,14 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX effect_journal_lease ON effect_journal(status, lease_expires_at_ms)")
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """v3 drops the lease index of v2: no query reads it (leases are only ever looked up by primary
+    key), and keeping it up to date cost every claim and every finalize an index write."""
+    conn.execute("DROP INDEX IF EXISTS effect_journal_lease")
+
+
 #: MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _user_tables(conn: sqlite3.Connection) -> set[str]:
