@@ -10,13 +10,12 @@ import pytest
 from cli_support import cli, park_turn
 
 from effecthost import DurableEffectHost, Resolution
+from effecthost._private.stores.sqlite.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_journal_sessions_and_show_report_the_turn(
-    db_url: str, host: DurableEffectHost
-) -> None:
+async def test_journal_sessions_and_show_report_the_turn(db_url: str, host: DurableEffectHost) -> None:
     turn = await park_turn(host, "s-journal")
     listed = await cli("journal", "sessions", "--url", db_url, "--json")
     assert listed.exit_code == 0, listed.output
@@ -35,18 +34,14 @@ async def test_journal_sessions_and_show_report_the_turn(
     turn.task.cancel()
 
 
-async def test_await_list_peek_resolve_reaches_the_waiter(
-    db_url: str, host: DurableEffectHost
-) -> None:
+async def test_await_list_peek_resolve_reaches_the_waiter(db_url: str, host: DurableEffectHost) -> None:
     turn = await park_turn(host, "s-await")
     listed = json.loads((await cli("await", "list", "s-await", "--url", db_url, "--json")).stdout)
     [wait] = listed["await_events"]
     assert wait["token"] == turn.key.to_token()
     peek = await cli("await", "peek", wait["token"], "--url", db_url, "--json")
     assert json.loads(peek.stdout) == {"status": "pending", "resolution": None}
-    done = await cli(
-        "await", "resolve", wait["token"], "--url", db_url, "--ok", '{"approved": true}'
-    )
+    done = await cli("await", "resolve", wait["token"], "--url", db_url, "--ok", '{"approved": true}')
     assert (done.exit_code, done.stdout.strip()) == (0, "accepted")
     assert (await turn.task).resolution == Resolution.ok({"approved": True})  # type: ignore[attr-defined]
     again = await cli("await", "resolve", wait["token"], "--url", db_url, "--err", "late", "--json")
@@ -54,17 +49,12 @@ async def test_await_list_peek_resolve_reaches_the_waiter(
     assert json.loads(again.stdout)["status"] == "already_resolved"
 
 
-async def test_forged_and_malformed_tokens_exit_1_with_the_code(
-    db_url: str, host: DurableEffectHost
-) -> None:
+async def test_forged_and_malformed_tokens_exit_1_with_the_code(db_url: str, host: DurableEffectHost) -> None:
     turn = await park_turn(host, "s-forged")
     forged = dataclasses.replace(turn.key, signature="f" * 64).to_token()
     result = await cli("await", "resolve", forged, "--url", db_url, "--ok", "1")
     assert result.exit_code == 1
-    assert (
-        result.stderr.strip()
-        == "await_event_unknown_or_revoked: await-event key is invalid or revoked"
-    )
+    assert result.stderr.strip() == "await_event_unknown_or_revoked: await-event key is invalid or revoked"
     malformed = await cli("await", "peek", "not-a-token", "--url", db_url)
     assert malformed.exit_code == 1
     assert malformed.stderr.startswith("await_event_token_malformed: ")
@@ -109,7 +99,7 @@ async def test_migrate_and_check(tmp_path: Path) -> None:
     assert missing.stderr.startswith("schema_migration_pending: ")
     assert (await cli("migrate", "--url", url)).exit_code == 0
     checked = await cli("migrate", "--check", "--url", url)
-    assert (checked.exit_code, checked.stdout.strip()) == (0, "schema is current (version 2)")
+    assert (checked.exit_code, checked.stdout.strip()) == (0, f"schema is current (version {SCHEMA_VERSION})")
     memory = await cli("migrate", "--url", "memory://m")
     assert "nothing to migrate" in memory.stdout
 

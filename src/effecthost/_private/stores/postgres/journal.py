@@ -109,8 +109,9 @@ class PostgresJournalStore:
             "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s AND replay_key = %s"
         )
         # the envelope is left out of preloads: it is the bulk of a row and only explains a conflict
+        preload_cols = _COLS.replace("envelope_json", "'' AS envelope_json")
         self._preload = q(
-            "SELECT " + _COLS.replace("envelope_json", "'' AS envelope_json") + " FROM {s}.runtime_effect_replay "
+            "SELECT " + preload_cols + " FROM {s}.runtime_effect_replay "
             "WHERE scope_key = %s AND status <> 'in_progress'"
         )
         self._effects = q(
