@@ -6,7 +6,7 @@ a "webhook" through a different host object, using only the key's token) and ans
 process runs the turn and is killed with SIGKILL in the middle of an effect; the parent then
 re-drives the same turn and shows which effects were executed and which were replayed.
 
-    python -m effecthost.demo [--url sqlite:///effecthost-demo.db] [--wait-for-approval]
+    python -m effecthost.demo [--url sqlite:///effecthost.db] [--wait-for-approval]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from . import (
     open_host,
 )
 
-DEFAULT_URL = "sqlite:///effecthost-demo.db"
+DEFAULT_URL = "sqlite:///effecthost.db"  # the CLI default too: `effecthost serve` shows the demo
 #: The effect (1-based) during which the child process is killed.
 CRASH_DURING = 3
 DEMO_LEASE_TTL_S = 1.0

@@ -45,6 +45,16 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether other callbacks are queued for this loop turn (they may want to write too).
+
+    Reads the loop's ready queue where the implementation has one (CPython's and uvloop's base
+    loops); when it cannot tell, it answers True and every write takes the batching path.
+    """
+    ready = getattr(loop, "_ready", None)
+    return ready is None or len(ready) > 0
+
+
 @dataclass(slots=True)
 class _Op:
     fn: Callable[[sqlite3.Connection], Any]
@@ -91,6 +101,11 @@ class Database:
         if self._closed:
             raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
         future: asyncio.Future[T] = self.loop.create_future()
+        if self._pending is None and self._retrying is None and not _others_ready(self.loop):
+            # Nothing else could join a batch this turn: commit now. Awaiting the finished future
+            # then costs no loop turn, which is most of a sequential effect's Python overhead.
+            self._run(_Batch([_Op(fn, durable, error_code, future)]))
+            return await future
         if self._pending is None:
             self._pending = _Batch()
             if self._retrying is None:
