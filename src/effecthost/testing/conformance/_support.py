@@ -25,6 +25,18 @@ def check_eq(actual: Any, expected: Any, message: str) -> None:
         raise ConformanceFailure(f"{message}: expected {expected!r}, got {actual!r}")
 
 
+async def expect_unknown_or_revoked(call: Awaitable[Any], message: str) -> None:
+    """The call must fail with ``await_event_unknown_or_revoked`` (forged, revoked, unknown keys)."""
+    from ..._private.errors import EffectHostError
+
+    try:
+        await call
+    except EffectHostError as err:
+        check_eq(err.code, "await_event_unknown_or_revoked", message)
+    else:
+        raise ConformanceFailure(message)
+
+
 async def make_host(make: HostFactory) -> Any:
     host = make()
     if inspect.isawaitable(host):

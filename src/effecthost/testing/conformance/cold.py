@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from typing import Any
 
 from ..._private.awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
 from ..._private.commands import AwaitEvent, EffectEnvelope
-from ..._private.errors import EffectHostError
 from ..._private.executor import CancelToken, LocalExecutor
 from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq
+from ._support import HostFactory, Hosts, check, check_eq, expect_unknown_or_revoked
 from .later import effect_host_lists_registered_unresolved_waits
 
 
@@ -133,15 +131,6 @@ async def cold_key_stability(hosts: Hosts) -> None:
     check_eq(await a.await_event_key(scope, wait), await b.await_event_key(scope, wait), "keys agree")
 
 
-async def _unknown(coro: Any, message: str) -> None:
-    try:
-        await coro
-    except EffectHostError as err:
-        check_eq(err.code, "await_event_unknown_or_revoked", message)
-    else:
-        raise ConformanceFailure(message)
-
-
 async def cold_auth_tamper_matrix(hosts: Hosts) -> None:
     session = _session("tamper")
     a, b, c = await hosts.new(), await hosts.new(), await hosts.new()
@@ -161,8 +150,10 @@ async def cold_auth_tamper_matrix(hosts: Hosts) -> None:
             ResolveOutcome.UNKNOWN_OR_REVOKED,
             f"tampered {what}: resolve",
         )
-        await _unknown(c.peek_await_event(forged), f"tampered {what}: peek")
-        await _unknown(c.await_await_event(forged, CancelToken(), None), f"tampered {what}: await")
+        await expect_unknown_or_revoked(c.peek_await_event(forged), f"tampered {what}: peek")
+        await expect_unknown_or_revoked(
+            c.await_await_event(forged, CancelToken(), None), f"tampered {what}: await"
+        )
     check_eq(await c.peek_await_event(key), None, "no terminal was materialised for the genuine key")
 
 
@@ -174,8 +165,10 @@ async def cold_revocation_survives_reopen(hosts: Hosts) -> None:
     await a.revoke_await_events_for_session(session)
     b, c, d = await hosts.new(), await hosts.new(), await hosts.new()
     check_eq(await b.resolve_await_event(key, Resolution.ok(1)), ResolveOutcome.UNKNOWN_OR_REVOKED, "resolve")
-    await _unknown(c.peek_await_event(key), "peek after revocation")
-    await _unknown(d.await_event_key(scope, WaitIdentity.tool_completion("new")), "minting after revocation")
+    await expect_unknown_or_revoked(c.peek_await_event(key), "peek after revocation")
+    await expect_unknown_or_revoked(
+        d.await_event_key(scope, WaitIdentity.tool_completion("new")), "minting after revocation"
+    )
 
 
 async def cold_cancel_sweep_excludes_turn_control(hosts: Hosts) -> None:

@@ -15,7 +15,7 @@ from ..._private.executor import CancelToken, LocalExecutor
 from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ..._private.outcomes import ExecCodeOutcome, ExecResponse, Outcome
 from ..._private.protocols import EffectController
-from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq
+from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, expect_unknown_or_revoked
 
 # ---- effect_host(make) ----------------------------------------------------------------------
 
@@ -129,15 +129,6 @@ async def effect_host_await_event_cancel_and_timeout_are_terminal(host: Any) -> 
     check_eq(timed_out, Resolution.TIMEOUT, "timed-out await-event")
 
 
-async def _expect_unknown(coro: Any, message: str) -> None:
-    try:
-        await coro
-    except EffectHostError as err:
-        check_eq(err.code, "await_event_unknown_or_revoked", message)
-    else:
-        raise ConformanceFailure(message)
-
-
 async def effect_host_await_event_revokes_session_scope(host: Any) -> None:
     scope = ExecutionScope.turn("await-event-session-revoke", "turn-revoke")
     key = await host.await_event_key(scope, WaitIdentity.tool_completion("call-revoke"))
@@ -147,7 +138,9 @@ async def effect_host_await_event_revokes_session_scope(host: Any) -> None:
         ResolveOutcome.UNKNOWN_OR_REVOKED,
         "resolve revoked key",
     )
-    await _expect_unknown(host.await_await_event(key, CancelToken(), None), "revoked key must not await")
+    await expect_unknown_or_revoked(
+        host.await_await_event(key, CancelToken(), None), "revoked key must not await"
+    )
 
 
 async def effect_host_await_event_rejects_tampered_keys(host: Any) -> None:
@@ -161,7 +154,9 @@ async def effect_host_await_event_rejects_tampered_keys(host: Any) -> None:
         ResolveOutcome.UNKNOWN_OR_REVOKED,
         "resolve tampered key",
     )
-    await _expect_unknown(host.await_await_event(key, CancelToken(), None), "tampered key must not await")
+    await expect_unknown_or_revoked(
+        host.await_await_event(key, CancelToken(), None), "tampered key must not await"
+    )
 
 
 # ---- durable steps --------------------------------------------------------------------------
