@@ -7,7 +7,7 @@ server in the same run. Prints one JSON object per line.
 Each worker process opens its own host on a fresh schema, waits for a common start signal, drives
 ``turns`` turns of ``steps`` durable steps (``concurrency`` turns in flight per worker), then
 replays them all on a new host object (cold, strict replay). Latency: each waiter process parks on
-a key; the parent resolves it as soon as the key is listed as outstanding, stamping the resolution
+a key and says so; the parent then resolves it once the key is listed as outstanding, stamping the resolution
 with the wall clock (one machine, so one clock) just before ``resolve_await_event``.
 """
 
@@ -106,7 +106,11 @@ async def waiter_main(args: argparse.Namespace) -> None:
     for k in range(args.n):
         scope = ExecutionScope.turn(f"lat-{args.index}", "t")
         key = await host.await_event_key(scope, WaitIdentity.custom(f"k{k}"))
-        resolution = await host.await_await_event(key)
+        waiting = asyncio.ensure_future(host.await_await_event(key))
+        # Tell the parent we are about to park; it then checks (rarely polls) that the row is
+        # registered, so the measurement is not loaded by the parent's own polling.
+        print(f"parking {k}", flush=True)
+        resolution = await waiting
         latencies.append((time.time_ns() - resolution.value["t0"]) / 1000)
     await host.aclose()
     print(json.dumps({"latencies_us": latencies}), flush=True)
@@ -198,11 +202,13 @@ async def bench_latency(args: argparse.Namespace, waiters: int) -> dict[str, Any
             for k in range(args.latency_n):
                 scope = ExecutionScope.turn(session, "t")
                 key = await resolver.await_event_key(scope, WaitIdentity.custom(f"k{k}"))
+                assert await _expect(proc) == f"parking {k}"
                 # resolve only once the waiter is parked (its promise row is registered)
+                await asyncio.sleep(0.005)
                 while key not in await resolver.list_outstanding_await_event_keys(session):
                     if proc.returncode is not None:
                         await _expect(proc)  # raises with the waiter's stderr
-                    await asyncio.sleep(0.002)
+                    await asyncio.sleep(0.005)
                 await resolver.resolve_await_event(key, Resolution.ok({"t0": time.time_ns()}))
 
         await asyncio.gather(*(resolve_all(i) for i in range(waiters)))

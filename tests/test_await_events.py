@@ -264,3 +264,25 @@ async def test_a_resolve_from_another_thread_and_loop_wakes_the_waiter(monkeypat
     assert await asyncio.wait_for(waiter, 10) == Resolution.ok("from a thread")
     thread.join()
     assert answers == [ResolveOutcome.ACCEPTED]
+
+
+async def test_a_woken_waiter_takes_the_carried_terminal_without_reading_its_row_again() -> None:
+    """Stores wake waiters with the terminal they just committed; the waiter reads its row once
+    (before parking) and never after the wake-up."""
+    host = await open_host(f"memory://carried-{uuid.uuid4().hex}")
+    store: Any = host.await_coordinator.store
+    reads: list[str] = []
+    original = store.inspect
+
+    async def counting_inspect(key_id: str, identity: Any) -> Any:
+        reads.append(key_id)
+        return await original(key_id, identity)
+
+    store.inspect = counting_inspect
+    key = await host.await_event_key(_scope("carried"), WaitIdentity.custom("c"))
+    waiter = asyncio.ensure_future(host.await_await_event(key))
+    await _parked(host, "carried")
+    assert reads == [key.key_id]
+    await host.resolve_await_event(key, Resolution.ok({"carried": True}))
+    assert await asyncio.wait_for(waiter, 5) == Resolution.ok({"carried": True})
+    assert reads == [key.key_id]

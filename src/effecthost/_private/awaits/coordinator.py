@@ -119,6 +119,10 @@ class AwaitCoordinator:
                 raise unknown_or_revoked()
             poll = POLL_START_S
             while True:
+                carried = subscription.terminal_json
+                if carried is not None:
+                    # A wake-up carried the committed winner: no need to read the row again.
+                    return Resolution.from_json(canonical.loads(carried))
                 subscription.event.clear()  # clear *before* reading: a later store re-sets it
                 state, terminal = await self._store.inspect(key.key_id, identity)
                 if state is Inspection.RESOLVED and terminal is not None:

@@ -114,21 +114,26 @@ class WakeHub:
                     if not waiters:
                         del index[name]
 
-    def _wake(self, waiters: list[_Waiter]) -> None:
+    def _wake(self, waiters: list[_Waiter], terminal_json: str | None = None) -> None:
         try:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             current = None
         for waiter in waiters:
+            if terminal_json is not None:
+                waiter.terminal_json = terminal_json
             if waiter.loop is current:
                 waiter.event.set()
             elif not waiter.loop.is_closed():
                 waiter.loop.call_soon_threadsafe(waiter.event.set)
 
-    def notify_key(self, key_id: str) -> None:
+    def notify_key(self, key_id: str, terminal_json: str | None = None) -> None:
+        """Wake the key's waiters. ``terminal_json`` is the terminal that was just *committed* as
+        the winner (first writer wins): a waiter may return it without reading the row again.
+        Only a store that stored that very terminal may pass it."""
         with self._lock:
             waiters = list(self._by_key.get(key_id, ()))
-        self._wake(waiters)
+        self._wake(waiters, terminal_json)
 
     def notify_session(self, session_id: str) -> None:
         with self._lock:
@@ -146,10 +151,11 @@ class WakeHub:
             return set(self._by_key)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class _Waiter:
     event: asyncio.Event
     loop: asyncio.AbstractEventLoop
+    terminal_json: str | None = None
 
 
 class Subscription:
@@ -164,6 +170,11 @@ class Subscription:
     @property
     def event(self) -> asyncio.Event:
         return self._waiter.event
+
+    @property
+    def terminal_json(self) -> str | None:
+        """The committed winning terminal, when a wake-up carried it."""
+        return self._waiter.terminal_json
 
     def close(self) -> None:
         self._hub._drop(self._key_id, self._session_id, self._waiter)

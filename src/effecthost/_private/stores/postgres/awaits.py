@@ -23,7 +23,13 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 562))"
 _MAX_HINT = 7900
 
 
-def key_hint(key_id: str) -> str:
+def key_hint(key_id: str, terminal_json: str | None = None) -> str:
+    """``t:<key>\n<terminal>`` when the committed winner fits in a NOTIFY (the woken waiter then
+    skips its re-read), else ``k:<key>``, else ``*`` (wake everyone)."""
+    if terminal_json is not None:
+        carried = f"t:{key_id}\n{terminal_json}"
+        if len(carried.encode("utf-8")) <= _MAX_HINT:
+            return carried
     hint = "k:" + key_id
     return hint if len(hint.encode("utf-8")) <= _MAX_HINT else "*"
 
@@ -40,26 +46,46 @@ class PostgresAwaitStore:
         self._secret = secret
         self._channel = db.options.channel
         q = db.q
-        self._now_revoked = q(
-            "SELECT " + NOW_MS + ", EXISTS (SELECT 1 FROM {s}.await_event_revoked_sessions "
-            "WHERE session_id = %s)"
-        )
-        self._insert = q(
-            "INSERT INTO {s}.await_event_waits (key_id, scope_json, wait_json, session_id, "
-            "turn_control, terminal_json, created_at_ms, resolved_at_ms) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
-        )
         self._row = q(
             "SELECT scope_json, wait_json, session_id, turn_control, terminal_json "
             "FROM {s}.await_event_waits WHERE key_id = %s"
         )
-        self._row_locked = q(
-            "SELECT scope_json, wait_json, session_id, turn_control, terminal_json "
-            "FROM {s}.await_event_waits WHERE key_id = %s FOR UPDATE"
+        # store_terminal's decision and write as one statement (it runs after the session lock, so
+        # its snapshot sees whatever the previous lock holder committed). ``go`` holds the time
+        # when the terminal may be written: not revoked, and no row or an unresolved row of this
+        # identity. Exactly one of the UPDATE and the INSERT can apply; a write that landed
+        # NOTIFYs (delivered at commit). The row as read comes back for the caller's decision.
+        self._store_one = q(
+            "WITH st AS (SELECT " + NOW_MS + " AS n, EXISTS (SELECT 1 FROM "
+            "{s}.await_event_revoked_sessions WHERE session_id = %(sid)s::text) AS revoked), "
+            "cur AS MATERIALIZED (SELECT scope_json, wait_json, session_id, turn_control, "
+            "terminal_json FROM {s}.await_event_waits WHERE key_id = %(key)s::text FOR UPDATE), "
+            "go AS (SELECT st.n FROM st WHERE NOT st.revoked AND NOT EXISTS (SELECT 1 FROM cur "
+            "WHERE cur.terminal_json IS NOT NULL OR (cur.scope_json, cur.wait_json, cur.session_id, "
+            "cur.turn_control) IS DISTINCT FROM (%(scope)s::text, %(wait)s::text, %(sid)s::text, "
+            "%(tc)s::boolean))), "
+            "upd AS (UPDATE {s}.await_event_waits AS w SET terminal_json = %(term)s::text, "
+            "resolved_at_ms = go.n FROM go WHERE w.key_id = %(key)s::text AND w.terminal_json IS NULL "
+            "AND EXISTS (SELECT 1 FROM cur) RETURNING 1), "
+            "ins AS (INSERT INTO {s}.await_event_waits (key_id, scope_json, wait_json, session_id, "
+            "turn_control, terminal_json, created_at_ms, resolved_at_ms) SELECT %(key)s::text, "
+            "%(scope)s::text, %(wait)s::text, %(sid)s::text, %(tc)s::boolean, %(term)s::text, go.n, go.n "
+            "FROM go WHERE NOT EXISTS (SELECT 1 FROM cur) ON CONFLICT DO NOTHING RETURNING 1), "
+            "landed AS (SELECT 1 FROM upd UNION ALL SELECT 1 FROM ins) "
+            "SELECT st.revoked, (SELECT count(pg_notify(%(channel)s::text, %(hint)s::text)) FROM landed), "
+            "cur.* FROM st LEFT JOIN cur ON TRUE"
         )
-        self._store_returning = q(
-            "UPDATE {s}.await_event_waits SET terminal_json = %s, resolved_at_ms = %s "
-            "WHERE key_id = %s AND terminal_json IS NULL RETURNING 1"
+        # ensure_pending as one statement after the session lock: the tombstone check, the insert
+        # (skipped when revoked) and the row as it stood before the statement.
+        self._ensure_one = q(
+            "WITH st AS (SELECT " + NOW_MS + " AS n, EXISTS (SELECT 1 FROM "
+            "{s}.await_event_revoked_sessions WHERE session_id = %(sid)s::text) AS revoked), "
+            "ins AS (INSERT INTO {s}.await_event_waits (key_id, scope_json, wait_json, session_id, "
+            "turn_control, terminal_json, created_at_ms, resolved_at_ms) SELECT %(key)s::text, "
+            "%(scope)s::text, %(wait)s::text, %(sid)s::text, %(tc)s::boolean, NULL, st.n, NULL "
+            "FROM st WHERE NOT st.revoked ON CONFLICT DO NOTHING RETURNING 1) "
+            "SELECT st.revoked, (SELECT count(*) FROM ins), w.scope_json, w.wait_json, w.session_id, "
+            "w.turn_control FROM st LEFT JOIN {s}.await_event_waits AS w ON w.key_id = %(key)s::text"
         )
         self._inspect = q(
             "SELECT EXISTS (SELECT 1 FROM {s}.await_event_revoked_sessions WHERE session_id = %s), "
@@ -100,26 +126,38 @@ class PostgresAwaitStore:
 
         return await self._db.read(_STORE, body)
 
-    async def _begin_atom(self, conn: Conn, session_id: str | None) -> tuple[int, bool]:
-        """Lock the session (if any), then read the database time and the tombstone."""
-        if session_id is not None:
-            await conn.execute(_LOCK, (session_id,))
-        cur = await conn.execute(self._now_revoked, (session_id,))
-        row = await cur.fetchone()
-        assert row is not None
-        return int(row[0]), bool(row[1])
-
     async def ensure_pending(self, key_id: str, identity: PromiseIdentity) -> bool:
-        async with self._db.connection(_STORE) as conn, conn.transaction():
-            now, revoked = await self._begin_atom(conn, identity.session_id)
-            if revoked:
-                return False
-            cur = await conn.execute(self._insert, (*_identity_params(key_id, identity), None, now, None))
-            if await cur.fetchone() is not None:
-                return True
-            cur = await conn.execute(self._row, (key_id,))
-            row = await cur.fetchone()
-            return row is not None and _identity(row) == identity
+        """One round trip: BEGIN, the session lock, the check-and-insert statement, COMMIT."""
+        params = {
+            "sid": identity.session_id,
+            "key": key_id,
+            "scope": identity.scope_json,
+            "wait": identity.wait_json,
+            "tc": identity.turn_control,
+        }
+        async with self._db.connection(_STORE) as conn:
+            if identity.session_id is None:
+                cur = await conn.execute(self._ensure_one, params)
+            else:
+                async with conn.pipeline():
+                    await conn.execute(b"BEGIN")
+                    await conn.execute(_LOCK, (identity.session_id,))
+                    cur = await conn.execute(self._ensure_one, params)
+                    await conn.execute(b"COMMIT")
+            head = await cur.fetchone()
+            assert head is not None
+            if head[0]:
+                return False  # revoked
+            if head[1]:
+                return True  # registered now
+            row = head[2:] if head[2] is not None else None
+            if row is None:
+                # A concurrent first registration (session-free keys take no lock) committed
+                # after this statement's snapshot: read it now.
+                cur = await conn.execute(self._row, (key_id,))
+                found = await cur.fetchone()
+                row = None if found is None else found[:4]
+        return row is not None and _identity(row) == identity
 
     async def store_terminal(
         self, key_id: str, identity: PromiseIdentity, terminal_json: str
@@ -129,50 +167,49 @@ class PostgresAwaitStore:
             result = await self._store_terminal_once(key_id, identity, terminal_json)
             if result is not None:
                 if result[0] is StoreResult.STORED:
-                    self._hub.notify_key(key_id)  # same-process waiters skip the round trip
+                    # same-process waiters skip the round trip, and the re-read
+                    self._hub.notify_key(key_id, terminal_json)
                 return result
         raise EffectHostError(_STORE, "await-event row kept changing while storing a terminal")
 
     async def _store_terminal_once(
         self, key_id: str, identity: PromiseIdentity, terminal_json: str
     ) -> tuple[StoreResult, str | None] | None:
-        """Two round trips: (BEGIN, lock, read) then (write, notify, COMMIT) as pipelines.
+        """One round trip: BEGIN, the session lock, the decide-and-write statement and COMMIT go
+        out as one pipeline with a single Sync.
 
-        The server runs pipelined statements in order, so the reads come after the session lock
-        exactly as if they had been sent one by one. None: an insert lost a race with another
+        The server runs pipelined statements in order, so the statement's snapshot is taken after
+        the session lock exactly as if they had been sent one by one. A session-free key needs no
+        lock and runs as one autocommit statement. None: an insert lost a race with another
         first registration (possible only for session-free keys); the caller tries again.
         """
-        hint = key_hint(key_id)
-        async with self._db.connection(_STORE) as conn, conn.pipeline() as pipe:
-            await conn.execute(b"BEGIN")
-            if identity.session_id is not None:
-                await conn.execute(_LOCK, (identity.session_id,))
-            state = await conn.execute(self._now_revoked, (identity.session_id,))
-            current = await conn.execute(self._row_locked, (key_id,))
-            await pipe.sync()
-            head = await state.fetchone()
-            row = await current.fetchone()
-            assert head is not None
-            now, revoked = int(head[0]), bool(head[1])
-            if revoked or (row is not None and _identity(row) != identity):
-                outcome: tuple[StoreResult, str | None] = (StoreResult.UNKNOWN_OR_REVOKED, None)
-            elif row is not None and row[4] is not None:
-                outcome = (StoreResult.ALREADY_RESOLVED, str(row[4]))
+        params = {
+            "sid": identity.session_id,
+            "key": key_id,
+            "scope": identity.scope_json,
+            "wait": identity.wait_json,
+            "tc": identity.turn_control,
+            "term": terminal_json,
+            "channel": self._channel,
+            "hint": key_hint(key_id, terminal_json),
+        }
+        async with self._db.connection(_STORE) as conn:
+            if identity.session_id is None:
+                cur = await conn.execute(self._store_one, params)
             else:
-                outcome = (StoreResult.STORED, None)
-            if outcome[0] is not StoreResult.STORED:
-                await conn.execute(b"ROLLBACK")
-                return outcome
-            if row is None:
-                params = (*_identity_params(key_id, identity), terminal_json, now, now)
-                written = await conn.execute(self._insert, params)
-            else:
-                written = await conn.execute(self._store_returning, (terminal_json, now, key_id))
-            await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, hint))
-            await conn.execute(b"COMMIT")
-            await pipe.sync()
-            landed = await written.fetchone()
-        return outcome if landed is not None else None
+                async with conn.pipeline():
+                    await conn.execute(b"BEGIN")
+                    await conn.execute(_LOCK, (identity.session_id,))
+                    cur = await conn.execute(self._store_one, params)
+                    await conn.execute(b"COMMIT")
+            head = await cur.fetchone()
+        assert head is not None
+        revoked, landed, row = bool(head[0]), int(head[1]), head[2:]
+        if revoked or (row[0] is not None and _identity(row) != identity):
+            return StoreResult.UNKNOWN_OR_REVOKED, None
+        if row[0] is not None and row[4] is not None:
+            return StoreResult.ALREADY_RESOLVED, str(row[4])
+        return (StoreResult.STORED, None) if landed else None
 
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
         async def body(conn: Conn) -> tuple[Inspection, str | None]:
@@ -205,7 +242,7 @@ class PostgresAwaitStore:
             cur = await conn.execute(self._sweep, (cancelled_json, session_id, self._channel))
             swept = [str(row[0]) for row in await cur.fetchall()]
         for key_id in swept:
-            self._hub.notify_key(key_id)
+            self._hub.notify_key(key_id, cancelled_json)
         return len(swept)
 
     async def pending_for_session(self, session_id: str) -> list[PendingPromise]:

@@ -57,13 +57,6 @@ def _now_and_row(values: tuple[object, ...] | None) -> tuple[int, JournalRow | N
     return now, (None if values[2] is None else _row(values[2:]))
 
 
-def _speculative_params(r: ClaimRequest) -> tuple[object, ...]:
-    return (
-        r.scope_key, r.replay_key, r.session_id, r.envelope_hash, r.envelope_json, r.owner, r.token,
-        r.ttl_ms, r.sleep_ms, r.sleep_ms, r.effect_kind, r.effect_id,
-    )
-
-
 class PostgresJournalStore:
     def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
@@ -83,12 +76,21 @@ class PostgresJournalStore:
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING RETURNING 1"
         )
-        # decide_claim's Insert for a missing row, with *now* taken from the same transaction.
-        self._insert_spec = q(
-            "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
+        # The common claim as ONE statement (an implicit transaction, no BEGIN/COMMIT messages):
+        # lock-read the row; when there is none (and the request may insert), insert exactly the
+        # row decide_claim asks for, its times taken from the same transaction timestamp. Only the
+        # computed columns come back: the rest are the request's own values.
+        self._claim_one = q(
+            "WITH r AS MATERIALIZED (SELECT " + _COLS + " FROM {s}.runtime_effect_replay "
+            "WHERE scope_key = %s AND replay_key = %s FOR UPDATE), "
+            "ins AS (INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
             "SELECT %s, %s, %s, %s, %s, 'in_progress', NULL, NULL, %s, %s, t.n + %s, "
             "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s "
-            "FROM (SELECT " + NOW_MS + " AS n) AS t ON CONFLICT DO NOTHING RETURNING " + _COLS
+            "FROM (SELECT " + NOW_MS + " AS n) AS t WHERE NOT EXISTS (SELECT FROM r) "
+            "ON CONFLICT DO NOTHING RETURNING lease_expires_at_ms, due_at_ms, created_at_ms) "
+            "SELECT " + NOW_MS + ", set_config('synchronous_commit', 'off', true), "
+            "ins.lease_expires_at_ms, ins.due_at_ms, ins.created_at_ms, r.* "
+            "FROM (SELECT 1) AS one LEFT JOIN r ON TRUE LEFT JOIN ins ON TRUE"
         )
         self._take_over = q(
             "UPDATE {s}.runtime_effect_replay SET lease_owner = %s, lease_token = %s, "
@@ -163,32 +165,51 @@ class PostgresJournalStore:
             return await self._claim_locked(conn, request)
 
     async def _claim_pipelined(self, conn: Conn, request: ClaimRequest) -> Decision | None:
-        """The common cases in one round trip; None when a locked transaction must decide.
+        """The common cases in one statement and one round trip; None when a locked transaction
+        must decide.
 
-        One pipeline sends BEGIN, the ``FOR UPDATE`` read, an insert of exactly the row
-        ``decide_claim`` asks for when there is none (its times computed from the same
-        transaction timestamp), and COMMIT. When the read found no row the decision is the
-        insert, checked against what was written. When it found one the insert did nothing and
-        a decision without a write (replay, busy, conflict) stands; a take-over goes to
-        :meth:`_claim_locked`, as does an insert that lost a race to a concurrent claim.
+        When the lock-read found no row the decision is the insert, checked against the times
+        the server wrote. When it found one nothing was inserted and a decision without a write
+        (replay, busy, conflict) stands; a take-over goes to :meth:`_claim_locked`, as does an
+        insert that lost a race to a concurrent claim (``ON CONFLICT DO NOTHING`` returned
+        nothing after waiting for the winner's commit).
         """
-        async with conn.pipeline() as pipe:
-            await conn.execute(b"BEGIN")
-            read = await conn.execute(self._lock_row, (request.scope_key, request.replay_key))
-            insert = await conn.execute(self._insert_spec, _speculative_params(request))
-            await conn.execute(b"COMMIT")
-            await pipe.sync()
-            values = await read.fetchone()
-            inserted = await insert.fetchone()
-        now, row = _now_and_row(values)
-        if row is None:
-            if inserted is None:
-                return None
+        r = request
+        cur = await conn.execute(
+            self._claim_one,
+            (
+                r.scope_key,
+                r.replay_key,
+                r.scope_key,
+                r.replay_key,
+                r.session_id,
+                r.envelope_hash,
+                r.envelope_json,
+                r.owner,
+                r.token,
+                r.ttl_ms,
+                r.sleep_ms,
+                r.sleep_ms,
+                r.effect_kind,
+                r.effect_id,
+            ),
+        )
+        values = await cur.fetchone()
+        assert values is not None  # the outer SELECT always yields one row
+        now = values[0]
+        assert isinstance(now, int)
+        if values[5] is None:  # no row before this statement
+            if values[4] is None:
+                return None  # lost the insert race
             decision, write = decide_claim(None, request, now)
-            if not isinstance(write, Insert) or write.row != _row(inserted):
+            if (
+                not isinstance(write, Insert)
+                or (write.row.lease_expires_at_ms, write.row.due_at_ms, write.row.created_at_ms)
+                != values[2:5]
+            ):
                 return CorruptRow("claimed runtime effect row differs from the claim decision")
             return decision
-        decision, write = decide_claim(row, request, now)
+        decision, write = decide_claim(_row(values[5:]), request, now)
         return decision if write is None else None
 
     async def _claim_locked(self, conn: Conn, request: ClaimRequest) -> Decision:
@@ -201,10 +222,22 @@ class PostgresJournalStore:
                 cur = await conn.execute(
                     self._insert,
                     (
-                        r.scope_key, r.replay_key, r.session_id, r.envelope_hash, r.envelope_json,
-                        r.status, r.outcome_json, r.error_json, r.lease_owner, r.lease_token,
-                        r.lease_expires_at_ms, r.due_at_ms, r.created_at_ms, r.updated_at_ms,
-                        r.effect_kind, r.effect_id,
+                        r.scope_key,
+                        r.replay_key,
+                        r.session_id,
+                        r.envelope_hash,
+                        r.envelope_json,
+                        r.status,
+                        r.outcome_json,
+                        r.error_json,
+                        r.lease_owner,
+                        r.lease_token,
+                        r.lease_expires_at_ms,
+                        r.due_at_ms,
+                        r.created_at_ms,
+                        r.updated_at_ms,
+                        r.effect_kind,
+                        r.effect_id,
                     ),
                 )
                 if await cur.fetchone() is not None:
@@ -218,8 +251,13 @@ class PostgresJournalStore:
                 await conn.execute(
                     self._take_over,
                     (
-                        write.owner, write.token, write.lease_expires_at_ms, write.due_at_ms,
-                        write.updated_at_ms, request.scope_key, request.replay_key,
+                        write.owner,
+                        write.token,
+                        write.lease_expires_at_ms,
+                        write.due_at_ms,
+                        write.updated_at_ms,
+                        request.scope_key,
+                        request.replay_key,
                     ),
                 )
             return decision
@@ -328,9 +366,7 @@ class PostgresJournalStore:
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
         async def body(conn: Conn) -> list[ScopeSummary]:
             cur = await conn.execute(self._scopes, (session_id,))
-            return [
-                ScopeSummary(values[0], session_id, *values[1:]) for values in await cur.fetchall()
-            ]
+            return [ScopeSummary(values[0], session_id, *values[1:]) for values in await cur.fetchall()]
 
         return await self._db.read(_STORE, body)
 

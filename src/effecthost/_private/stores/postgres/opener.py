@@ -58,4 +58,3 @@ async def open_postgres_host(
     host = DurableEffectHost(journal, awaits, url=url, clock=clock, lease=lease, on_close=close)
     host.listener = listener  # type: ignore[attr-defined]  # tests wait on its reconnects
     return host
-

@@ -63,7 +63,11 @@ async def open_sqlite_host(
     journal = SqliteJournalStore(substrate.db, clock, durability)
     awaits = SqliteAwaitStore(substrate.db, clock, durability, substrate.hub, substrate.channel)
     host = DurableEffectHost(
-        journal, awaits, url=url or f"sqlite:///{path}", clock=clock, lease=lease,
+        journal,
+        awaits,
+        url=url or f"sqlite:///{path}",
+        clock=clock,
+        lease=lease,
         on_close=substrate.release,
     )
     host._substrate = substrate  # type: ignore[attr-defined]  # keeps the shared substrate alive

@@ -14,7 +14,7 @@ from ...clock import Clock
 from ...errors import ErrorCode
 from .db import Database
 from .durability import Durability
-from .wake import WakeChannel
+from .wake import WakeChannel, terminal_hint
 
 _STORE = ErrorCode.SQLITE_AWAIT_EVENT_STORE.value
 _IDENTITY = "scope_json, wait_json, session_id, turn_control"
@@ -95,8 +95,12 @@ class SqliteAwaitStore:
                 f"INSERT INTO await_event_waits (key_id, {_IDENTITY}, created_at_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    key_id, identity.scope_json, identity.wait_json, identity.session_id,
-                    int(identity.turn_control), self._clock.now_ms(),
+                    key_id,
+                    identity.scope_json,
+                    identity.wait_json,
+                    identity.session_id,
+                    int(identity.turn_control),
+                    self._clock.now_ms(),
                 ),
             )
             return True
@@ -119,8 +123,14 @@ class SqliteAwaitStore:
                     f"INSERT INTO await_event_waits (key_id, {_IDENTITY}, terminal_json,"
                     " created_at_ms, resolved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        key_id, identity.scope_json, identity.wait_json, identity.session_id,
-                        int(identity.turn_control), terminal_json, now, now,
+                        key_id,
+                        identity.scope_json,
+                        identity.wait_json,
+                        identity.session_id,
+                        int(identity.turn_control),
+                        terminal_json,
+                        now,
+                        now,
                     ),
                 )
             elif not _same(row, identity):
@@ -137,8 +147,8 @@ class SqliteAwaitStore:
 
         result = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
         if result[0] is StoreResult.STORED:
-            self._hub.notify_key(key_id)
-            self._channel.publish([f"k:{key_id}"])
+            self._hub.notify_key(key_id, terminal_json)
+            self._channel.publish([terminal_hint(key_id, terminal_json)])
         return result
 
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
@@ -192,7 +202,7 @@ class SqliteAwaitStore:
 
         swept = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
         for key_id in swept:
-            self._hub.notify_key(key_id)
+            self._hub.notify_key(key_id, cancelled_json)
         if swept:
             self._channel.publish([f"s:{session_id}"])
         return len(swept)

@@ -94,9 +94,7 @@ class Database:
 
     # ---- writes ------------------------------------------------------------------------------
 
-    async def write(
-        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool, error_code: str
-    ) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool, error_code: str) -> T:
         """Run ``fn`` inside a write transaction shared with the writes of this loop turn."""
         if self._closed:
             raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")

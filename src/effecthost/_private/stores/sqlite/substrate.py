@@ -82,9 +82,7 @@ async def acquire(path: str) -> SqliteSubstrate:
     try:
         substrate = SqliteSubstrate(real, loop)
     except sqlite3.Error as exc:
-        raise EffectHostError(
-            ErrorCode.SQLITE_EFFECT_REPLAY_STORE, f"cannot open {real}: {exc}"
-        ) from None
+        raise EffectHostError(ErrorCode.SQLITE_EFFECT_REPLAY_STORE, f"cannot open {real}: {exc}") from None
     try:
         await substrate.prepare()
     except BaseException:
