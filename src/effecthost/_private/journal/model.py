@@ -36,6 +36,15 @@ class JournalRow:
     effect_kind: str = ""
     effect_id: str = ""
 
+    def values(self) -> tuple[object, ...]:
+        """The fields in declaration order: the column order both SQL stores use."""
+        return (
+            self.scope_key, self.replay_key, self.session_id, self.envelope_hash, self.envelope_json,
+            self.status, self.outcome_json, self.error_json, self.lease_owner, self.lease_token,
+            self.lease_expires_at_ms, self.due_at_ms, self.created_at_ms, self.updated_at_ms,
+            self.effect_kind, self.effect_id,
+        )  # fmt: skip
+
 
 @dataclass(slots=True)
 class ClaimRequest:

@@ -13,6 +13,11 @@ to its :class:`WakeHub`. The rows stay the source of truth; a notification is on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+
 from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
 from ...errors import EffectHostError, ErrorCode
 from .db import NOW_MS, Conn, Database
@@ -32,6 +37,25 @@ def key_hint(key_id: str, terminal_json: str | None = None) -> str:
             return carried
     hint = "k:" + key_id
     return hint if len(hint.encode("utf-8")) <= _MAX_HINT else "*"
+
+
+async def _locked_statement(
+    conn: Conn, session_id: str | None, statement: bytes, params: Mapping[str, object]
+) -> psycopg.AsyncCursor[Any]:
+    """Run one statement atomically with its session's advisory lock, in one round trip.
+
+    BEGIN, the lock, the statement and COMMIT go out as one pipeline; the server runs them in
+    order, so the statement's snapshot is taken after the lock. A session-free key needs no lock
+    and runs as one autocommit statement.
+    """
+    if session_id is None:
+        return await conn.execute(statement, params)
+    async with conn.pipeline():
+        await conn.execute(b"BEGIN")
+        await conn.execute(_LOCK, (session_id,))
+        cur = await conn.execute(statement, params)
+        await conn.execute(b"COMMIT")
+    return cur
 
 
 def session_hint(session_id: str) -> str:
@@ -136,14 +160,7 @@ class PostgresAwaitStore:
             "tc": identity.turn_control,
         }
         async with self._db.connection(_STORE) as conn:
-            if identity.session_id is None:
-                cur = await conn.execute(self._ensure_one, params)
-            else:
-                async with conn.pipeline():
-                    await conn.execute(b"BEGIN")
-                    await conn.execute(_LOCK, (identity.session_id,))
-                    cur = await conn.execute(self._ensure_one, params)
-                    await conn.execute(b"COMMIT")
+            cur = await _locked_statement(conn, identity.session_id, self._ensure_one, params)
             head = await cur.fetchone()
             assert head is not None
             if head[0]:
@@ -194,14 +211,7 @@ class PostgresAwaitStore:
             "hint": key_hint(key_id, terminal_json),
         }
         async with self._db.connection(_STORE) as conn:
-            if identity.session_id is None:
-                cur = await conn.execute(self._store_one, params)
-            else:
-                async with conn.pipeline():
-                    await conn.execute(b"BEGIN")
-                    await conn.execute(_LOCK, (identity.session_id,))
-                    cur = await conn.execute(self._store_one, params)
-                    await conn.execute(b"COMMIT")
+            cur = await _locked_statement(conn, identity.session_id, self._store_one, params)
             head = await cur.fetchone()
         assert head is not None
         revoked, landed, row = bool(head[0]), int(head[1]), head[2:]

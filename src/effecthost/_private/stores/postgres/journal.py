@@ -219,27 +219,7 @@ class PostgresJournalStore:
             decision, write = decide_claim(row, request, now)
             if isinstance(write, Insert):
                 r = write.row
-                cur = await conn.execute(
-                    self._insert,
-                    (
-                        r.scope_key,
-                        r.replay_key,
-                        r.session_id,
-                        r.envelope_hash,
-                        r.envelope_json,
-                        r.status,
-                        r.outcome_json,
-                        r.error_json,
-                        r.lease_owner,
-                        r.lease_token,
-                        r.lease_expires_at_ms,
-                        r.due_at_ms,
-                        r.created_at_ms,
-                        r.updated_at_ms,
-                        r.effect_kind,
-                        r.effect_id,
-                    ),
-                )
+                cur = await conn.execute(self._insert, r.values())
                 if await cur.fetchone() is not None:
                     return decision
                 # Lost the insert race: the winner has committed; decide again on its row.

@@ -107,24 +107,7 @@ class SqliteJournalStore:
             f"INSERT INTO effect_journal ({_COLUMNS}) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(scope_key, replay_key) DO NOTHING",
-            (
-                r.scope_key,
-                r.replay_key,
-                r.session_id,
-                r.envelope_hash,
-                r.envelope_json,
-                r.status,
-                r.outcome_json,
-                r.error_json,
-                r.lease_owner,
-                r.lease_token,
-                r.lease_expires_at_ms,
-                r.due_at_ms,
-                r.created_at_ms,
-                r.updated_at_ms,
-                r.effect_kind,
-                r.effect_id,
-            ),
+            r.values(),
         )
         return cursor.rowcount == 1
 
