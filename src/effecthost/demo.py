@@ -229,7 +229,7 @@ def _print_table(before: list[str], report: TurnReport) -> None:
 
 
 async def main_async(url: str, wait_for_approval: bool) -> int:
-    session_id, turn_id = f"demo-{int(time.time())}", "turn-1"
+    session_id, turn_id = f"demo-{int(time.time())}-{os.urandom(2).hex()}", "turn-1"
     print(f"effecthost demo on {url}\n  session {session_id}, turn {turn_id}")
     print("1. a child process starts the turn; it is killed mid-effect")
     before = _run_child_until_crash(url, session_id, turn_id)
