@@ -9,14 +9,13 @@ import pytest
 
 from effecthost import (
     DurableStep,
-    EffectEnvelope,
     EffectHostError,
-    EffectKind,
-    ExecCode,
-    RuntimeInvocation,
-    RuntimeScope,
 )
 from effecthost._private import canonical
+from effecthost.testing.conformance.seed import (
+    durable_step_conformance_envelope,
+    replay_conformance_exec_envelope,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,28 +44,9 @@ def test_empty_input_digest() -> None:
     )
 
 
-def _durable(step: str, value: object) -> EffectEnvelope:
-    return EffectEnvelope(
-        RuntimeInvocation.effect(
-            RuntimeScope.for_turn("durable-step-session", "durable-step-turn", 7, 0),
-            f"durable-step:{step}",
-            EffectKind.DURABLE_STEP,
-            f"durable-step-replay:{step}",
-        ),
-        DurableStep(step, value),
-    )
-
-
-def _exec(effect_id: str) -> EffectEnvelope:
-    return EffectEnvelope(
-        RuntimeInvocation.effect(
-            RuntimeScope.for_turn("effect-conformance-session", "effect-conformance-turn", 7, 0),
-            effect_id,
-            EffectKind.EXEC_CODE,
-            f"effect-conformance:effect-conformance-turn:{effect_id}",
-        ),
-        ExecCode(f"emit {effect_id}"),
-    )
+# The kit's own fixture builders: the seed's fixtures must hash exactly as the seed system does.
+_durable = durable_step_conformance_envelope
+_exec = replay_conformance_exec_envelope
 
 
 def test_seed_durable_step_fixture_serialises_and_hashes_as_the_seed_system() -> None:

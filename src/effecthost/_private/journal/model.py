@@ -140,6 +140,13 @@ class TakeOver:
     due_at_ms: int | None
     updated_at_ms: int
 
+    def values(self, scope_key: str, replay_key: str) -> tuple[object, ...]:
+        """SET owner, token, expiry, due time, updated time … WHERE scope_key, replay_key."""
+        return (
+            self.owner, self.token, self.lease_expires_at_ms, self.due_at_ms, self.updated_at_ms,
+            scope_key, replay_key,
+        )  # fmt: skip
+
 
 Write = Insert | TakeOver | None
 

@@ -230,15 +230,7 @@ class PostgresJournalStore:
             if isinstance(write, TakeOver):
                 await conn.execute(
                     self._take_over,
-                    (
-                        write.owner,
-                        write.token,
-                        write.lease_expires_at_ms,
-                        write.due_at_ms,
-                        write.updated_at_ms,
-                        request.scope_key,
-                        request.replay_key,
-                    ),
+                    write.values(request.scope_key, request.replay_key),
                 )
             return decision
 

@@ -86,15 +86,7 @@ class SqliteJournalStore:
                     "UPDATE effect_journal SET lease_owner = ?, lease_token = ?,"
                     " lease_expires_at_ms = ?, due_at_ms = ?, updated_at_ms = ?"
                     " WHERE scope_key = ? AND replay_key = ?",
-                    (
-                        write.owner,
-                        write.token,
-                        write.lease_expires_at_ms,
-                        write.due_at_ms,
-                        write.updated_at_ms,
-                        request.scope_key,
-                        request.replay_key,
-                    ),
+                    write.values(request.scope_key, request.replay_key),
                 )
             return decision
 
