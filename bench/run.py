@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = Path(os.environ.get("EFFECTHOST_PEERS_DIR", ROOT.parent / "shared" / "bench" / "peers"))
 PEERS_VENV = Path(os.environ.get("EFFECTHOST_PEERS_VENV", "/tmp/peers"))
-PEER_PACKAGES = ["dbos", "langgraph", "langgraph-checkpoint-sqlite"]
+PEER_PACKAGES = ["dbos", "langgraph", "langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres"]
 
 
 def say(**fields: Any) -> None:
@@ -60,7 +60,8 @@ def run_lines(cmd: list[str], timeout: float, **kw: Any) -> list[dict[str, Any]]
 
 def peers_python() -> Path | None:
     python = PEERS_VENV / "bin" / "python"
-    check = [str(python), "-c", "import dbos, langgraph, langgraph.checkpoint.sqlite"]
+    imports = "import dbos, langgraph, langgraph.checkpoint.sqlite, langgraph.checkpoint.postgres"
+    check = [str(python), "-c", imports]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
     say(note="peer venv missing or incomplete; creating it with pip", venv=str(PEERS_VENV))

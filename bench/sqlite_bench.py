@@ -3,8 +3,10 @@
 Usage: python bench/sqlite_bench.py [--dir DIR] [--n 1000] [--runs 3] [--turns 100 --steps 10]
        [--synchronous full normal] [--wake 200]
 
-- ``calibration``: one raw INSERT+COMMIT in WAL at the same synchronous level (the floor for
-  "one durable write per step"; a journaled effect needs a claim and a finalize).
+- ``calibration``: one raw INSERT+COMMIT in WAL at the same synchronous level, on a fresh (growing)
+  WAL and on a pre-sized one (what effecthost's WAL is after open; see wal.py).
+- ``journal_floor``: a raw claim commit plus a raw finalize commit at the sync levels effecthost
+  uses for them: the least any claim-then-finalize journal can cost per effect on this disk.
 - ``first_run_sequential``: one turn of N durable steps, first run (claim, execute, finalize).
 - ``first_run_concurrent``: TURNS turns of STEPS steps, all turns at once (group commit).
 - ``replay``: the same N steps re-driven by a new controller (envelopes built beforehand).
@@ -41,6 +43,8 @@ from effecthost import (  # noqa: E402 - after the sys.path line
     WaitIdentity,
     open_host,
 )
+from effecthost._private.stores.sqlite.durability import Durability  # noqa: E402
+from effecthost._private.stores.sqlite.wal import presize_wal  # noqa: E402
 
 
 def emit(**fields: Any) -> None:
@@ -55,25 +59,57 @@ def fresh(directory: Path, name: str) -> str:
     return str(path)
 
 
-def calibrate(directory: Path, level: str, n: int, runs: int) -> float:
-    times = []
+def _raw_db(directory: Path, presized: bool) -> tuple[sqlite3.Connection, str]:
+    path = fresh(directory, "calibrate.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE j(k TEXT, r TEXT, envelope TEXT, outcome TEXT, PRIMARY KEY (k, r)) WITHOUT ROWID"
+    )
+    if presized:
+        presize_wal(conn, path)
+    return conn, path
+
+
+def calibrate(directory: Path, level: str, n: int, runs: int) -> tuple[float, float]:
+    """Raw commits at ``level``: one INSERT+COMMIT on a fresh (growing) and on a pre-sized WAL, and
+    the *floor* of a journaled effect: a raw claim commit plus a raw finalize commit, each at the
+    sync level effecthost uses for it (see durability.py), on a pre-sized WAL — what any
+    claim-then-finalize journal costs on this disk before a line of effecthost runs."""
+    durability = Durability.parse(level)
+    sync = {True: "FULL", False: "NORMAL"}
+    envelope_text = "x" * 300
+    results: dict[str, list[float]] = {"fresh": [], "presized": [], "floor": []}
     for run in range(runs):
-        path = fresh(directory, "calibrate.db")
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={level.upper()}")
-        conn.execute("CREATE TABLE j(k TEXT PRIMARY KEY, v BLOB)")
-        started = time.perf_counter()
-        for i in range(n):
-            conn.execute("BEGIN")
-            conn.execute("INSERT INTO j VALUES (?, ?)", (f"{run}-{i}", b"x" * 64))
-            conn.execute("COMMIT")
-        times.append(time.perf_counter() - started)
-        conn.close()
-    us = statistics.median(times) / n * 1e6
+        for shape in results:
+            conn, _ = _raw_db(directory, presized=shape != "fresh")
+            execute = conn.execute
+            started = time.perf_counter()
+            if shape == "floor":
+                claim_sync, final_sync = sync[durability.leases], sync[durability.outcomes]
+                for i in range(n):
+                    execute(f"PRAGMA synchronous={claim_sync}")
+                    execute("BEGIN IMMEDIATE")
+                    execute("INSERT INTO j VALUES (?, ?, ?, NULL)", (str(run), str(i), envelope_text))
+                    execute("COMMIT")
+                    execute(f"PRAGMA synchronous={final_sync}")
+                    execute("BEGIN IMMEDIATE")
+                    execute("UPDATE j SET outcome = ? WHERE k = ? AND r = ?", ("42", str(run), str(i)))
+                    execute("COMMIT")
+            else:
+                execute(f"PRAGMA synchronous={level.upper()}")
+                for i in range(n):
+                    execute("BEGIN")
+                    execute("INSERT INTO j VALUES (?, ?, ?, NULL)", (str(run), str(i), "x" * 64))
+                    execute("COMMIT")
+            results[shape].append(time.perf_counter() - started)
+            conn.close()
+    us = {shape: statistics.median(times) / n * 1e6 for shape, times in results.items()}
     emit(bench="calibration", what="raw WAL insert+commit", synchronous=level, n=n,
-         us_per_commit=round(us, 1))
-    return us
+         us_per_commit=round(us["fresh"], 1), us_per_commit_presized_wal=round(us["presized"], 1))
+    emit(bench="journal_floor", what="raw claim commit + raw finalize commit, pre-sized WAL",
+         synchronous=level, n=n, us_per_effect=round(us["floor"], 1))
+    return us["fresh"], us["floor"]
 
 
 def envelope(session: str, key: int) -> EffectEnvelope:
@@ -87,7 +123,9 @@ def envelope(session: str, key: int) -> EffectEnvelope:
 STEP = LocalExecutor.durable_step
 
 
-async def journaled(directory: Path, level: str, n: int, runs: int, raw_us: float) -> None:
+async def journaled(
+    directory: Path, level: str, n: int, runs: int, raw_us: float, floor_us: float
+) -> None:
     first, replay = [], []
     for run in range(runs):
         url = f"sqlite:///{fresh(directory, 'bench.db')}?synchronous={level}"
@@ -109,7 +147,8 @@ async def journaled(directory: Path, level: str, n: int, runs: int, raw_us: floa
     us = statistics.median(first) / n * 1e6
     emit(bench="first_run_sequential", synchronous=level, n=n, runs_s=[round(t, 4) for t in first],
          us_per_effect=round(us, 1), raw_commit_us=round(raw_us, 1),
-         ratio_to_two_raw_commits=round(us / (2 * raw_us), 2))
+         ratio_to_two_raw_commits=round(us / (2 * raw_us), 2), floor_us=round(floor_us, 1),
+         overhead_over_floor_us=round(us - floor_us, 1))
     per_s = n / statistics.median(replay)
     emit(bench="replay", synchronous=level, n=n, runs_s=[round(t, 4) for t in replay],
          effects_per_s=round(per_s), us_per_effect=round(1e6 / per_s, 2))
@@ -237,8 +276,8 @@ async def main() -> None:
     args = parser.parse_args()
     directory = _prepare(args.dir)
     for level in args.synchronous:
-        raw = calibrate(directory, level, args.n, args.runs)
-        await journaled(directory, level, args.n, args.runs, raw)
+        raw, floor = calibrate(directory, level, args.n, args.runs)
+        await journaled(directory, level, args.n, args.runs, raw, floor)
         await concurrent(directory, level, args.turns, args.steps, args.runs, raw)
     level = args.synchronous[0]
     await wake_same_process(directory, level, args.wake)

@@ -7,7 +7,8 @@ execution that produced them, so "returned unchanged" is checkable exactly.
 Kill points (``SPEC["kill"] = {"kind", "turn", "key"}``), each a SIGKILL of this process:
 ``after_claim`` (row claimed, executor not started), ``during_execute`` (executor logged, not
 returned), ``after_execute`` (executor returned, finalize not started), ``mid_transaction``
-(finalize's UPDATE ran inside BEGIN IMMEDIATE, COMMIT not yet executed).
+(finalize's UPDATE has changed the row inside its write transaction, which has not committed —
+a temporary trigger on the row calls back into this process, which dies there).
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def arm(host: DurableEffectHost, kill: dict[str, Any] | None) -> None:
     """Wrap the store so this process dies at the chosen point."""
     journal: Any = host.journal
     claim, finalize = journal.claim, journal.finalize
-    armed: list[bool] = []
 
     async def claim_then_maybe_die(request: Any) -> Any:
         decision = await claim(request)
@@ -87,21 +87,25 @@ def arm(host: DurableEffectHost, kill: dict[str, Any] | None) -> None:
     async def finalize_or_die(fence: Any, *args: Any) -> Any:
         if _matches(kill, "after_execute", fence.scope_key, fence.replay_key):
             die()
-        if _matches(kill, "mid_transaction", fence.scope_key, fence.replay_key):
-            armed.append(True)
         return await finalize(fence, *args)
 
-    def trace(statement: str) -> None:
-        # Runs as each statement starts: die when COMMIT begins after finalize's UPDATE ran.
-        if armed and statement.startswith("UPDATE effect_journal SET status"):
-            armed.append(True)
-        elif len(armed) > 1 and statement == "COMMIT":
+    def finalized_row(scope_key: str, replay_key: str) -> int:
+        # Runs inside the finalize statement, after the row changed and before any commit (in an
+        # implicit single-statement transaction and in a batched one alike).
+        if _matches(kill, "mid_transaction", scope_key, replay_key):
             die()
+        return 0
 
     journal.claim = claim_then_maybe_die
     journal.finalize = finalize_or_die
     if kill is not None and kill["kind"] == "mid_transaction":
-        journal.database.conn.set_trace_callback(trace)
+        conn = journal.database.conn
+        conn.create_function("eh_crash_finalized_row", 2, finalized_row)
+        conn.execute(
+            "CREATE TEMP TRIGGER eh_crash_mid_finalize AFTER UPDATE OF status ON main.effect_journal"
+            " WHEN NEW.status <> 'in_progress'"
+            " BEGIN SELECT eh_crash_finalized_row(NEW.scope_key, NEW.replay_key); END"
+        )
 
 
 async def drive(spec: dict[str, Any], host: DurableEffectHost | None = None) -> dict[str, Any]:

@@ -108,6 +108,38 @@ async def test_foreign_write_lock_does_not_block_the_event_loop(db_path: str) ->
         await host.aclose()
 
 
+async def test_finalize_waits_out_a_foreign_write_lock_and_records_the_outcome(db_path: str) -> None:
+    """The finalize is a lone single-statement write (SQLite's implicit transaction): when another
+    connection holds the write lock it backs off asynchronously and commits once the lock is free."""
+    host = await open_host(f"sqlite:///{db_path}")
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    executing, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow(value: object) -> str:
+        executing.set()
+        await finish.wait()
+        return "done"
+
+    try:
+        task = asyncio.ensure_future(
+            host.scoped(SCOPE).controller.execute_effect(step("s", "fin"), LocalExecutor.durable_step(slow))
+        )
+        await executing.wait()
+        blocker.execute("BEGIN IMMEDIATE")
+        finish.set()
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+        assert not task.done()  # the finalize is waiting for the lock, the loop is not
+        blocker.execute("COMMIT")
+        outcome = await asyncio.wait_for(task, 10)
+        assert outcome.into_durable_step() == "done"
+        row = await host.journal.get_row(SCOPE.journal_key(), step("s", "fin").replay_key)
+        assert row is not None and row.status == "completed"
+    finally:
+        blocker.close()
+        await host.aclose()
+
+
 async def test_sql_errors_surface_as_sqlite_effect_replay_store(db_path: str) -> None:
     host = await open_host(f"sqlite:///{db_path}")
     try:

@@ -61,6 +61,7 @@ class _Op:
     durable: bool
     error_code: str
     future: asyncio.Future[Any]
+    single_statement: bool = False
 
 
 @dataclass(slots=True)
@@ -94,21 +95,35 @@ class Database:
 
     # ---- writes ------------------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool, error_code: str) -> T:
-        """Run ``fn`` inside a write transaction shared with the writes of this loop turn."""
+    async def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        durable: bool,
+        error_code: str,
+        single_statement: bool = False,
+    ) -> T:
+        """Run ``fn`` inside a write transaction shared with the writes of this loop turn.
+
+        ``single_statement``: ``fn`` executes exactly one writing statement. When it commits alone
+        it then runs as SQLite's implicit transaction (a writing statement takes the write lock as
+        it starts and commits as it ends, like BEGIN IMMEDIATE … COMMIT) without the two extra
+        statements.
+        """
         if self._closed:
             raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
         future: asyncio.Future[T] = self.loop.create_future()
+        op = _Op(fn, durable, error_code, future, single_statement)
         if self._pending is None and self._retrying is None and not _others_ready(self.loop):
             # Nothing else could join a batch this turn: commit now. Awaiting the finished future
             # then costs no loop turn, which is most of a sequential effect's Python overhead.
-            self._run(_Batch([_Op(fn, durable, error_code, future)]))
+            self._run(_Batch([op]))
             return await future
         if self._pending is None:
             self._pending = _Batch()
             if self._retrying is None:
                 self.loop.call_soon(self._flush_pending)
-        self._pending.ops.append(_Op(fn, durable, error_code, future))
+        self._pending.ops.append(op)
         return await future
 
     def _flush_pending(self) -> None:
@@ -130,6 +145,9 @@ class Database:
         if not ops:
             return
         batch.ops = ops
+        if len(ops) == 1 and ops[0].single_statement:
+            self._run_implicit(batch, ops[0])
+            return
         conn = self.conn
         try:
             self.set_full_sync(any(op.durable for op in ops))
@@ -164,6 +182,30 @@ class Database:
         for op, ok, value in results:
             if op.future.done():
                 continue
+            if ok:
+                op.future.set_result(value)
+            else:
+                op.future.set_exception(value)
+
+    def _run_implicit(self, batch: _Batch, op: _Op) -> None:
+        """One single-statement op in SQLite's implicit transaction (atomic on its own)."""
+        try:
+            self.set_full_sync(op.durable)
+            _, ok, value = self._apply_single(op)
+        except sqlite3.Error as exc:  # busy: _apply_single re-raises it untouched
+            if is_busy(exc):
+                self._back_off(batch)
+                return
+            self._fail_all([op], exc)
+            return
+        except BaseException as exc:
+            self._fail_all([op], exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.commits += 1
+        self.ops_committed += 1
+        if not op.future.done():
             if ok:
                 op.future.set_result(value)
             else:

@@ -68,19 +68,32 @@ class SqliteJournalStore:
         return self._clock.now_ms()
 
     async def claim(self, request: ClaimRequest) -> Decision:
+        # First run (the common case): the row does not exist and the claim is one INSERT, which
+        # runs as its own implicit transaction. Anything else reads the row under the write lock.
+        # (A strict replay never inserts: decide_claim answers a missing row with a miss.)
+        if not request.strict:
+
+            def insert(conn: sqlite3.Connection) -> Decision | None:
+                guess, write = decide_claim(None, request, self._clock.now_ms())
+                assert isinstance(write, Insert)  # no row and not strict: always an insert
+                return guess if self._insert(conn, write.row) else None
+
+            inserted = await self._db.write(
+                insert, durable=self._durability.leases, error_code=_STORE, single_statement=True
+            )
+            if inserted is not None:
+                return inserted
+
         def op(conn: sqlite3.Connection) -> Decision:
             # The clock is read inside the transaction: lease comparisons are serialized with writes.
             now = self._clock.now_ms()
-            guess, write = decide_claim(None, request, now)
-            if isinstance(write, Insert) and self._insert(conn, write.row):
-                return guess  # first run: one statement, no read needed
             found = conn.execute(
                 f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
                 (request.scope_key, request.replay_key),
             ).fetchone()
             decision, write = decide_claim(None if found is None else _row(found), request, now)
             if isinstance(write, Insert):
-                self._insert(conn, write.row)  # unreachable in practice: the row was just seen
+                self._insert(conn, write.row)  # the row was deleted (released) since the insert
             elif isinstance(write, TakeOver):
                 conn.execute(
                     "UPDATE effect_journal SET lease_owner = ?, lease_token = ?,"
@@ -147,7 +160,9 @@ class SqliteJournalStore:
             )
             return cursor.rowcount == 1
 
-        return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
+        return await self._db.write(
+            op, durable=self._durability.leases, error_code=_STORE, single_statement=True
+        )
 
     async def finalize(
         self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
@@ -162,7 +177,9 @@ class SqliteJournalStore:
             )
             return cursor.rowcount == 1
 
-        return await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
+        return await self._db.write(
+            op, durable=self._durability.outcomes, error_code=_STORE, single_statement=True
+        )
 
     async def release(self, fence: LeaseFence) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
@@ -170,7 +187,9 @@ class SqliteJournalStore:
             cursor = conn.execute(f"DELETE FROM effect_journal WHERE {_FENCE}", _fence_args(fence, now))
             return cursor.rowcount == 1
 
-        return await self._db.write(op, durable=self._durability.leases, error_code=_STORE)
+        return await self._db.write(
+            op, durable=self._durability.leases, error_code=_STORE, single_statement=True
+        )
 
     async def retire_session(self, session_id: str) -> int:
         def op(conn: sqlite3.Connection) -> int:

@@ -18,6 +18,7 @@ from ...errors import EffectHostError, ErrorCode
 from .db import BUSY_GIVE_UP_S, BUSY_RETRY_MAX_S, Database, is_busy
 from .schema import ensure_schema
 from .wake import WakeChannel
+from .wal import presize_wal
 
 
 class SqliteSubstrate:
@@ -43,6 +44,7 @@ class SqliteSubstrate:
                         f"{self.path}: cannot switch to WAL mode (got {mode!r})",
                     )
                 self.schema_found = ensure_schema(self.db.conn, self.path, SYSTEM_CLOCK.now_ms())
+                presize_wal(self.db.conn, self.path)
                 return
             except sqlite3.Error as exc:
                 if is_busy(exc) and self.loop.time() - started < BUSY_GIVE_UP_S:
