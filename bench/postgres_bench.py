@@ -4,7 +4,9 @@ server in the same run. Prints one JSON object per line.
 
     .venv/bin/python bench/postgres_bench.py [--quick] [--url postgresql://...] [--no-peers]
 
-Each worker process opens its own host on a fresh schema, waits for a common start signal, drives
+First the floor: a raw claim commit (asynchronous) plus a raw finalize commit (WAL flushed) on one
+psycopg connection — what any claim-then-finalize journal costs on this server. Then each worker
+process opens its own host on a fresh schema, waits for a common start signal, drives
 ``turns`` turns of ``steps`` durable steps (``concurrency`` turns in flight per worker), then
 replays them all on a new host object (cold, strict replay). Latency: each waiter process parks on
 a key and says so; the parent then resolves it once the key is listed as outstanding, stamping the resolution
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -227,6 +230,48 @@ async def bench_latency(args: argparse.Namespace, waiters: int) -> dict[str, Any
     }
 
 
+async def bench_floor(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """What any claim-then-finalize journal costs here before a line of effecthost runs: on one raw
+    psycopg connection, a claim INSERT committed asynchronously (as effecthost commits claims) and
+    a finalize UPDATE committed synchronously (WAL flushed), plus one raw synchronous commit."""
+    import psycopg
+
+    schema = f"eh_floor_{uuid.uuid4().hex[:10]}"
+    envelope_text = "x" * 300
+    async with await psycopg.AsyncConnection.connect(args.url, autocommit=True) as conn:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            await conn.execute(
+                f'CREATE TABLE "{schema}".j (k text, r text, envelope text, outcome text, '
+                "PRIMARY KEY (k, r))"
+            )
+            claim = (
+                f'INSERT INTO "{schema}".j SELECT %s, %s, %s, NULL '
+                "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+            ).encode()
+            finalize = f'UPDATE "{schema}".j SET outcome = %s WHERE k = %s AND r = %s'.encode()
+            single = f'INSERT INTO "{schema}".j VALUES (%s, %s, %s, NULL)'.encode()
+            for i in range(20):  # warm up: prepared statements, caches
+                await conn.execute(claim, ("warm", str(i), envelope_text))
+                await conn.execute(finalize, ("42", "warm", str(i)))
+            started = time.perf_counter()
+            for i in range(n):
+                await conn.execute(claim, ("floor", str(i), envelope_text))
+                await conn.execute(finalize, ("42", "floor", str(i)))
+            floor_us = (time.perf_counter() - started) / n * 1e6
+            started = time.perf_counter()
+            for i in range(n):
+                await conn.execute(single, ("single", str(i), envelope_text))
+            single_us = (time.perf_counter() - started) / n * 1e6
+        finally:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return {
+        "n": n,
+        "claim_async_plus_finalize_sync_us": round(floor_us, 1),
+        "one_sync_insert_commit_us": round(single_us, 1),
+    }
+
+
 def _peer_db(args: argparse.Namespace, name: str) -> str:
     import psycopg
 
@@ -237,10 +282,11 @@ def _peer_db(args: argparse.Namespace, name: str) -> str:
     return f"{base}/{name}"
 
 
-def run_peers(args: argparse.Namespace) -> None:
+def run_peers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
     if not Path(PEERS_PYTHON).exists():
         emit(peer="all", skipped=f"{PEERS_PYTHON} missing (create the peers venv: {PEERS}/setup.sh)")
-        return
+        return lines
     n, runs, wfs = ("200", "1", "10") if args.quick else ("1000", "3", "100")
     commands = {
         "dbos": [str(PEERS / "bench_dbos.py"), "--db", _peer_db(args, "eh_bench_dbos")],
@@ -254,8 +300,37 @@ def run_peers(args: argparse.Namespace) -> None:
         for line in out.stdout.splitlines():
             if line.startswith("{"):
                 print(line, flush=True)
+                with contextlib.suppress(ValueError):
+                    lines.append(json.loads(line))
         if out.returncode != 0:
             emit(peer=peer, failed=out.returncode, stderr=out.stderr[-1000:])
+    return lines
+
+
+def _pick(lines: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    return next((x for x in lines if all(x.get(k) == v for k, v in match.items())), None)
+
+
+def summarize(ours: list[dict[str, Any]], peers: list[dict[str, Any]], floor_us: float) -> None:
+    """One line: effecthost per effect beside DBOS and LangGraph per step, same server, same run."""
+    dbos = _pick(peers, peer="dbos", bench="1wf_x_nsteps")
+    dbos_conc = _pick(peers, peer="dbos", bench="wfs_x_steps_concurrent")
+    langgraph = _pick(peers, peer="langgraph", bench="1wf_x_nsteps_task")
+    row: dict[str, Any] = {"summary": "postgres_vs_peers", "journal_floor_us": floor_us}
+    for line in ours:
+        name = f"effecthost_us_per_effect_w{line['workers']}_c{line['concurrency_per_worker']}"
+        row[name] = line["first_run_us_per_effect"]
+    sequential = row.get("effecthost_us_per_effect_w1_c1")
+    if dbos and sequential:
+        row["dbos_us_per_step"] = dbos["us_per_step"]
+        row["x_cheaper_than_dbos_sequential"] = round(dbos["us_per_step"] / sequential, 2)
+        row["x_cheaper_than_dbos_at_the_floor"] = round(dbos["us_per_step"] / floor_us, 2)
+    if dbos_conc:
+        row["dbos_us_per_step_concurrent"] = dbos_conc["us_per_step"]
+    if langgraph and sequential:
+        row["langgraph_us_per_step"] = langgraph["us_per_step"]
+        row["x_cheaper_than_langgraph_sequential"] = round(langgraph["us_per_step"] / sequential, 2)
+    emit(**row)
 
 
 async def parent_main(args: argparse.Namespace) -> None:
@@ -265,14 +340,28 @@ async def parent_main(args: argparse.Namespace) -> None:
         bench="postgres_host", cores=os.cpu_count(), load_avg=[round(x, 2) for x in os.getloadavg()],
         turns_per_worker=args.turns, steps_per_turn=args.steps, quick=args.quick,
     )
+    floor = await bench_floor(args, 200 if args.quick else 1000)
+    emit(bench="postgres_journal_floor", **floor)
     sequential = await bench_throughput(args, 1, 1)
-    emit(bench="postgres_sequential", **sequential)
-    for workers in args.workers:
-        emit(bench="postgres_throughput", **await bench_throughput(args, workers, args.concurrency))
+    emit(bench="postgres_sequential", **sequential,
+         floor_us=floor["claim_async_plus_finalize_sync_us"],
+         overhead_over_floor_us=round(
+             sequential["first_run_us_per_effect"] - floor["claim_async_plus_finalize_sync_us"], 1))
+    # One turn at a time per worker (latency-bound: workers add throughput while the server
+    # group-commits their WAL flushes), then several turns in flight per worker (CPU-bound).
+    ours = [sequential]
+    for concurrency in (1, args.concurrency):
+        for workers in args.workers:
+            if (workers, concurrency) == (1, 1):
+                line = sequential  # measured above
+            else:
+                line = await bench_throughput(args, workers, concurrency)
+                ours.append(line)
+            emit(bench="postgres_throughput", **line)
     for waiters in args.workers:
         emit(bench="postgres_resolve_to_wake", **await bench_latency(args, waiters))
-    if not args.no_peers:
-        run_peers(args)
+    peers = [] if args.no_peers else run_peers(args)
+    summarize(ours, peers, floor["claim_async_plus_finalize_sync_us"])
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ class ApiError(Exception):
 _STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED.value: 404,
     ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID.value: 422,
+    # the body was within the HTTP limit, but the resolution exceeds the store's payload limit
+    ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE.value: 413,
     ErrorCode.HOST_CLOSED.value: 503,
 }
 _UNAVAILABLE_SUFFIXES = ("_store", "_lease_lost")
