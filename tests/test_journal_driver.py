@@ -256,6 +256,21 @@ async def test_cancelled_sleep_is_not_journaled() -> None:
     assert await host.journal.get_row(SCOPE.journal_key(), "s") is None
 
 
+@pytest.mark.parametrize("executor", ["unavailable", "mismatch"])
+async def test_a_drive_without_a_fitting_executor_records_nothing(executor: str) -> None:
+    """A caller with no executor (or one for another kind) reaching an unrecorded effect fails with
+    the executor's code; the key stays free and a later drive with a working executor runs it."""
+    host = await _memory()
+    envelope = _step("k", {"x": 1})
+    wrong = LocalExecutor.unavailable() if executor == "unavailable" else LocalExecutor.sleep()
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(envelope, wrong)
+    assert info.value.code == f"runtime_effect_local_executor_{executor}"
+    assert await host.journal.get_row(SCOPE.journal_key(), "k") is None
+    outcome = await host.controller(SCOPE).execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
+    assert outcome.into_durable_step() == {"x": 1}
+
+
 async def test_different_keys_execute_concurrently_without_a_lock() -> None:
     host = await _memory()
     controller = host.controller(SCOPE)

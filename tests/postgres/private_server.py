@@ -78,10 +78,7 @@ class PrivateServer:
         if mode is not None:
             args += ["-m", mode]
         if action in ("start", "restart"):
-            options = (
-                f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                f"-c unix_socket_directories={self.root}"
-            )
+            options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root}"
             args += ["-l", str(self._log), "-o", options]
         return self._argv("pg_ctl", *args)
 

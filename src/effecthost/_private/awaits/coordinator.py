@@ -22,6 +22,11 @@ POLL_START_S = 0.025
 POLL_MAX_S = 1.0
 
 
+def _is_store_outage(exc: EffectHostError) -> bool:
+    """A substrate failure (``*_await_event_store``), as opposed to an answer about the key."""
+    return exc.code.endswith("_await_event_store")
+
+
 def unknown_or_revoked() -> EffectHostError:
     return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, _UNKNOWN_MESSAGE)
 
@@ -124,7 +129,15 @@ class AwaitCoordinator:
                     # A wake-up carried the committed winner: no need to read the row again.
                     return Resolution.from_json(canonical.loads(carried))
                 subscription.event.clear()  # clear *before* reading: a later store re-sets it
-                state, terminal = await self._store.inspect(key.key_id, identity)
+                try:
+                    state, terminal = await self._store.inspect(key.key_id, identity)
+                except EffectHostError as exc:
+                    if not _is_store_outage(exc):
+                        raise
+                    # The substrate is unreachable (a database restart, a cut connection). The
+                    # waiter is registered and rows are the truth: keep waiting and read again on
+                    # the next wake-up or poll, instead of ending a wait that may last hours.
+                    state, terminal = None, None
                 if state is Inspection.RESOLVED and terminal is not None:
                     return Resolution.from_json(canonical.loads(terminal))
                 if state is Inspection.UNKNOWN_OR_REVOKED:

@@ -60,6 +60,12 @@ class Database:
             open=False,
             name=options.application_name,
             timeout=options.connect_timeout_s,
+            # The pool retries a failed (re)connection with backoff 1 s, 2 s, 4 s, ... for up to
+            # reconnect_timeout (default 5 min), so after an outage of T seconds it could wait ~T
+            # more seconds once the server is back while every caller times out. Attempts that give
+            # up after half a caller's wait keep the gap short: a getconn with no attempt under way
+            # starts a new one at once, so calls succeed again as soon as the server is back.
+            reconnect_timeout=options.connect_timeout_s / 2,
         )
         try:
             await pool.open(wait=True, timeout=options.connect_timeout_s)
