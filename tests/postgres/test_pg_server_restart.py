@@ -135,7 +135,7 @@ async def test_a_host_keeps_working_across_a_restart(
 async def test_calls_while_the_server_is_down_fail_with_store_codes(
     server: PrivateServer, make_host: HostMaker
 ) -> None:
-    """Every call fails within the host's ``connect_timeout_s`` (a read tries twice) with the store
+    """Every call fails within the host's ``connect_timeout_s`` with the store
     code of its side: nothing raw escapes and nothing hangs. The outage lasts a few seconds of
     continued traffic, and still the first calls after the server is back succeed on the same host
     object (the pool's reconnect backoff must not outlast a caller's wait)."""
@@ -161,7 +161,7 @@ async def test_calls_while_the_server_is_down_fail_with_store_codes(
     await server.stop("fast")
     down_at = time.monotonic()
     try:
-        # All at once: 1 s per connection wait and a read waits twice, so 5 s means "hung".
+        # All at once: each waits 1 s for a connection (no retry without one), so 5 s means "hung".
         results = await asyncio.wait_for(
             asyncio.gather(*(call() for _, call in calls.values()), return_exceptions=True), 5
         )

@@ -17,7 +17,7 @@ from typing import LiteralString, TypeVar
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ...errors import EffectHostError, ErrorCode
 from .config import PostgresOptions
@@ -119,6 +119,9 @@ class Database:
         try:
             async with self.raw_connection() as conn:
                 return await body(conn)
+        except PoolTimeout as exc:
+            # No connection could be had at all: a retry would only double the caller's wait.
+            raise store_error(code, exc) from None
         except psycopg.OperationalError:
             pass  # the pool discards the broken connection; a fresh one serves the retry
         except psycopg.Error as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import EffectHostError, ErrorCode
@@ -261,6 +262,8 @@ class PostgresJournalStore:
             async with self._db.raw_connection() as conn:
                 cur = await conn.execute(self._finalize, params)
                 return cur.rowcount == 1
+        except PoolTimeout as exc:
+            raise store_error(_STORE, exc) from None  # no connection: nothing was sent
         except psycopg.OperationalError:
             pass  # the connection died: the update may or may not have committed
         except psycopg.Error as exc:
