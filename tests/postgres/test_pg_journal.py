@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from pg_support import HostMaker, admin, step_envelope
@@ -14,7 +15,14 @@ from effecthost import (
     LocalExecutor,
     SystemClock,
 )
-from effecthost._private.journal.model import Claimed, ClaimRequest, LeaseFence
+from effecthost._private.journal.model import (
+    Claimed,
+    ClaimRequest,
+    HashConflict,
+    LeaseFence,
+    ReplayError,
+    ReplayOutcome,
+)
 
 SCOPE = ExecutionScope.turn("journal-session", "journal-turn")
 
@@ -87,6 +95,28 @@ async def test_concurrent_claims_of_one_key_have_exactly_one_winner(make_host: H
     winners = [d for d in decisions if isinstance(d, Claimed)]
     assert len(winners) == 1
     assert all(type(d).__name__ == "Busy" for d in decisions if d is not winners[0])
+
+
+async def test_a_claim_on_a_row_recorded_elsewhere_decides_on_that_row(make_host: HostMaker) -> None:
+    """The first-run insert finds the key taken (another worker recorded it after this worker's
+    preload): the claim then decides on the recorded row in its next statement — replay of an
+    outcome or an error, or a hash conflict for a changed envelope — and writes nothing."""
+    writer, reader = await make_host(), await make_host()
+    for key, status in (("done", "completed"), ("broke", "failed")):
+        won = await writer.journal.claim(_request(key, "writer", f"writer:{key}"))
+        assert isinstance(won, Claimed)
+        body = '{"value":1}' if status == "completed" else '{"code":"x","message":"y"}'
+        outcome, error = (body, None) if status == "completed" else (None, body)
+        assert await writer.journal.finalize(won.fence, status, outcome, error)
+    replayed = await reader.journal.claim(_request("done", "reader", "reader:1"))
+    assert replayed == ReplayOutcome('{"value":1}', None)
+    failed = await reader.journal.claim(_request("broke", "reader", "reader:2"))
+    assert failed == ReplayError('{"code":"x","message":"y"}')
+    changed = dataclasses.replace(_request("done", "reader", "reader:3"), envelope_hash="c" * 64)
+    conflict = await reader.journal.claim(changed)
+    assert isinstance(conflict, HashConflict) and conflict.recorded_hash == "h" * 64
+    row = await reader.journal.get_row(SCOPE.journal_key(), "done")
+    assert row is not None and row.lease_owner is None and row.status == "completed"
 
 
 async def test_finalize_and_renew_need_the_live_fence(make_host: HostMaker, pg_url: str, pg_schema: str) -> None:
