@@ -9,9 +9,10 @@ psycopg connection — what any claim-then-finalize journal costs on this server
 process opens its own host on a fresh schema, waits for a common start signal, drives
 ``turns`` turns of ``steps`` durable steps (``concurrency`` turns in flight per worker), then
 replays them all on a new host object (cold, strict replay); each shape runs ``--runs`` times (3)
-on fresh schemas and reports the median, shapes with one turn in flight per worker first. Latency: each waiter process parks on
-a key and says so; the parent then resolves it once the key is listed as outstanding, stamping the resolution
-with the wall clock (one machine, so one clock) just before ``resolve_await_event``.
+on fresh schemas and reports the median, shapes with one turn in flight per worker first.
+Latency: each waiter process parks on a key and says so; the parent then resolves it once the key
+is listed as outstanding, stamping the resolution with the wall clock (one machine, so one clock)
+just before ``resolve_await_event``.
 """
 
 from __future__ import annotations
