@@ -51,6 +51,38 @@ def _row(values: tuple[object, ...]) -> JournalRow:
     return JournalRow(*values)  # type: ignore[arg-type]  # column order matches the dataclass
 
 
+def _insert_params(r: ClaimRequest) -> tuple[object, ...]:
+    """The parameters of a claimed row's insert, in the order of both claim statements."""
+    return (
+        r.scope_key,
+        r.replay_key,
+        r.session_id,
+        r.envelope_hash,
+        r.envelope_json,
+        r.owner,
+        r.token,
+        r.ttl_ms,
+        r.sleep_ms,
+        r.sleep_ms,
+        r.effect_kind,
+        r.effect_id,
+    )
+
+
+def _inserted(request: ClaimRequest, times: tuple[object, ...]) -> Decision:
+    """The decision for a row the server inserted, checked against the times it wrote
+    (lease expiry, due time, creation = the statement's *now*)."""
+    now = times[2]
+    assert isinstance(now, int)
+    decision, write = decide_claim(None, request, now)
+    if (
+        not isinstance(write, Insert)
+        or (write.row.lease_expires_at_ms, write.row.due_at_ms, write.row.created_at_ms) != times
+    ):
+        return CorruptRow("claimed runtime effect row differs from the claim decision")
+    return decision
+
+
 def _now_and_row(values: tuple[object, ...] | None) -> tuple[int, JournalRow | None]:
     assert values is not None  # the outer SELECT of the lock-read always yields one row
     now = values[0]
@@ -180,40 +212,15 @@ class PostgresJournalStore:
     async def _claim_first_run(self, conn: Conn, request: ClaimRequest) -> Decision | None:
         """Insert the claimed row when there is none (one statement, an implicit transaction
         committed asynchronously); None when the key already has a row."""
-        r = request
-        cur = await conn.execute(
-            self._claim_insert,
-            (
-                r.scope_key,
-                r.replay_key,
-                r.session_id,
-                r.envelope_hash,
-                r.envelope_json,
-                r.owner,
-                r.token,
-                r.ttl_ms,
-                r.sleep_ms,
-                r.sleep_ms,
-                r.effect_kind,
-                r.effect_id,
-            ),
-        )
+        cur = await conn.execute(self._claim_insert, _insert_params(request))
         values = await cur.fetchone()
         if values is None:
             return None
-        now = values[2]
-        assert isinstance(now, int)
-        decision, write = decide_claim(None, request, now)
-        if (
-            not isinstance(write, Insert)
-            or (write.row.lease_expires_at_ms, write.row.due_at_ms, write.row.created_at_ms) != values
-        ):
-            return CorruptRow("claimed runtime effect row differs from the claim decision")
-        return decision
+        return _inserted(request, values)
 
     async def _claim_pipelined(self, conn: Conn, request: ClaimRequest) -> Decision | None:
-        """The common cases in one statement and one round trip; None when a locked transaction
-        must decide.
+        """A claim on a key that may have a row, in one statement and one round trip; None when a
+        locked transaction must decide.
 
         When the lock-read found no row the decision is the insert, checked against the times
         the server wrote. When it found one nothing was inserted and a decision without a write
@@ -221,26 +228,8 @@ class PostgresJournalStore:
         insert that lost a race to a concurrent claim (``ON CONFLICT DO NOTHING`` returned
         nothing after waiting for the winner's commit).
         """
-        r = request
-        cur = await conn.execute(
-            self._claim_one,
-            (
-                r.scope_key,
-                r.replay_key,
-                r.scope_key,
-                r.replay_key,
-                r.session_id,
-                r.envelope_hash,
-                r.envelope_json,
-                r.owner,
-                r.token,
-                r.ttl_ms,
-                r.sleep_ms,
-                r.sleep_ms,
-                r.effect_kind,
-                r.effect_id,
-            ),
-        )
+        key = (request.scope_key, request.replay_key)
+        cur = await conn.execute(self._claim_one, key + _insert_params(request))
         values = await cur.fetchone()
         assert values is not None  # the outer SELECT always yields one row
         now = values[0]
@@ -248,14 +237,7 @@ class PostgresJournalStore:
         if values[5] is None:  # no row before this statement
             if values[4] is None:
                 return None  # lost the insert race
-            decision, write = decide_claim(None, request, now)
-            if (
-                not isinstance(write, Insert)
-                or (write.row.lease_expires_at_ms, write.row.due_at_ms, write.row.created_at_ms)
-                != values[2:5]
-            ):
-                return CorruptRow("claimed runtime effect row differs from the claim decision")
-            return decision
+            return _inserted(request, values[2:5])
         decision, write = decide_claim(_row(values[5:]), request, now)
         return decision if write is None else None
 
