@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from effecthost import (
-    DurableStep,
-    EffectEnvelope,
-    EffectKind,
-    ExecutionScope,
-    LocalExecutor,
-    RuntimeInvocation,
-    RuntimeScope,
-    open_host,
-)
+from effecthost import ExecutionScope, LocalExecutor, open_host
 from effecthost._private.stores.sqlite.wal import presize_wal, wal_size, wal_target_bytes
 
-
-def _envelope(i: int) -> EffectEnvelope:
-    key = f"step-{i}"
-    invocation = RuntimeInvocation.effect(RuntimeScope("s"), key, EffectKind.DURABLE_STEP, key)
-    return EffectEnvelope(invocation, DurableStep("s", {"i": i}))
+from ._helpers import step
 
 
 def _tables(path: str) -> set[str]:
@@ -44,7 +31,7 @@ async def test_open_presizes_the_wal_without_committing_anything(db_path: str) -
         size_before = wal_size(db_path)
         controller = host.scoped(ExecutionScope.turn("s", "t")).controller
         for i in range(50):
-            await controller.execute_effect(_envelope(i), LocalExecutor.durable_step(lambda v: v["i"]))
+            await controller.execute_effect(step("s", f"k{i}", i), LocalExecutor.durable_step(lambda v: v["value"]))
         # commits overwrite the pre-sized file from its start: it does not grow
         assert wal_size(db_path) == size_before
     finally:
@@ -62,7 +49,7 @@ async def test_open_presizes_the_wal_without_committing_anything(db_path: str) -
             return value
 
         for i in range(50):
-            outcome = await controller.execute_effect(_envelope(i), LocalExecutor.durable_step(never))
+            outcome = await controller.execute_effect(step("s", f"k{i}", i), LocalExecutor.durable_step(never))
             assert outcome.into_durable_step() == i
         assert calls == 0
     finally:
