@@ -61,7 +61,9 @@ class _MemoryLeaseBackend:
 
 
 TestInlineHost = conformance_suite(InlineEffectHost, Capabilities(await_events=True))
-TestMemoryHost = conformance_suite(_fresh_memory_host, Capabilities(durable_journal=True))
+TestMemoryHost = conformance_suite(
+    _fresh_memory_host, Capabilities(durable_journal=True, journal_store=True)
+)
 
 
 async def test_seed_effect_host_suite_passes_for_recording_host() -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from cli_support import cli, park_turn
 
-from effecthost import DurableEffectHost, Resolution
+from effecthost import DurableEffectHost, ExecutionScope, Resolution
 from effecthost._private.stores.sqlite.schema import SCHEMA_VERSION
+from effecthost.cli import journal as journal_cli
+from effecthost.testing.conformance._support import record_step
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,6 +34,21 @@ async def test_journal_sessions_and_show_report_the_turn(db_url: str, host: Dura
     table = await cli("journal", "show", "s-journal", "--url", db_url)
     assert "durable_step" in table.stdout and "in_progress" in table.stdout
     turn.task.cancel()
+
+
+@pytest.mark.parametrize("page", [3, 7])  # a short last page, and a full one then an empty one
+async def test_journal_show_lists_every_effect_across_pages(
+    db_url: str, host: DurableEffectHost, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """``journal show`` has no limit of its own: it reads a scope page by page until a short page."""
+    monkeypatch.setattr(journal_cli, "EFFECTS_PAGE", page)
+    keys = [f"step-{i}" for i in range(7)]
+    for key in keys:
+        await record_step(host, ExecutionScope.turn("s-long", "turn-1"), key)
+    shown = await cli("journal", "show", "s-long", "--url", db_url, "--json")
+    assert shown.exit_code == 0, shown.output
+    [scope] = json.loads(shown.stdout)["scopes"]
+    assert [e["replay_key"] for e in scope["effects"]] == keys  # one writer, in order, no repeats
 
 
 async def test_await_list_peek_resolve_reaches_the_waiter(db_url: str, host: DurableEffectHost) -> None:
@@ -122,4 +139,5 @@ async def test_conformance_runs_the_kit_and_reports(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] is True
-    assert "effect_host_await_events" in {r["name"] for r in report["results"]}
+    names = {r["name"] for r in report["results"]}
+    assert {"effect_host_await_events", "journal_store_lists_effects_in_pages"} <= names

@@ -40,7 +40,11 @@ class PostgresLeaseBackend:
 def _caps(make: HostMaker | None) -> Capabilities:
     backend = PostgresLeaseBackend(make) if make is not None else _NAMES_ONLY
     return Capabilities(
-        await_events=True, durable_journal=True, cold_instances=True, lease_backend=backend
+        await_events=True,
+        durable_journal=True,
+        cold_instances=True,
+        journal_store=True,
+        lease_backend=backend,
     )
 
 
@@ -49,10 +53,12 @@ VECTOR_NAMES = [name for name, _ in vectors(InlineEffectHost, _caps(None))]
 
 
 def test_every_kit_part_is_claimed() -> None:
-    """The PostgreSQL host runs the seed suites, the later vectors, cold instances and fencing."""
+    """The PostgreSQL host runs the seed suites, the later vectors, cold instances, fencing and the
+    store-level browsing vectors."""
     assert "effect_host_await_events_cold_instance" in VECTOR_NAMES
     assert sum(n.startswith("lease_fencing") for n in VECTOR_NAMES) == 4
     assert "effect_controller_concurrent_replay_deterministic" in VECTOR_NAMES
+    assert "journal_store_lists_effects_in_pages" in VECTOR_NAMES
 
 
 @pytest.mark.parametrize("name", VECTOR_NAMES)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from server_support import ADMIN, AUTH, make_app, park_turn, serve_in_process
 
-from effecthost import DurableEffectHost, EffectHostError, Resolution, open_host
+from effecthost import (
+    DurableEffectHost,
+    EffectHostError,
+    ExecutionScope,
+    ManualClock,
+    Resolution,
+    open_host,
+)
 from effecthost.server import create_app
+from effecthost.testing.conformance._support import record_step
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -231,12 +242,63 @@ async def test_cancel_sweep_resolves_waiters_cancelled_and_retire_deletes_rows(
     assert (await client.get("/v1/sessions", headers=AUTH)).json()["sessions"] == []
 
 
+@pytest.mark.parametrize("listing", ["/v1/sessions?", "/v1/effects?scope_key=k&"])
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=abc", "limit=1001", "offset=-1", "limit=%C2%B2"]
 )
-async def test_bad_paging_parameters_are_400(client: httpx.AsyncClient, query: str) -> None:
-    response = await client.get(f"/v1/sessions?{query}", headers=AUTH)
+async def test_bad_paging_parameters_are_400(
+    client: httpx.AsyncClient, listing: str, query: str
+) -> None:
+    response = await client.get(f"{listing}{query}", headers=AUTH)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_effects_page_through_a_scope_in_a_stable_total_order(
+    backend: str, tmp_path: Path
+) -> None:
+    """7 rows in pages of 3: 3/3/1, together exactly the unpaged listing, none repeated."""
+    if backend == "memory":
+        url, options = f"memory://paging-{uuid.uuid4().hex}", {}
+    else:
+        # one frozen clock: every row shares created_at_ms, so only replay_key can order them
+        url, options = f"sqlite:///{tmp_path / 'paging.db'}", {"clock": ManualClock()}
+    keys = [f"step-{i}" for i in range(7)]
+    scope = ExecutionScope.turn("s-paging", "turn-1")
+    async with await open_host(url, **options) as host:
+        for key in reversed(keys):
+            await record_step(host, scope, key)
+        await record_step(host, ExecutionScope.turn("s-paging", "turn-2"), "step-0")
+        async with serve_in_process(make_app(url)) as client:
+
+            async def page(**paging: int) -> dict[str, Any]:
+                params = {"scope_key": scope.journal_key(), **paging}
+                response = await client.get("/v1/effects", params=params, headers=AUTH)
+                assert response.status_code == 200, response.text
+                body: dict[str, Any] = response.json()
+                return body
+
+            whole = await page()
+            assert (whole["scope_key"], whole["limit"], whole["offset"]) == (
+                scope.journal_key(),
+                100,
+                0,
+            )
+            listed = [e["replay_key"] for e in whole["effects"]]
+            assert sorted(listed) == keys
+            order = [(e["created_at_ms"], e["replay_key"]) for e in whole["effects"]]
+            assert order == sorted(order)
+            if backend == "sqlite":
+                assert listed == keys
+            pages = [await page(limit=3, offset=offset) for offset in (0, 3, 6, 9)]
+            assert [(p["limit"], p["offset"]) for p in pages] == [(3, 0), (3, 3), (3, 6), (3, 9)]
+            assert [len(p["effects"]) for p in pages] == [3, 3, 1, 0]
+            paged = [e["replay_key"] for p in pages for e in p["effects"]]
+            assert paged == listed
+            assert len(set(paged)) == len(paged)
+            assert [p["effects"] for p in pages[:3]] == [
+                whole["effects"][i : i + 3] for i in (0, 3, 6)
+            ]
 
 
 async def test_missing_scope_key_and_blank_session_are_400(client: httpx.AsyncClient) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from server_support import ADMIN, live_server, make_app, park_turn
 
-from effecthost import DurableEffectHost, Resolution
+from effecthost import DurableEffectHost, ExecutionScope, Resolution
+from effecthost.testing.conformance._support import record_step
 
 CHROMIUM = os.environ.get("EFFECTHOST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -65,3 +67,36 @@ async def test_page_resolves_a_pending_event_through_the_form(
                 await page.screenshot(path=str(ARTIFACTS / "page-resolved.png"), full_page=True)
             finally:
                 await browser.close()
+
+
+async def test_page_shows_every_effect_of_a_scope_longer_than_one_api_page(
+    host_url: str, host: DurableEffectHost
+) -> None:
+    """/v1/effects answers at most 1000 rows a call; the page reads on until a short page."""
+    rows = 1003
+    scope = ExecutionScope.turn("long-1", "turn-1")
+    for i in range(rows):
+        await record_step(host, scope, f"step-{i:04d}")
+    offsets: list[str] = []
+
+    def seen(request: Any) -> None:
+        if "/v1/effects?" in request.url:
+            offsets.append(request.url.rpartition("offset=")[2])
+
+    async with live_server(make_app(host_url)) as base, playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("request", seen)
+            await page.goto(f"{base}/?token={ADMIN}")
+            await page.click("#sessions tbody tr[data-session='long-1']")
+            await page.wait_for_function(
+                f"document.querySelectorAll('#scopes tbody tr').length === {rows}"
+            )
+            shown = await page.eval_on_selector_all(
+                "#scopes tbody tr", "trs => trs.map(tr => tr.dataset.replayKey)"
+            )
+            assert shown == [f"step-{i:04d}" for i in range(rows)]
+            assert {"0", "1000"} <= set(offsets)
+        finally:
+            await browser.close()

@@ -77,7 +77,7 @@ class _SqliteLeaseBackend:
 
 
 TestSqliteHost = conformance_suite(
-    _fresh_sqlite_host, Capabilities(await_events=True, durable_journal=True)
+    _fresh_sqlite_host, Capabilities(await_events=True, durable_journal=True, journal_store=True)
 )
 
 

@@ -58,6 +58,20 @@ def _result(effect: dict[str, Any]) -> str:
     return json.dumps(effect["outcome"], ensure_ascii=False)[:80]
 
 
+#: Rows per ``list_effects`` call of ``journal show``, which always shows whole scopes.
+EFFECTS_PAGE = 1000
+
+
+async def _all_effects(host: DurableEffectHost, scope_key: str) -> list[dict[str, Any]]:
+    """Every row of the scope, page by page, until a short page."""
+    out: list[dict[str, Any]] = []
+    while True:
+        page = await host.journal.list_effects(scope_key, limit=EFFECTS_PAGE, offset=len(out))
+        out += [effect_view(r) for r in page]
+        if len(page) < EFFECTS_PAGE:
+            return out
+
+
 @journal_app.command("show")
 def show(
     session_id: Annotated[str, typer.Argument(help="The session to show.")],
@@ -70,9 +84,7 @@ def show(
         out = []
         for scope in await host.journal.list_scopes(session_id):
             view = scope_view(scope)
-            view["effects"] = [
-                effect_view(r) for r in await host.journal.list_effects(scope.scope_key)
-            ]
+            view["effects"] = await _all_effects(host, scope.scope_key)
             out.append(view)
         return out
 

@@ -140,7 +140,7 @@ def conformance(
     host_url = target or url
     # Every vector gets host objects over this one substrate: the durable and cold-instance
     # vectors need that, and each vector picks fresh session ids so they do not collide.
-    caps = Capabilities(durable_journal=True, cold_instances=True)
+    caps = Capabilities(durable_journal=True, cold_instances=True, journal_store=True)
 
     async def make() -> Any:
         return await open_host(host_url)

@@ -41,6 +41,14 @@ _TOKEN = _path_param("token", "an await-event token (`ehk1.` + base64url)")
 _SESSION = _path_param("session_id", "a session id")
 
 
+def _paging() -> list[dict[str, Any]]:
+    """``limit`` and ``offset`` of a listing (``/v1/sessions``, ``/v1/effects``)."""
+    return [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("offset", {"type": "integer", "minimum": 0}),
+    ]
+
+
 def _session_op(summary: str, ok: str) -> dict[str, Any]:
     return {
         "post": {
@@ -145,7 +153,14 @@ SCHEMAS: dict[str, Any] = {
             "await_token": _NULLABLE_STR,
         }
     ),
-    "Effects": _object({"scope_key": _STR, "effects": {"type": "array", "items": _ref("Effect")}}),
+    "Effects": _object(
+        {
+            "scope_key": _STR,
+            "effects": {"type": "array", "items": _ref("Effect")},
+            "limit": _INT,
+            "offset": _INT,
+        }
+    ),
     "Health": _object({"status": _STR}),
     "Ready": _object({"status": _STR, "backend": _STR}),
 }
@@ -183,10 +198,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "journal sessions, most recent first",
             "security": _ADMIN,
-            "parameters": [
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                _query("offset", {"type": "integer", "minimum": 0}),
-            ],
+            "parameters": _paging(),
             "responses": _responses(_ref("Sessions"), 400, 401, 403, 503),
         }
     },
@@ -215,9 +227,12 @@ PATHS: dict[str, Any] = {
     },
     "/v1/effects": {
         "get": {
-            "summary": "journal rows of one scope, by scope key",
+            "summary": "journal rows of one scope, by scope key, in (created_at_ms, replay_key) order",
             "security": _ADMIN,
-            "parameters": [_query("scope_key", {"type": "string", "minLength": 1}, required=True)],
+            "parameters": [
+                _query("scope_key", {"type": "string", "minLength": 1}, required=True),
+                *_paging(),
+            ],
             "responses": _responses(_ref("Effects"), 400, 401, 403, 503),
         }
     },

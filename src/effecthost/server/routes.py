@@ -80,10 +80,14 @@ async def retire_session(request: Request) -> JSONResponse:
     return JSONResponse({"session_id": session_id, "retired_rows": retired})
 
 
+def _paging(request: Request) -> tuple[int, int]:
+    """``limit`` (1..1000, default 100) and ``offset`` (default 0) of a listing."""
+    return int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10**9)
+
+
 async def list_sessions(request: Request) -> JSONResponse:
     require_admin(request)
-    limit = int_param(request, "limit", 100, 1, 1000)
-    offset = int_param(request, "offset", 0, 0, 10**9)
+    limit, offset = _paging(request)
     sessions = await host_of(request).journal.list_sessions(limit=limit, offset=offset)
     body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
     body["offset"] = offset
@@ -100,8 +104,16 @@ async def list_scopes(request: Request) -> JSONResponse:
 async def list_effects(request: Request) -> JSONResponse:
     require_admin(request)
     scope_key = str_param(request, "scope_key")
-    rows = await host_of(request).journal.list_effects(scope_key)
-    return JSONResponse({"scope_key": scope_key, "effects": [effect_view(r) for r in rows]})
+    limit, offset = _paging(request)
+    rows = await host_of(request).journal.list_effects(scope_key, limit=limit, offset=offset)
+    return JSONResponse(
+        {
+            "scope_key": scope_key,
+            "effects": [effect_view(r) for r in rows],
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 async def healthz(_: Request) -> JSONResponse:

@@ -219,7 +219,12 @@ class JournalStore(Protocol):
         """Scopes of a session, or the session-free scopes (process, runtime operation) for None."""
         ...
 
-    async def list_effects(self, scope_key: str) -> list[JournalRow]: ...
+    async def list_effects(
+        self, scope_key: str, limit: int | None = None, offset: int = 0
+    ) -> list[JournalRow]:
+        """The scope's rows in the total order ``(created_at_ms, replay_key)``: all of them, or the
+        page of at most ``limit`` rows after skipping ``offset``."""
+        ...
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None: ...
 

@@ -280,10 +280,12 @@ class MemoryJournalStore:
         out.sort(key=lambda s: (s.first_at_ms, s.scope_key))
         return out
 
-    async def list_effects(self, scope_key: str) -> list[JournalRow]:
+    async def list_effects(
+        self, scope_key: str, limit: int | None = None, offset: int = 0
+    ) -> list[JournalRow]:
         rows = [r for (s, _), r in self._rows.items() if s == scope_key]
         rows.sort(key=lambda r: (r.created_at_ms, r.replay_key))
-        return rows
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
         return self._rows.get((scope_key, replay_key))

@@ -94,16 +94,29 @@ function effectRow(e) {
       pretty(e.envelope), pretty(e.error || e.outcome))));
 }
 
+// /v1/effects answers a page at a time (at most 1000 rows); a scope is shown whole, so read pages
+// until a short one. The order (created_at_ms, replay_key) is total: pages never skip or repeat.
+const EFFECTS_PAGE = 1000;
+async function scopeEffects(scopeKey) {
+  const effects = [];
+  for (;;) {
+    const page = await api("GET", "/v1/effects?scope_key=" + enc(scopeKey) + "&limit=" + EFFECTS_PAGE +
+      "&offset=" + effects.length);
+    effects.push(...page.effects);
+    if (page.effects.length < EFFECTS_PAGE) return effects;
+  }
+}
+
 async function loadScopes(sessionId) {
   const data = await api("GET", "/v1/scopes?session_id=" + enc(sessionId));
   const blocks = await Promise.all(data.scopes.map(async (scope) => {
-    const effects = await api("GET", "/v1/effects?scope_key=" + enc(scope.scope_key));
+    const effects = await scopeEffects(scope.scope_key);
     const title = scope.scope ? scope.scope.type + " " + Object.entries(scope.scope)
       .filter(([k]) => k !== "type").map(([k, v]) => k + "=" + v).join(" ") : scope.scope_key;
     return h("div", { class: "scope" }, h("div", { class: "scope-title" }, title),
       h("table", {}, h("thead", {}, h("tr", {}, ...["status", "kind", "effect id", "replay key",
         "started", "took", "result"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, effects.effects.map(effectRow))));
+      h("tbody", {}, effects.map(effectRow))));
   }));
   document.getElementById("scopes").replaceChildren(...blocks);
 }
@@ -144,24 +157,26 @@ function waitForm(w) {
   return form;
 }
 
-async function loadWaits(sessionId, force) {
+async function loadWaits(sessionId) {
   const data = await api("GET", sessionPath(sessionId) + "/await-events");
   // Rebuild the forms only when the set of waits changed, so a refresh never eats typed input.
   const tokens = data.await_events.map((w) => w.token).join(",");
-  if (!force && tokens === state.waitTokens) return;
+  if (tokens === state.waitTokens) return;
   state.waitTokens = tokens;
   document.getElementById("waits").replaceChildren(...data.await_events.map(waitForm));
   document.getElementById("no-waits").hidden = data.await_events.length > 0;
 }
 
 async function selectSession(sessionId) {
+  // Another session: its forms are built afresh. The same one again (a click on the session the
+  // page opened by itself): keep the forms, or a payload being typed would be thrown away.
+  if (sessionId !== state.session) state.waitTokens = null;
   state.session = sessionId;
-  state.waitTokens = null;
   document.getElementById("detail").hidden = false;
   document.getElementById("detail-session").textContent = sessionId;
   document.querySelectorAll("#sessions tbody tr").forEach((tr) =>
     tr.classList.toggle("selected", tr.dataset.session === sessionId));
-  await Promise.all([loadWaits(sessionId, true), loadScopes(sessionId)]);
+  await Promise.all([loadWaits(sessionId), loadScopes(sessionId)]);
 }
 
 async function refresh() {
@@ -170,7 +185,7 @@ async function refresh() {
     const sessions = await loadSessions();
     // Open the most recent session on first load: a waiting approval should be one glance away.
     if (!state.session && sessions.length > 0) await selectSession(sessions[0].session_id);
-    else if (state.session) await Promise.all([loadWaits(state.session, false), loadScopes(state.session)]);
+    else if (state.session) await Promise.all([loadWaits(state.session), loadScopes(state.session)]);
     if (document.getElementById("flash").className === "error") flash("");
   } catch (e) {
     flash(e.status === 401 ? "The admin token was refused." : e.message, "error");

@@ -1,9 +1,11 @@
-"""The conformance kit: the seed's suites ported one to one, plus the later vectors effecthost
-adopts. Plain async functions taking a host factory (``make() -> host``, sync or async), plus
-:func:`run_all` (a report) and :func:`conformance_suite` (a pytest class) to check any host.
+"""The conformance kit: the seed's suites ported one to one, the later vectors effecthost adopts
+and the store-level browsing vectors. Plain async functions taking a host factory (``make() ->
+host``, sync or async), plus :func:`run_all` (a report) and :func:`conformance_suite` (a pytest
+class) to check any host.
 """
 
 from ._support import ConformanceFailure
+from .browse import journal_store_lists_effects_in_pages
 from .cold import effect_host_await_events_cold_instance
 from .later import (
     effect_controller_replay_mismatch_diagnostics,
@@ -45,6 +47,7 @@ __all__ = [
     "effect_host_lists_registered_unresolved_waits",
     "effect_host_retires_process_journal",
     "effect_host_retires_session_journal",
+    "journal_store_lists_effects_in_pages",
     "run_all",
     "vectors",
 ]

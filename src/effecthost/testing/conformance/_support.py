@@ -6,6 +6,9 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
+from ..._private.commands import DurableStep, EffectEnvelope
+from ..._private.executor import LocalExecutor
+from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ..._private.protocols import EffectHost
 
 HostFactory: TypeAlias = Callable[[], "EffectHost | Awaitable[EffectHost]"]
@@ -68,3 +71,16 @@ class Hosts:
     async def __aexit__(self, *exc: object) -> None:
         for host in reversed(self._opened):
             await close_host(host)
+
+
+async def record_step(host: Any, scope: ExecutionScope, key: str) -> None:
+    """Journal one completed durable step under replay key ``key`` in ``scope``."""
+    envelope = EffectEnvelope(
+        RuntimeInvocation.effect(
+            RuntimeScope(scope.session_id or "no-session"), key, EffectKind.DURABLE_STEP, key
+        ),
+        DurableStep(key, {"k": key}),
+    )
+    await host.scoped(scope).controller.execute_effect(
+        envelope, LocalExecutor.durable_step(lambda value: value)
+    )

@@ -8,13 +8,13 @@ import uuid
 from typing import Any
 
 from ..._private.awaits.values import Resolution, ResolveOutcome, WaitIdentity
-from ..._private.commands import DurableStep, EffectEnvelope, Sleep
+from ..._private.commands import EffectEnvelope, Sleep
 from ..._private.errors import EffectHostError
 from ..._private.executor import CancelToken, LocalExecutor
 from ..._private.hosts.base import JournalRetirement
 from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ..._private.protocols import EffectController
-from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq
+from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, record_step
 
 
 def _sleep_envelope(duration_ms: int, key: str) -> EffectEnvelope:
@@ -136,28 +136,14 @@ async def effect_host_lists_outstanding_waits(make: HostFactory) -> None:
         await effect_host_lists_registered_unresolved_waits(host, host, host)
 
 
-def _step(scope_session: str, key: str) -> EffectEnvelope:
-    return EffectEnvelope(
-        RuntimeInvocation.effect(RuntimeScope(scope_session), key, EffectKind.DURABLE_STEP, key),
-        DurableStep(key, {"k": key}),
-    )
-
-
-async def _record(host: Any, scope: ExecutionScope, key: str) -> None:
-    session = scope.session_id or "no-session"
-    await host.scoped(scope).controller.execute_effect(
-        _step(session, key), LocalExecutor.durable_step(lambda value: value)
-    )
-
-
 async def effect_host_retires_session_journal(make: HostFactory) -> None:
     async with Hosts(make) as hosts:
         host = await hosts.new()
         session = f"retire-{uuid.uuid4().hex[:8]}"
-        await _record(host, ExecutionScope.turn(session, "turn"), "a")
-        await _record(host, ExecutionScope.queue_drain(session, "drain"), "b")
-        await _record(host, ExecutionScope.session_delete(session), "c")
-        await _record(host, ExecutionScope.turn(session + "-sibling", "turn"), "d")
+        await record_step(host, ExecutionScope.turn(session, "turn"), "a")
+        await record_step(host, ExecutionScope.queue_drain(session, "drain"), "b")
+        await record_step(host, ExecutionScope.session_delete(session), "c")
+        await record_step(host, ExecutionScope.turn(session + "-sibling", "turn"), "d")
         check_eq(
             await host.retire_effect_journal(JournalRetirement.session(session)),
             3,
@@ -174,8 +160,8 @@ async def effect_host_retires_process_journal(make: HostFactory) -> None:
     async with Hosts(make) as hosts:
         host = await hosts.new()
         process = f"proc-{uuid.uuid4().hex[:8]}"
-        await _record(host, ExecutionScope.process(process), "p")
-        await _record(host, ExecutionScope.process(process + "-2"), "p")
+        await record_step(host, ExecutionScope.process(process), "p")
+        await record_step(host, ExecutionScope.process(process + "-2"), "p")
         check_eq(
             await host.retire_effect_journal(JournalRetirement.process(process)),
             1,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._private.identity import ExecutionScope
-from . import cold, later, lease, seed
+from . import browse, cold, later, lease, seed
 from ._support import HostFactory, Hosts
 
 Vector = Callable[[], Awaitable[None]]
@@ -23,6 +23,7 @@ class Capabilities:
     await_events: bool = True
     durable_journal: bool = False  # journals outcomes: replay, diagnostics, retirement vectors
     cold_instances: bool = False  # make() opens another object over the same substrate
+    journal_store: bool = False  # host.journal is a JournalStore (DurableEffectHost): browsing reads
     lease_backend: lease.LeaseFencingBackend | None = None
 
 
@@ -102,6 +103,13 @@ def vectors(make: HostFactory, caps: Capabilities) -> list[tuple[str, Vector]]:
             ("effect_host_retires_session_journal", lambda: later.effect_host_retires_session_journal(make)),
             ("effect_host_retires_process_journal", lambda: later.effect_host_retires_process_journal(make)),
         ]
+    if caps.journal_store:
+        out.append(
+            (
+                "journal_store_lists_effects_in_pages",
+                lambda: browse.journal_store_lists_effects_in_pages(make),
+            )
+        )
     if caps.cold_instances:
         out.append(
             (

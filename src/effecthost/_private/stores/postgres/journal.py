@@ -161,7 +161,7 @@ class PostgresJournalStore:
         )
         self._effects = q(
             "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s "
-            "ORDER BY created_at_ms, replay_key"
+            "ORDER BY created_at_ms, replay_key LIMIT %s OFFSET %s"
         )
         self._retire_session = q("DELETE FROM {s}.runtime_effect_replay WHERE session_id = %s")
         self._retire_scope = q("DELETE FROM {s}.runtime_effect_replay WHERE scope_key = %s")
@@ -352,9 +352,12 @@ class PostgresJournalStore:
 
         return await self._db.read(_STORE, body)
 
-    async def list_effects(self, scope_key: str) -> list[JournalRow]:
+    async def list_effects(
+        self, scope_key: str, limit: int | None = None, offset: int = 0
+    ) -> list[JournalRow]:
         async def body(conn: Conn) -> list[JournalRow]:
-            cur = await conn.execute(self._effects, (scope_key,))
+            # LIMIT NULL is no limit in PostgreSQL
+            cur = await conn.execute(self._effects, (scope_key, limit, offset))
             return [_row(values) for values in await cur.fetchall()]
 
         return await self._db.read(_STORE, body)

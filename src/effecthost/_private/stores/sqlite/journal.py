@@ -230,12 +230,14 @@ class SqliteJournalStore:
 
         return await self._db.read(op, error_code=_STORE)
 
-    async def list_effects(self, scope_key: str) -> list[JournalRow]:
+    async def list_effects(
+        self, scope_key: str, limit: int | None = None, offset: int = 0
+    ) -> list[JournalRow]:
         def op(conn: sqlite3.Connection) -> list[JournalRow]:
             cursor = conn.execute(
                 f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ?"
-                " ORDER BY created_at_ms, replay_key",
-                (scope_key,),
+                " ORDER BY created_at_ms, replay_key LIMIT ? OFFSET ?",
+                (scope_key, -1 if limit is None else limit, offset),  # LIMIT -1: no limit
             )
             return [_row(v) for v in cursor.fetchall()]
 

@@ -1,0 +1,51 @@
+"""Store-level vectors: the ``JournalStore`` browsing reads behind ``GET /v1/effects`` and
+``effecthost journal show``, checked through ``host.journal`` (as :class:`DurableEffectHost` has it)."""
+
+from __future__ import annotations
+
+import uuid
+
+from ..._private.hosts.base import JournalRetirement
+from ..._private.identity import ExecutionScope
+from ..._private.journal.model import JournalStore
+from ._support import ConformanceFailure, HostFactory, Hosts, check_eq, record_step
+
+
+async def journal_store_lists_effects_in_pages(make: HostFactory) -> None:
+    """``list_effects(scope_key, limit, offset)``: every row of one scope by default, or pages of it,
+    in the total order ``(created_at_ms, replay_key)``, so consecutive pages neither skip nor
+    repeat a row."""
+    async with Hosts(make) as hosts:
+        host = await hosts.new()
+        journal: JournalStore | None = getattr(host, "journal", None)
+        if journal is None:
+            raise ConformanceFailure("a journal_store host exposes its JournalStore as .journal")
+        session = f"paging-{uuid.uuid4().hex[:8]}"
+        scope = ExecutionScope.turn(session, "turn")
+        # Same prefix, zero-padded: every collation orders these keys alike.
+        keys = [f"page-{i:02d}" for i in range(7)]
+        try:
+            # Last key first: rows written within one millisecond must still come out by replay key.
+            for key in reversed(keys):
+                await record_step(host, scope, key)
+            await record_step(host, ExecutionScope.turn(session, "other-turn"), "page-03")
+            scope_key = scope.journal_key()
+            listed = await journal.list_effects(scope_key)  # no limit: every row of the scope
+            check_eq(sorted(r.replay_key for r in listed), keys, "the scope's rows, and only them")
+            order = [(r.created_at_ms, r.replay_key) for r in listed]
+            check_eq(order, sorted(order), "rows come in (created_at_ms, replay_key) order")
+            pages = [await journal.list_effects(scope_key, limit=3, offset=o) for o in (0, 3, 6, 9)]
+            check_eq([len(p) for p in pages], [3, 3, 1, 0], "pages of 3 over 7 rows")
+            check_eq(
+                [r.replay_key for p in pages for r in p],
+                [r.replay_key for r in listed],
+                "consecutive pages neither skip nor repeat a row",
+            )
+            middle = await journal.list_effects(scope_key, limit=2, offset=4)
+            check_eq(
+                [r.replay_key for r in middle],
+                [r.replay_key for r in listed[4:6]],
+                "limit and offset slice the same order",
+            )
+        finally:
+            await host.retire_effect_journal(JournalRetirement.session(session))
