@@ -119,16 +119,19 @@ class PostgresAwaitStore:
         self._is_revoked = q(
             "SELECT EXISTS (SELECT 1 FROM {s}.await_event_revoked_sessions WHERE session_id = %s)"
         )
-        self._tombstone = q(
-            "INSERT INTO {s}.await_event_revoked_sessions (session_id, revoked_at_ms) "
-            "VALUES (%s, " + NOW_MS + ") ON CONFLICT DO NOTHING"
+        # Revocation as one statement: the permanent tombstone, the session's rows forgotten, one
+        # session wake-up (data-modifying CTEs always run to completion).
+        self._revoke = q(
+            "WITH tombstone AS (INSERT INTO {s}.await_event_revoked_sessions "
+            "(session_id, revoked_at_ms) VALUES (%(session)s, " + NOW_MS + ") ON CONFLICT DO NOTHING), "
+            "forgotten AS (DELETE FROM {s}.await_event_waits WHERE session_id = %(session)s) "
+            "SELECT pg_notify(%(channel)s, %(hint)s)"
         )
-        self._forget = q("DELETE FROM {s}.await_event_waits WHERE session_id = %s")
         self._sweep = q(
-            "WITH swept AS (UPDATE {s}.await_event_waits SET terminal_json = %s, "
-            "resolved_at_ms = " + NOW_MS + " WHERE session_id = %s AND terminal_json IS NULL "
+            "WITH swept AS (UPDATE {s}.await_event_waits SET terminal_json = %(terminal)s, "
+            "resolved_at_ms = " + NOW_MS + " WHERE session_id = %(session)s AND terminal_json IS NULL "
             "AND NOT turn_control RETURNING key_id) "
-            "SELECT key_id, pg_notify(%s, 'k:' || key_id) FROM swept"
+            "SELECT key_id, pg_notify(%(channel)s, 'k:' || key_id) FROM swept"
         )
         self._pending = q(
             "SELECT key_id, scope_json, wait_json FROM {s}.await_event_waits "
@@ -239,17 +242,15 @@ class PostgresAwaitStore:
         return await self._db.read(_STORE, body)
 
     async def revoke_session(self, session_id: str) -> None:
-        async with self._db.connection(_STORE) as conn, conn.transaction():
-            await conn.execute(_LOCK, (session_id,))
-            await conn.execute(self._tombstone, (session_id,))
-            await conn.execute(self._forget, (session_id,))
-            await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, session_hint(session_id)))
+        params = {"session": session_id, "channel": self._channel, "hint": session_hint(session_id)}
+        async with self._db.connection(_STORE) as conn:
+            await _locked_statement(conn, session_id, self._revoke, params)
         self._hub.notify_session(session_id)
 
     async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
-        async with self._db.connection(_STORE) as conn, conn.transaction():
-            await conn.execute(_LOCK, (session_id,))
-            cur = await conn.execute(self._sweep, (cancelled_json, session_id, self._channel))
+        params = {"terminal": cancelled_json, "session": session_id, "channel": self._channel}
+        async with self._db.connection(_STORE) as conn:
+            cur = await _locked_statement(conn, session_id, self._sweep, params)
             swept = [str(row[0]) for row in await cur.fetchall()]
         for key_id in swept:
             self._hub.notify_key(key_id, cancelled_json)
