@@ -120,13 +120,9 @@ async def test_forged_foreign_and_revoked_tokens_get_the_same_answer_as_on_memor
         foreign = await stranger.await_event_key(live.scope, live.key.wait)
     assert (await client.post("/v1/sessions/s-revoked/revoke", headers=AUTH)).status_code == 200
     resolution = {"status": "ok", "payload": 1}
-    answers, peeks = set(), set()
-    for key in (forged, foreign, revoked.key):
-        token = key.to_token()
-        resolved = await client.post(f"/v1/await-events/{token}/resolve", json=resolution)
-        answers.add((resolved.status_code, resolved.text))
-        peeked = await client.get(f"/v1/await-events/{token}")
-        peeks.add((peeked.status_code, peeked.text))
+    answers, peeks = await server_support.resolve_and_peek_each(
+        client, [forged, foreign, revoked.key], resolution
+    )
     assert answers == {(200, '{"status":"unknown_or_revoked"}')}
     [(peek_status, peek_text)] = peeks
     assert peek_status == 404

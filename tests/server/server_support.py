@@ -68,6 +68,22 @@ async def park_turn(
     return ParkedTurn(scope, key, task)
 
 
+async def resolve_and_peek_each(
+    client: httpx.AsyncClient, keys: list[Any], resolution: dict[str, Any]
+) -> tuple[set[tuple[int, str]], set[tuple[int, str]]]:
+    """Resolve and peek every key's token; the distinct (status, body) answers of each. Keys the
+    service must not tell apart (forged, foreign, revoked) give one answer each way."""
+    answers: set[tuple[int, str]] = set()
+    peeks: set[tuple[int, str]] = set()
+    for key in keys:
+        token = key.to_token()
+        resolved = await client.post(f"/v1/await-events/{token}/resolve", json=resolution)
+        answers.add((resolved.status_code, resolved.text))
+        peeked = await client.get(f"/v1/await-events/{token}")
+        peeks.add((peeked.status_code, peeked.text))
+    return answers, peeks
+
+
 def make_app(url: str, **options: Any) -> Starlette:
     options.setdefault("admin_token", ADMIN)
     return create_app(url, **options)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import ADMIN, AUTH, make_app, park_turn, serve_in_process
+from server_support import ADMIN, AUTH, make_app, park_turn, resolve_and_peek_each, serve_in_process
 
 from effecthost import (
     DurableEffectHost,
@@ -66,14 +66,7 @@ async def test_forged_unknown_and_revoked_keys_get_the_same_answer(
         foreign = await stranger.await_event_key(live.scope, live.key.wait)
     assert (await client.post("/v1/sessions/s-revoked/revoke", headers=AUTH)).status_code == 200
     resolution = {"status": "ok", "payload": 1}
-    answers = set()
-    peeks = set()
-    for key in (forged, foreign, revoked.key):
-        token = key.to_token()
-        resolved = await client.post(f"/v1/await-events/{token}/resolve", json=resolution)
-        answers.add((resolved.status_code, resolved.text))
-        peeked = await client.get(f"/v1/await-events/{token}")
-        peeks.add((peeked.status_code, peeked.text))
+    answers, peeks = await resolve_and_peek_each(client, [forged, foreign, revoked.key], resolution)
     assert answers == {(200, '{"status":"unknown_or_revoked"}')}
     assert len(peeks) == 1
     status, text = peeks.pop()
