@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from effecthost import (
+    AwaitEvent,
     CancelToken,
     DurableEffectHost,
     DurableStep,
@@ -18,10 +19,13 @@ from effecthost import (
     ExecutionScope,
     LocalExecutor,
     ManualClock,
+    Resolution,
+    ResolveOutcome,
     RuntimeInvocation,
     RuntimeScope,
     Sleep,
     SleepOutcome,
+    WaitIdentity,
     open_host,
 )
 from effecthost._private.journal.decisions import decide_claim
@@ -269,6 +273,31 @@ async def test_a_drive_without_a_fitting_executor_records_nothing(executor: str)
     assert await host.journal.get_row(SCOPE.journal_key(), "k") is None
     outcome = await host.controller(SCOPE).execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
     assert outcome.into_durable_step() == {"x": 1}
+
+
+async def test_closing_the_host_ends_a_parked_await_effect_without_journaling_it() -> None:
+    """``host_closed`` is this process going away, not the event's answer: the claim is released,
+    and a drive on another host object over the same substrate waits again and gets the terminal."""
+    url = f"memory://driver-close-{uuid.uuid4().hex}"
+    first, second = await open_host(url), await open_host(url)
+    key = await first.await_event_key(SCOPE, WaitIdentity.custom("approval"))
+    envelope = EffectEnvelope(
+        RuntimeInvocation.effect(RuntimeScope("driver-session"), "wait", EffectKind.AWAIT_EVENT, "wait"),
+        AwaitEvent(key),
+    )
+    parked = asyncio.ensure_future(first.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
+    while not await second.list_outstanding_await_event_keys(SCOPE.session_id or ""):  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    await first.aclose()
+    with pytest.raises(EffectHostError) as info:
+        await asyncio.wait_for(parked, 5)
+    assert info.value.code == "host_closed"
+    assert await second.journal.get_row(SCOPE.journal_key(), "wait") is None
+    redrive = asyncio.ensure_future(second.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
+    assert await second.resolve_await_event(key, Resolution.ok("yes")) == ResolveOutcome.ACCEPTED
+    outcome = await asyncio.wait_for(redrive, 5)
+    assert outcome.into_await_event() == Resolution.ok("yes")
+    await second.aclose()
 
 
 async def test_different_keys_execute_concurrently_without_a_lock() -> None:

@@ -57,7 +57,7 @@ DESCRIPTIONS: dict[str, str] = {
     "effect_journal_retirement_unsupported": "The host keeps no journal to retire.",
     "host_url_invalid": "A host URL is malformed.",
     "host_url_unsupported": "A host URL's scheme is not one effecthost knows.",
-    "host_closed": "The host was closed.",
+    "host_closed": "The host was closed: by a call made after `aclose()`, or by a wait that was parked when the host closed (its promise stays pending; another host can wait again). Not journaled.",
     "host_option_invalid": "An option (lease ttl, synchronous level, pool size ...) is out of range.",
     "sqlite_effect_journal_retirement": "SQLite: retiring journal rows failed.",
     "sqlite_await_event_store": "SQLite: an await-event read or write failed.",

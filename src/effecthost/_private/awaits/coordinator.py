@@ -56,6 +56,18 @@ class AwaitCoordinator:
     def __init__(self, store: AwaitStore) -> None:
         self._store = store
         self._secret: bytes | None = None
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every wait parked on this coordinator with ``host_closed``. Their promises stay
+        pending in the store: another host (or this process after a reopen) can wait again."""
+        self._closing.set()
+
+    def _check_not_closing(self) -> None:
+        if self._closing.is_set():
+            raise EffectHostError(
+                ErrorCode.HOST_CLOSED, "the effect host was closed while this await event was waited on"
+            )
 
     @property
     def store(self) -> AwaitStore:
@@ -124,6 +136,7 @@ class AwaitCoordinator:
                 raise unknown_or_revoked()
             poll = POLL_START_S
             while True:
+                self._check_not_closing()
                 carried = subscription.terminal_json
                 if carried is not None:
                     # A wake-up carried the committed winner: no need to read the row again.
@@ -156,6 +169,7 @@ class AwaitCoordinator:
                     waiters = [
                         asyncio.ensure_future(subscription.event.wait()),
                         asyncio.ensure_future(cancel.wait()),
+                        asyncio.ensure_future(self._closing.wait()),
                     ]
                 elif waiters[0].done():
                     waiters[0] = asyncio.ensure_future(subscription.event.wait())

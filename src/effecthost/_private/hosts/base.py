@@ -88,6 +88,7 @@ class AwaitingHost:
 
     async def aclose(self) -> None:
         self._closed = True
+        self._awaits.close()
 
     async def __aenter__(self) -> Any:
         return self

@@ -75,5 +75,6 @@ class DurableEffectHost(AwaitingHost):
         if self._closed:
             return
         self._closed = True
+        self._awaits.close()  # parked waits end with host_closed before the substrate goes away
         if self._on_close is not None:
             await self._on_close()

@@ -46,10 +46,11 @@ BUSY_POLL_MS = 25
 #: Errors that end an execution without being an outcome: the claim is released so the next
 #: drive re-executes instead of replaying a failure that was never the effect's answer. A
 #: cancelled sleep is this drive's decision; an unavailable or mismatched local executor is this
-#: drive's configuration (a replay-only caller reaching an unrecorded effect) — journaling either
-#: would poison the key for every later drive that brings a working executor.
+#: drive's configuration (a replay-only caller reaching an unrecorded effect), a closed host is
+#: this process going away — journaling any of them would poison the key for every later drive.
 UNJOURNALED_CODES = frozenset(
     {
+        ErrorCode.HOST_CLOSED.value,
         ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED.value,
         ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE.value,
         ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH.value,

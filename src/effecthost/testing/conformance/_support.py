@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
@@ -84,3 +85,14 @@ async def record_step(host: Any, scope: ExecutionScope, key: str) -> None:
     await host.scoped(scope).controller.execute_effect(
         envelope, LocalExecutor.durable_step(lambda value: value)
     )
+
+
+async def wait_listed(host: Any, session: str, expected: int) -> list[Any]:
+    """The session's outstanding waits once there are ``expected`` of them (a parked waiter
+    registers itself asynchronously)."""
+    for _ in range(500):
+        listed = await host.list_outstanding_await_event_keys(session)
+        if len(listed) == expected:
+            return list(listed)
+        await asyncio.sleep(0.01)
+    raise ConformanceFailure(f"expected {expected} outstanding waits for {session}")

@@ -10,9 +10,18 @@ import uuid
 
 from ..._private.awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
 from ..._private.commands import AwaitEvent, EffectEnvelope
+from ..._private.errors import EffectHostError
 from ..._private.executor import CancelToken, LocalExecutor
 from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ._support import HostFactory, Hosts, check, check_eq, expect_unknown_or_revoked
+from ._support import (
+    ConformanceFailure,
+    HostFactory,
+    Hosts,
+    check,
+    check_eq,
+    expect_unknown_or_revoked,
+    wait_listed,
+)
 from .later import effect_host_lists_registered_unresolved_waits
 
 
@@ -29,6 +38,7 @@ async def effect_host_await_events_cold_instance(make: HostFactory) -> None:
         await cold_auth_tamper_matrix(hosts)
         await cold_revocation_survives_reopen(hosts)
         await cold_cancel_sweep_excludes_turn_control(hosts)
+        await cold_closing_a_host_ends_its_parked_waits(hosts)
         await effect_host_lists_registered_unresolved_waits(
             await hosts.new(), await hosts.new(), await hosts.new()
         )
@@ -190,3 +200,26 @@ async def cold_cancel_sweep_excludes_turn_control(hosts: Hosts) -> None:
         await b.resolve_await_event(gate, Resolution.ok("gate")), ResolveOutcome.ACCEPTED, "gate resolves"
     )
     check_eq(await asyncio.wait_for(gate_waiter, 5), Resolution.ok("gate"), "gate waiter gets it")
+
+
+async def cold_closing_a_host_ends_its_parked_waits(hosts: Hosts) -> None:
+    """Closing a host ends the waits parked on it with ``host_closed`` instead of leaving them
+    hanging; the promise itself stays pending, so another host object resolves it and its own
+    waiter receives exactly that terminal."""
+    session = _session("closing")
+    owner, other = await hosts.new(), await hosts.new()
+    key = await other.await_event_key(ExecutionScope.turn(session, "turn"), WaitIdentity.custom("closing"))
+    parked = asyncio.ensure_future(owner.await_await_event(key))
+    await wait_listed(other, session, 1)
+    await owner.aclose()
+    try:
+        await asyncio.wait_for(parked, 5)
+    except EffectHostError as exc:
+        check_eq(exc.code, "host_closed", "a wait parked on a host that closes ends with host_closed")
+    else:
+        raise ConformanceFailure("a wait parked on a closed host returned a resolution")
+    check_eq(await other.peek_await_event(key), None, "the promise is still pending after the close")
+    waiting = asyncio.ensure_future(other.await_await_event(key))
+    terminal = Resolution.ok("after close")
+    check_eq(await other.resolve_await_event(key, terminal), ResolveOutcome.ACCEPTED, "resolve after close")
+    check_eq(await asyncio.wait_for(waiting, 5), terminal, "another host's waiter gets the terminal")

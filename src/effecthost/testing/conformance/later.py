@@ -14,7 +14,7 @@ from ..._private.executor import CancelToken, LocalExecutor
 from ..._private.hosts.base import JournalRetirement
 from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ..._private.protocols import EffectController
-from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, record_step
+from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, record_step, wait_listed
 
 
 def _sleep_envelope(duration_ms: int, key: str) -> EffectEnvelope:
@@ -45,22 +45,13 @@ async def effect_controller_replay_mismatch_diagnostics(controller: EffectContro
         raise ConformanceFailure("a changed envelope under a recorded key must be refused")
 
 
-async def _wait_listed(host: Any, session: str, expected: int) -> list[Any]:
-    for _ in range(500):
-        listed = await host.list_outstanding_await_event_keys(session)
-        if len(listed) == expected:
-            return list(listed)
-        await asyncio.sleep(0.01)
-    raise ConformanceFailure(f"expected {expected} outstanding waits for {session}")
-
-
 async def effect_host_await_event_session_cancel_resolves_outstanding_waits(make: HostFactory) -> None:
     async with Hosts(make) as hosts:
         host = await hosts.new()
         session = f"cancel-sweep-{uuid.uuid4().hex[:8]}"
         key = await host.await_event_key(ExecutionScope.turn(session, "t"), WaitIdentity.custom("parked"))
         waiter = asyncio.ensure_future(host.await_await_event(key, CancelToken(), None))
-        await _wait_listed(host, session, 1)
+        await wait_listed(host, session, 1)
         for _ in range(500):
             await host.cancel_await_events_for_session(session)
             if waiter.done():
@@ -91,7 +82,7 @@ async def effect_host_lists_registered_unresolved_waits(owner: Any, observer: An
     check_eq(await observer.list_outstanding_await_event_keys(session), [], "minting registers nothing")
     parked = await owner.await_event_key(scope, WaitIdentity.tool_completion("parked"))
     waiter = asyncio.ensure_future(owner.await_await_event(parked, CancelToken(), None))
-    listed = await _wait_listed(observer, session, 1)
+    listed = await wait_listed(observer, session, 1)
     check_eq(listed, [parked], "exactly the parked key is listed")
     check_eq(await observer.list_outstanding_await_event_keys(other), [], "no cross-session leakage")
     check_eq(
@@ -100,13 +91,13 @@ async def effect_host_lists_registered_unresolved_waits(owner: Any, observer: An
         "a listed key resolves",
     )
     check_eq(await asyncio.wait_for(waiter, 5), Resolution.ok("done"), "the waiter receives the terminal")
-    await _wait_listed(observer, session, 0)
+    await wait_listed(observer, session, 0)
     second = await owner.await_event_key(scope, WaitIdentity.tool_completion("second"))
     waiter = asyncio.ensure_future(owner.await_await_event(second, CancelToken(), None))
-    await _wait_listed(observer, session, 1)
+    await wait_listed(observer, session, 1)
     await resolver.cancel_await_events_for_session(session)
     check_eq(await asyncio.wait_for(waiter, 5), Resolution.CANCELLED, "a sweep wakes the waiter")
-    await _wait_listed(observer, session, 0)
+    await wait_listed(observer, session, 0)
     check_eq(
         await resolver.resolve_await_event(minted, Resolution.ok("early")),
         ResolveOutcome.ACCEPTED,
@@ -115,7 +106,7 @@ async def effect_host_lists_registered_unresolved_waits(owner: Any, observer: An
     check_eq(await observer.list_outstanding_await_event_keys(session), [], "early terminals are not listed")
     third = await owner.await_event_key(scope, WaitIdentity.tool_completion("third"))
     waiter = asyncio.ensure_future(owner.await_await_event(third, CancelToken(), None))
-    await _wait_listed(observer, session, 1)
+    await wait_listed(observer, session, 1)
     await resolver.revoke_await_events_for_session(session)
     try:
         ended = await asyncio.wait_for(waiter, 5)
