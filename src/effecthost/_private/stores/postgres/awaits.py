@@ -155,13 +155,7 @@ class PostgresAwaitStore:
 
     async def ensure_pending(self, key_id: str, identity: PromiseIdentity) -> bool:
         """One round trip: BEGIN, the session lock, the check-and-insert statement, COMMIT."""
-        params = {
-            "sid": identity.session_id,
-            "key": key_id,
-            "scope": identity.scope_json,
-            "wait": identity.wait_json,
-            "tc": identity.turn_control,
-        }
+        params = _identity_params(key_id, identity)
         async with self._db.connection(_STORE) as conn:
             cur = await _locked_statement(conn, identity.session_id, self._ensure_one, params)
             head = await cur.fetchone()
@@ -204,11 +198,7 @@ class PostgresAwaitStore:
         first registration (possible only for session-free keys); the caller tries again.
         """
         params = {
-            "sid": identity.session_id,
-            "key": key_id,
-            "scope": identity.scope_json,
-            "wait": identity.wait_json,
-            "tc": identity.turn_control,
+            **_identity_params(key_id, identity),
             "term": terminal_json,
             "channel": self._channel,
             "hint": key_hint(key_id, terminal_json),
@@ -264,8 +254,15 @@ class PostgresAwaitStore:
         return await self._db.read(_STORE, body)
 
 
-def _identity_params(key_id: str, identity: PromiseIdentity) -> tuple[object, ...]:
-    return (key_id, identity.scope_json, identity.wait_json, identity.session_id, identity.turn_control)
+def _identity_params(key_id: str, identity: PromiseIdentity) -> dict[str, object]:
+    """The named parameters that identify a promise row in the await statements."""
+    return {
+        "sid": identity.session_id,
+        "key": key_id,
+        "scope": identity.scope_json,
+        "wait": identity.wait_json,
+        "tc": identity.turn_control,
+    }
 
 
 def _identity(row: tuple[object, ...]) -> PromiseIdentity:

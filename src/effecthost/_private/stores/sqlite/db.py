@@ -177,21 +177,13 @@ class Database:
             if not isinstance(exc, Exception):
                 raise
             return
-        self.commits += 1
-        self.ops_committed += len(ops)
-        for op, ok, value in results:
-            if op.future.done():
-                continue
-            if ok:
-                op.future.set_result(value)
-            else:
-                op.future.set_exception(value)
+        self._committed(results)
 
     def _run_implicit(self, batch: _Batch, op: _Op) -> None:
         """One single-statement op in SQLite's implicit transaction (atomic on its own)."""
         try:
             self.set_full_sync(op.durable)
-            _, ok, value = self._apply_single(op)
+            result = self._apply_single(op)
         except sqlite3.Error as exc:  # busy: _apply_single re-raises it untouched
             if is_busy(exc):
                 self._back_off(batch)
@@ -203,9 +195,15 @@ class Database:
             if not isinstance(exc, Exception):
                 raise
             return
+        self._committed([result])
+
+    def _committed(self, results: list[tuple[_Op, bool, Any]]) -> None:
+        """After the commit: count it, then hand every caller its own result or error."""
         self.commits += 1
-        self.ops_committed += 1
-        if not op.future.done():
+        self.ops_committed += len(results)
+        for op, ok, value in results:
+            if op.future.done():
+                continue
             if ok:
                 op.future.set_result(value)
             else:
