@@ -359,6 +359,8 @@ async def parent_main(args: argparse.Namespace) -> None:
          floor_us=floor["claim_async_plus_finalize_sync_us"],
          overhead_over_floor_us=round(
              sequential["first_run_us_per_effect"] - floor["claim_async_plus_finalize_sync_us"], 1))
+    if args.sequential_only:
+        return
     # One turn at a time per worker (latency-bound: workers add throughput while the server
     # group-commits their WAL flushes), then several turns in flight per worker (CPU-bound).
     ours = [sequential]
@@ -387,6 +389,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4, help="turns in flight per worker")
     ap.add_argument("--latency-n", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3, help="runs per throughput shape (median)")
+    ap.add_argument("--sequential-only", action="store_true",
+                    help="only the floor and one worker with one turn in flight (bench/head_to_head.py)")
     roles = ["parent", "worker", "waiter"]
     ap.add_argument("--role", choices=roles, default="parent", help=argparse.SUPPRESS)
     ap.add_argument("--schema", help=argparse.SUPPRESS)

@@ -8,7 +8,10 @@ missing it is created with pip. A peer that truly cannot be installed or run is 
 ``{"skipped": ...}`` line instead of numbers.
 
 Then the PostgreSQL benchmark (bench/postgres_bench.py: 1, 2 and 4 worker processes, DBOS and
-LangGraph on the same server), unless ``--no-postgres``.
+LangGraph on the same server), unless ``--no-postgres``. Last, bench/head_to_head.py: one
+sequential turn on effecthost and on DBOS back to back, in alternating rounds, for each backend —
+the per-effect ratio with both sides measured in the same minute, and what an fsync and a server
+round trip cost at that moment.
 
 Usage: python bench/run.py [--quick] [--no-peers] [--no-postgres]
 """
@@ -164,6 +167,14 @@ def main() -> None:
                 run_lines([sys.executable, str(ROOT / "bench" / "postgres_bench.py"), *flags], timeout=3600)
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 say(bench="postgres", skipped=True, reason=str(exc))
+        if python is not None:
+            # The ratio that matters, measured back to back in alternating rounds (see its docstring).
+            h2h = [sys.executable, str(ROOT / "bench" / "head_to_head.py"), "--n", n,
+                   "--rounds", "1" if args.quick else "3"]
+            try:
+                run_lines(h2h + (["--no-postgres"] if args.no_postgres else []), timeout=3600)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                say(bench="head_to_head", skipped=True, reason=str(exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

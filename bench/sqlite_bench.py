@@ -1,7 +1,7 @@
 """SQLite host benchmark: prints one JSON line per measurement.
 
 Usage: python bench/sqlite_bench.py [--dir DIR] [--n 1000] [--runs 3] [--turns 100 --steps 10]
-       [--synchronous full normal] [--wake 200]
+       [--synchronous full normal] [--wake 200] [--sequential-only]
 
 - ``calibration``: one raw INSERT+COMMIT in WAL at the same synchronous level, on a fresh (growing)
   WAL and on a pre-sized one (what effecthost's WAL is after open; see wal.py).
@@ -273,12 +273,19 @@ async def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--wake", type=int, default=200)
     parser.add_argument("--synchronous", nargs="+", default=["full", "normal"])
+    parser.add_argument(
+        "--sequential-only", action="store_true",
+        help="only the calibration, floor and sequential first run and replay (bench/head_to_head.py)",
+    )
     args = parser.parse_args()
     directory = _prepare(args.dir)
     for level in args.synchronous:
         raw, floor = calibrate(directory, level, args.n, args.runs)
         await journaled(directory, level, args.n, args.runs, raw, floor)
-        await concurrent(directory, level, args.turns, args.steps, args.runs, raw)
+        if not args.sequential_only:
+            await concurrent(directory, level, args.turns, args.steps, args.runs, raw)
+    if args.sequential_only:
+        return
     level = args.synchronous[0]
     await wake_same_process(directory, level, args.wake)
     await wake_other_process(directory, level, args.wake)

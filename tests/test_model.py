@@ -31,6 +31,7 @@ from effecthost import (
     ToolCall,
     ToolCallOutcome,
 )
+from effecthost._private.identity import session_journal_key_ranges
 from effecthost._private.outcomes import outcome_from_json
 
 CONTRACT_NAMES = [
@@ -83,6 +84,31 @@ def test_scope_accessors() -> None:
     assert ExecutionScope.session_delete("s").scope_id == "s"
     assert ExecutionScope.process("p").session_id is None
     assert ExecutionScope.from_json(turn.to_json()) == turn
+
+
+SESSIONS = ["s", "s1", "s-1", 's"', "s\\", "ü-ß", "s,", "s}", "a b"]
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_session_key_ranges_hold_exactly_the_keys_naming_the_session(session: str) -> None:
+    ranges = session_journal_key_ranges(session)
+
+    def inside(key: str) -> bool:
+        return any(low <= key < high for low, high in ranges)
+
+    def keys_of(name: str) -> list[str]:
+        keys = [ExecutionScope.session_delete(name).journal_key()]
+        for scope_id in ["t", "t2", "~", "\U0010ffff", "{", "z" * 40]:
+            keys.append(ExecutionScope.turn(name, scope_id).journal_key())
+            keys.append(ExecutionScope.queue_drain(name, scope_id).journal_key())
+        return keys
+
+    assert all(inside(key) for key in keys_of(session))
+    for other in [*SESSIONS, session + "x", session[:-1] or "q", "process-only"]:
+        if other != session:
+            assert not any(inside(key) for key in keys_of(other)), other
+    for scope in (ExecutionScope.process(session), ExecutionScope.runtime_operation(session)):
+        assert not inside(scope.journal_key())
 
 
 def test_blank_after_strip_is_missing() -> None:

@@ -74,7 +74,8 @@ async def test_v1_file_migrates_to_current_and_replays_its_rows(db_path: str) ->
         assert conn.execute("SELECT signing_secret FROM await_event_meta").fetchone()[0] == b"\x01" * 32
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "effect_journal_lease" not in indexes  # v2 added it, v3 dropped it
-        assert "effect_journal_session" in indexes
+        assert "effect_journal_session" not in indexes  # v4 finds sessions by key range
+        assert "effect_journal_sessionless" in indexes
 
 
 async def test_file_from_a_newer_schema_is_refused_with_a_code(db_path: str) -> None:

@@ -155,6 +155,28 @@ class ExecutionScope:
         return f"ExecutionScope.{self.variant}({args})"
 
 
+def session_journal_key_ranges(session_id: str) -> tuple[tuple[str, str], ...]:
+    """Half-open ranges ``[low, high)`` that hold every v2 journal key naming ``session_id``.
+
+    A v2 key starts ``{"version":2,"kind":K,"session_id":S`` for every scope with a session, so a
+    session's keys are one contiguous run per kind in binary (code point) order. A store keyed by
+    journal key finds a session's rows in these ranges of its primary key, with no session index
+    to keep up to date on every write. The prefixes are cut out of real keys, so they cannot drift
+    from :meth:`ExecutionScope.journal_key`; what follows the session value is ``,`` (more ids) or
+    ``}`` (the key ends), and the high bound is that character plus one.
+    """
+    ranges = []
+    for variant, (names, _, _) in _SCOPE_VARIANTS.items():
+        if names[0] != "session_id":
+            continue
+        key = ExecutionScope(variant, (session_id, *("x" for _ in names[1:]))).journal_key()
+        field = '"session_id":' + json.dumps(session_id, ensure_ascii=False)
+        session_end = key.index(field) + len(field)
+        low = key[: session_end + 1]  # through the "," or "}" after the session value
+        ranges.append((low, low[:-1] + chr(ord(low[-1]) + 1)))
+    return tuple(ranges)
+
+
 def _check_u64(value: object, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64:
         raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, f"{what} must be an integer in u64")

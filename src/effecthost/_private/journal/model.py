@@ -206,7 +206,11 @@ class JournalStore(Protocol):
         ...
 
     async def retire_session(self, session_id: str) -> int:
-        """Delete every row of the session (turn, drain and delete scopes); return the count."""
+        """Delete every row of the session (turn, drain and delete scopes); return the count.
+
+        A session's rows are the rows of its scopes, whose v2 journal keys name the session: a
+        store may find them by key (``session_journal_key_ranges``) instead of by an index.
+        """
         ...
 
     async def retire_scope(self, scope_key: str) -> int:

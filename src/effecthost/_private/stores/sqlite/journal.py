@@ -13,6 +13,7 @@ from typing import Any
 
 from ...clock import Clock
 from ...errors import ErrorCode
+from ...identity import session_journal_key_ranges
 from ...journal.decisions import decide_claim
 from ...journal.model import (
     ClaimRequest,
@@ -44,6 +45,13 @@ _FENCE = (
 
 def _row(values: Any) -> JournalRow:
     return JournalRow(*values)
+
+
+def _session_rows(session_id: str) -> tuple[str, tuple[object, ...]]:
+    """A WHERE clause (and its parameters) for a session's rows: primary-key ranges, no index."""
+    ranges = session_journal_key_ranges(session_id)
+    clause = " OR ".join("(scope_key >= ? AND scope_key < ?)" for _ in ranges)
+    return f"({clause}) AND session_id = ?", (*(b for r in ranges for b in r), session_id)
 
 
 def _fence_args(fence: LeaseFence, now_ms: int) -> tuple[object, ...]:
@@ -192,8 +200,10 @@ class SqliteJournalStore:
         )
 
     async def retire_session(self, session_id: str) -> int:
+        where, params = _session_rows(session_id)
+
         def op(conn: sqlite3.Connection) -> int:
-            return conn.execute("DELETE FROM effect_journal WHERE session_id = ?", (session_id,)).rowcount
+            return conn.execute(f"DELETE FROM effect_journal WHERE {where}", params).rowcount
 
         return await self._db.write(op, durable=self._durability.outcomes, error_code=_RETIRE)
 
@@ -218,15 +228,28 @@ class SqliteJournalStore:
         return await self._db.read(op, error_code=_STORE)
 
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
+        # One query per key range, so each is a primary-key search (an OR of ranges under a
+        # GROUP BY makes the planner scan the table); rows without a session use a partial index.
+        if session_id is None:
+            queries: list[tuple[str, tuple[object, ...]]] = [("session_id IS NULL", ())]
+        else:
+            queries = [
+                ("scope_key >= ? AND scope_key < ? AND session_id = ?", (low, high, session_id))
+                for low, high in session_journal_key_ranges(session_id)
+            ]
+
         def op(conn: sqlite3.Connection) -> list[ScopeSummary]:
-            cursor = conn.execute(
-                "SELECT scope_key, session_id, count(*), sum(status = 'in_progress'),"
-                " sum(status = 'failed'), min(created_at_ms), max(updated_at_ms)"
-                " FROM effect_journal WHERE session_id IS ? GROUP BY scope_key"
-                " ORDER BY min(created_at_ms), scope_key",
-                (session_id,),
-            )
-            return [ScopeSummary(*v) for v in cursor.fetchall()]
+            found: list[ScopeSummary] = []
+            for where, params in queries:
+                cursor = conn.execute(
+                    "SELECT scope_key, session_id, count(*), sum(status = 'in_progress'),"
+                    " sum(status = 'failed'), min(created_at_ms), max(updated_at_ms)"
+                    f" FROM effect_journal WHERE {where} GROUP BY scope_key",
+                    params,
+                )
+                found.extend(ScopeSummary(*v) for v in cursor.fetchall())
+            found.sort(key=lambda scope: (scope.first_at_ms, scope.scope_key))
+            return found
 
         return await self._db.read(op, error_code=_STORE)
 

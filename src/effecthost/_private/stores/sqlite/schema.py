@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...errors import EffectHostError, ErrorCode
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_TABLE = "effecthost_schema_versions"
 
 # Version 1: the first release. Kept verbatim: migration tests build v1 files from it.
@@ -84,8 +84,25 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS effect_journal_lease")
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """v4 drops the session index: a claim that also wrote an index page put one more WAL frame
+    into the fsync of every journaled effect (measured: ~15 % of a sequential effect at ``full``).
+    A session's rows are found in key ranges of the primary key instead (every v2 journal key
+    names its session right after its kind; see ``session_journal_key_ranges``). Rows without a
+    session keep a partial index, which rows with a session never touch."""
+    conn.execute("DROP INDEX IF EXISTS effect_journal_session")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS effect_journal_sessionless ON effect_journal(scope_key)"
+        " WHERE session_id IS NULL"
+    )
+
+
 #: MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def _user_tables(conn: sqlite3.Connection) -> set[str]:
