@@ -85,8 +85,8 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
 
 
 def _v3_to_v4(conn: sqlite3.Connection) -> None:
-    """v4 drops the session index: a claim that also wrote an index page put one more WAL frame
-    into the fsync of every journaled effect (measured: ~15 % of a sequential effect at ``full``).
+    """v4 drops the session index: every claim also inserted into it, one more b-tree page (and
+    WAL frame) written per journaled effect (measured: ~15 % of a sequential effect at ``full``).
     A session's rows are found in key ranges of the primary key instead (every v2 journal key
     names its session right after its kind; see ``session_journal_key_ranges``). Rows without a
     session keep a partial index, which rows with a session never touch."""
