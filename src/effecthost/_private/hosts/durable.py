@@ -8,6 +8,7 @@ from ..awaits.store import AwaitStore
 from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import ExecutionScope
 from ..journal.driver import JournalController, LeaseTimings, new_owner_id
+from ..journal.leases import LeaseKeeper
 from ..journal.model import JournalStore
 from ..protocols import ScopedController
 from .base import AwaitingHost, JournalRetirement
@@ -33,6 +34,7 @@ class DurableEffectHost(AwaitingHost):
         self.url = url
         self.clock = clock
         self.lease = lease or LeaseTimings(DEFAULT_LEASE_TTL_MS)
+        self.leases = LeaseKeeper(journal, clock, self.lease)
         self.owner_id = new_owner_id()
         self.strict = False
         self.stats_executed = 0
@@ -75,6 +77,7 @@ class DurableEffectHost(AwaitingHost):
         if self._closed:
             return
         self._closed = True
+        self.leases.close()
         self._awaits.close()  # parked waits end with host_closed before the substrate goes away
         if self._on_close is not None:
             await self._on_close()

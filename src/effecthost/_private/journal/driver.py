@@ -2,7 +2,8 @@
 
 No lock or transaction is held while a local executor runs: a claim is one short store call, the
 executor runs free, and a fenced finalize records the result. A lease renews every ttl/3 while the
-executor runs; a lost lease aborts it and reports ``{backend}_effect_replay_lease_lost``.
+executor runs (the host's :class:`LeaseKeeper`); a lost lease aborts it and reports
+``{backend}_effect_replay_lease_lost``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from ..clock import Clock, TimerHandle
     from ..hosts.durable import DurableEffectHost
 
 BUSY_POLL_MS = 25
@@ -226,30 +226,8 @@ class JournalController:
         fence = claim.fence
         task = asyncio.current_task()
         assert task is not None
-        lost = False
-        renewer: asyncio.Task[None] | None = None
-        timer: TimerHandle | None = None
-        clock: Clock = self._host.clock
-        timings = self._host.lease
-
-        async def renew_loop() -> None:
-            nonlocal lost
-            while True:
-                try:
-                    ok = await self._store.renew(fence, timings.ttl_ms)
-                except EffectHostError:
-                    ok = True  # a store hiccup is not a lost lease; the next renewal decides
-                if not ok:
-                    lost = True
-                    task.cancel()
-                    return
-                await clock.sleep(timings.renew_ms / 1000)
-
-        def start_renewing() -> None:
-            nonlocal renewer
-            renewer = asyncio.ensure_future(renew_loop())
-
-        timer = clock.call_later(timings.renew_ms / 1000, start_renewing)
+        keeper = self._host.leases
+        held = keeper.hold(fence, task)
         outcome: Outcome | None = None
         error: EffectHostError | None = None
         try:
@@ -258,11 +236,9 @@ class JournalController:
             except EffectHostError as exc:
                 error = exc
             finally:
-                timer.cancel()
-                if renewer is not None:
-                    renewer.cancel()
+                keeper.drop(held)
         except asyncio.CancelledError:
-            if lost and task.cancelling() > 0:
+            if held.lost and task.cancelling() > 0:
                 task.uncancel()
                 raise self._lease_lost() from None
             await self._release_quietly(fence)
@@ -270,7 +246,7 @@ class JournalController:
         except BaseException:
             await self._release_quietly(fence)
             raise
-        if lost:
+        if held.lost:
             raise self._lease_lost()
         if error is not None and error.code in UNJOURNALED_CODES:
             await self._release_quietly(fence)

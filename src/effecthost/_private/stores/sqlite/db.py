@@ -112,9 +112,28 @@ class Database:
         """
         if self._closed:
             raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
+        alone = self._pending is None and self._retrying is None and not _others_ready(self.loop)
+        if alone and single_statement:
+            # The sequential case: nothing else could join a batch this turn, and the statement is
+            # its own transaction. Run it now and answer directly, with no future to settle.
+            try:
+                self.set_full_sync(durable)
+                value = fn(self.conn)
+            except EffectHostError:
+                raise
+            except sqlite3.Error as exc:
+                if not is_busy(exc):
+                    raise EffectHostError(error_code, f"SQLite error: {exc}") from None
+                # another process holds the write lock: queue it and back off like any batch
+            except Exception as exc:  # e.g. OverflowError binding an int SQLite cannot store
+                raise EffectHostError(error_code, f"SQLite error: {exc}") from None
+            else:
+                self.commits += 1
+                self.ops_committed += 1
+                return value
         future: asyncio.Future[T] = self.loop.create_future()
         op = _Op(fn, durable, error_code, future, single_statement)
-        if self._pending is None and self._retrying is None and not _others_ready(self.loop):
+        if alone:
             # Nothing else could join a batch this turn: commit now. Awaiting the finished future
             # then costs no loop turn, which is most of a sequential effect's Python overhead.
             self._run(_Batch([op]))
