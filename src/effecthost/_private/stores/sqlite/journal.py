@@ -43,6 +43,18 @@ _FENCE = (
 )
 
 
+def _claim_insert(session: bool, due: bool) -> str:
+    """The INSERT of a claimed row; session id and due time are NULL literals when absent."""
+    return (
+        f"INSERT INTO effect_journal ({_COLUMNS}) VALUES (?, ?, {'?' if session else 'NULL'},"
+        f" ?, ?, ?, NULL, NULL, ?, ?, ?, {'?' if due else 'NULL'}, ?, ?, ?, ?)"
+        " ON CONFLICT(scope_key, replay_key) DO NOTHING"
+    )
+
+
+_CLAIM_INSERT = {(s, d): _claim_insert(s, d) for s in (True, False) for d in (True, False)}
+
+
 def _row(values: Any) -> JournalRow:
     return JournalRow(*values)
 
@@ -52,6 +64,18 @@ def _session_rows(session_id: str) -> tuple[str, tuple[object, ...]]:
     ranges = session_journal_key_ranges(session_id)
     clause = " OR ".join("(scope_key >= ? AND scope_key < ?)" for _ in ranges)
     return f"({clause}) AND session_id = ?", (*(b for r in ranges for b in r), session_id)
+
+
+def _finalize(assignments: str) -> str:
+    return (
+        f"UPDATE effect_journal SET status = ?, {assignments}, lease_owner = NULL,"
+        f" lease_token = NULL, lease_expires_at_ms = 0, updated_at_ms = ? WHERE {_FENCE}"
+    )
+
+
+_FINALIZE_OUTCOME = _finalize("outcome_json = ?, error_json = NULL")
+_FINALIZE_ERROR = _finalize("outcome_json = NULL, error_json = ?")
+_FINALIZE_BOTH = _finalize("outcome_json = ?, error_json = ?")
 
 
 def _fence_args(fence: LeaseFence, now_ms: int) -> tuple[object, ...]:
@@ -115,13 +139,23 @@ class SqliteJournalStore:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, r: JournalRow) -> bool:
-        """Insert unless the key exists (then the caller reads the row and decides on it)."""
-        cursor = conn.execute(
-            f"INSERT INTO effect_journal ({_COLUMNS}) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(scope_key, replay_key) DO NOTHING",
-            r.values(),
-        )
+        """Insert a claimed row unless the key exists (then the caller reads the row and decides).
+
+        Columns that are NULL go into the statement as literals, not bound parameters: binding
+        None makes Python's sqlite3 look for an adapter and raise and clear an AttributeError,
+        ~3,000 instructions a parameter (a claim has two to four of them).
+        """
+        assert r.outcome_json is None and r.error_json is None  # only claims are inserted
+        session, due = r.session_id is not None, r.due_at_ms is not None
+        values: tuple[object, ...] = (r.scope_key, r.replay_key)
+        if session:
+            values += (r.session_id,)
+        values += (r.envelope_hash, r.envelope_json, r.status, r.lease_owner, r.lease_token,
+                   r.lease_expires_at_ms)  # fmt: skip
+        if due:
+            values += (r.due_at_ms,)
+        values += (r.created_at_ms, r.updated_at_ms, r.effect_kind, r.effect_id)
+        cursor = conn.execute(_CLAIM_INSERT[session, due], values)
         return cursor.rowcount == 1
 
     async def preload(self, scope_key: str) -> list[JournalRow]:
@@ -175,14 +209,18 @@ class SqliteJournalStore:
     async def finalize(
         self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
     ) -> bool:
+        # No None parameter (see _insert): the absent one of outcome and error is a NULL literal.
+        params: tuple[object, ...]
+        if error_json is None:
+            sql, params = _FINALIZE_OUTCOME, (status, outcome_json)
+        elif outcome_json is None:
+            sql, params = _FINALIZE_ERROR, (status, error_json)
+        else:
+            sql, params = _FINALIZE_BOTH, (status, outcome_json, error_json)
+
         def op(conn: sqlite3.Connection) -> bool:
             now = self._clock.now_ms()
-            cursor = conn.execute(
-                "UPDATE effect_journal SET status = ?, outcome_json = ?, error_json = ?,"
-                " lease_owner = NULL, lease_token = NULL, lease_expires_at_ms = 0,"
-                f" updated_at_ms = ? WHERE {_FENCE}",
-                (status, outcome_json, error_json, now, *_fence_args(fence, now)),
-            )
+            cursor = conn.execute(sql, (*params, now, *_fence_args(fence, now)))
             return cursor.rowcount == 1
 
         return await self._db.write(
