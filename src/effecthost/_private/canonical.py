@@ -98,7 +98,7 @@ def _check_text(text: str, path: str) -> None:
 
 def dumps(tree: Any) -> str:
     """Serialise an already-shaped tree (dict order kept) exactly as serde_json would."""
-    text = _ENCODER.encode(tree)
+    text = "".join(_C_ENCODE(tree, 0)) if _C_ENCODE is not None else _ENCODER.encode(tree)
     # Python and Rust write floats with the same shortest digits; they differ only where Python
     # picks exponent form (``1e+16``, ``1e-05``). Only then take the slow, exact writer. A match
     # inside a string is a harmless false positive.
@@ -110,6 +110,16 @@ def dumps(tree: Any) -> str:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# The C encoder _ENCODER.encode builds on every call, built once (it is most of the cost of encoding
+# a small outcome). No circular-reference markers: every tree written here is built by our model or
+# by normalize(), whose depth limit already refuses cycles.
+_C_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
 _PY_EXPONENT = re.compile(r"\de[-+]\d")
 
 
