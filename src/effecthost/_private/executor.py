@@ -47,8 +47,12 @@ class CancelToken:
         await self._event.wait()
 
 
+#: Plain JSON values a step function returns: not awaitable, no ABC check needed.
+_PLAIN = frozenset({type(None), bool, int, float, str, list, dict})
+
+
 async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
+    if type(value) not in _PLAIN and inspect.isawaitable(value):
         return await value
     return value
 
