@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import EffectHostError, ErrorCode
+from .identity import EffectKind
 from .outcomes import DurableStepOutcome, Outcome, SleepOutcome
 
 if TYPE_CHECKING:
@@ -111,7 +112,12 @@ class LocalExecutor:
         return CancelToken(), None
 
     async def execute(self, envelope: EffectEnvelope) -> Outcome:
-        kind = envelope.command.kind.value
+        command = envelope.command
+        if self._variant == "durable_step" and command.kind is EffectKind.DURABLE_STEP:
+            # The common case first, without the enum's value property (a Python-level call).
+            assert self._fn is not None
+            return DurableStepOutcome(await _maybe_await(self._fn(command.input)))  # type: ignore[attr-defined]
+        kind = command.kind.value
         if self._variant == "unavailable":
             raise EffectHostError(
                 ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE,

@@ -152,21 +152,24 @@ class JournalController:
         self, envelope: EffectEnvelope, local_executor: LocalExecutor
     ) -> Decision | Outcome:
         """Claim through the store, waiting out live leases; run the effect when the claim is ours."""
-        clock = self._host.clock
-        request = ClaimRequest(
-            scope_key=self._scope_key,
-            replay_key=envelope.replay_key,
-            session_id=self._session_id,
-            envelope_hash=envelope.stable_hash(),
-            envelope_json=envelope.canonical_json(),
-            effect_kind=envelope.kind.value,
-            effect_id=envelope.effect_id,
-            owner=self._host.owner_id,
-            token=f"{self._host.owner_id}:{next(self._token_seq)}",
-            ttl_ms=self._host.lease.ttl_ms,
-            sleep_ms=envelope.command.duration_ms if isinstance(envelope.command, Sleep) else None,
-            strict=self._strict or self._host.strict,
+        host = self._host
+        command = envelope.command
+        owner = host.owner_id
+        request = ClaimRequest(  # positional, in field order: this runs once per effect
+            self._scope_key,
+            envelope.replay_key,
+            self._session_id,
+            envelope.stable_hash(),
+            envelope.canonical_json(),
+            command.kind._value_,  # the plain str (``.value`` is a Python-level enum property)
+            envelope.effect_id,
+            owner,
+            f"{owner}:{next(self._token_seq)}",
+            host.lease.ttl_ms,
+            command.duration_ms if isinstance(command, Sleep) else None,
+            self._strict or host.strict,
         )
+        clock = host.clock
         while True:
             decision = await self._store.claim(request)
             if isinstance(decision, Busy):

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -45,14 +45,12 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether other callbacks are queued for this loop turn (they may want to write too).
-
-    Reads the loop's ready queue where the implementation has one (CPython's and uvloop's base
-    loops); when it cannot tell, it answers True and every write takes the batching path.
-    """
+def _ready_queue(loop: asyncio.AbstractEventLoop) -> Sized | None:
+    """The loop's queue of callbacks ready for this turn (they may want to write too), where the
+    implementation has one (CPython's base loop creates it once); None when it cannot tell, and
+    then every write takes the batching path."""
     ready = getattr(loop, "_ready", None)
-    return ready is None or len(ready) > 0
+    return ready if isinstance(ready, Sized) else None
 
 
 @dataclass(slots=True)
@@ -80,6 +78,7 @@ class Database:
         # check_same_thread=False: the loop may be driven from any thread, but only one at a time.
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._ready = _ready_queue(loop)
         self._sync_full: bool | None = None
         self._pending: _Batch | None = None
         self._retrying: _Batch | None = None
@@ -112,7 +111,8 @@ class Database:
         """
         if self._closed:
             raise EffectHostError(error_code, f"the SQLite database {self.path} is closed")
-        alone = self._pending is None and self._retrying is None and not _others_ready(self.loop)
+        ready = self._ready
+        alone = self._pending is None and self._retrying is None and ready is not None and not ready
         if alone and single_statement:
             # The sequential case: nothing else could join a batch this turn, and the statement is
             # its own transaction. Run it now and answer directly, with no future to settle.
