@@ -101,8 +101,9 @@ def dumps(tree: Any) -> str:
     text = "".join(_C_ENCODE(tree, 0)) if _C_ENCODE is not None else _ENCODER.encode(tree)
     # Python and Rust write floats with the same shortest digits; they differ only where Python
     # picks exponent form (``1e+16``, ``1e-05``). Only then take the slow, exact writer. A match
-    # inside a string is a harmless false positive.
-    if _PY_EXPONENT.search(text) is None:
+    # inside a string is a harmless false positive. (The substring tests are a cheap pre-check:
+    # without "e+" or "e-" there is no exponent, and most texts have neither.)
+    if ("e+" not in text and "e-" not in text) or _PY_EXPONENT.search(text) is None:
         return text
     parts: list[str] = []
     _write(tree, parts)
