@@ -168,6 +168,7 @@ class JournalController:
             host.lease.ttl_ms,
             command.duration_ms if isinstance(command, Sleep) else None,
             self._strict or host.strict,
+            True,  # canonical: the envelope text comes from canonical.dumps
         )
         clock = host.clock
         while True:
@@ -261,10 +262,14 @@ class JournalController:
     ) -> Outcome:
         try:
             if error is not None:
-                ok = await self._store.finalize(fence, "failed", None, canonical.dumps(error.to_json()))
+                ok = await self._store.finalize(
+                    fence, "failed", None, canonical.dumps(error.to_json()), canonical=True
+                )
             else:
                 assert outcome is not None
-                ok = await self._store.finalize(fence, "completed", canonical.dumps(outcome.to_json()), None)
+                ok = await self._store.finalize(
+                    fence, "completed", canonical.dumps(outcome.to_json()), None, canonical=True
+                )
         except EffectHostError:
             raise
         except (TypeError, ValueError) as exc:

@@ -60,6 +60,9 @@ class ClaimRequest:
     ttl_ms: int
     sleep_ms: int | None  # duration for sleep commands: due_at = now + sleep_ms on first claim
     strict: bool  # start_replay(): a missing row is an error, not a claim
+    #: The caller wrote ``envelope_json`` with ``canonical.dumps`` (the driver always does): a
+    #: store that checks texts are JSON may skip parsing it again.
+    canonical: bool = False
 
 
 @dataclass(slots=True)
@@ -196,9 +199,19 @@ class JournalStore(Protocol):
         ...
 
     async def finalize(
-        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+        self,
+        fence: LeaseFence,
+        status: Status,
+        outcome_json: str | None,
+        error_json: str | None,
+        *,
+        canonical: bool = False,
     ) -> bool:
-        """Fenced write of the outcome or error; False when the lease was lost or expired."""
+        """Fenced write of the outcome or error; False when the lease was lost or expired.
+
+        ``canonical``: the caller wrote the texts with ``canonical.dumps`` (the driver always
+        does), so a store that checks texts are JSON may skip parsing them again.
+        """
         ...
 
     async def release(self, fence: LeaseFence) -> bool:

@@ -202,7 +202,13 @@ class MemoryJournalStore:
 
     @_atomic
     async def finalize(
-        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+        self,
+        fence: LeaseFence,
+        status: Status,
+        outcome_json: str | None,
+        error_json: str | None,
+        *,
+        canonical: bool = False,  # texts are stored as given; nothing here parses them
     ) -> bool:
         row = self._fenced(fence)
         if row is None:

@@ -199,7 +199,9 @@ class PostgresJournalStore:
     # ---- claim ------------------------------------------------------------------------------
 
     async def claim(self, request: ClaimRequest) -> Decision:
-        self._db.check_payload(request.envelope_json, "the effect envelope", _ENCODE)
+        self._db.check_payload(
+            request.envelope_json, "the effect envelope", _ENCODE, parse=not request.canonical
+        )
         async with self._db.connection(_STORE) as conn:
             if not request.strict:
                 decision = await self._claim_first_run(conn, request)
@@ -275,11 +277,17 @@ class PostgresJournalStore:
             return cur.rowcount == 1
 
     async def finalize(
-        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+        self,
+        fence: LeaseFence,
+        status: Status,
+        outcome_json: str | None,
+        error_json: str | None,
+        *,
+        canonical: bool = False,
     ) -> bool:
         try:
-            self._db.check_payload(outcome_json, "the effect outcome", _ENCODE)
-            self._db.check_payload(error_json, "the effect error", _ENCODE)
+            self._db.check_payload(outcome_json, "the effect outcome", _ENCODE, parse=not canonical)
+            self._db.check_payload(error_json, "the effect error", _ENCODE, parse=not canonical)
         except EffectHostError:
             # Nothing can ever be recorded for this attempt: free the row now so the next drive
             # re-executes instead of waiting for the lease to expire.

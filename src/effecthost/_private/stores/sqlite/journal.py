@@ -207,7 +207,13 @@ class SqliteJournalStore:
         )
 
     async def finalize(
-        self, fence: LeaseFence, status: Status, outcome_json: str | None, error_json: str | None
+        self,
+        fence: LeaseFence,
+        status: Status,
+        outcome_json: str | None,
+        error_json: str | None,
+        *,
+        canonical: bool = False,  # texts are stored as given; nothing here parses them
     ) -> bool:
         # No None parameter (see _insert): the absent one of outcome and error is a NULL literal.
         params: tuple[object, ...]
