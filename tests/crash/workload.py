@@ -84,10 +84,10 @@ def arm(host: DurableEffectHost, kill: dict[str, Any] | None) -> None:
             die()
         return decision
 
-    async def finalize_or_die(fence: Any, *args: Any) -> Any:
+    async def finalize_or_die(fence: Any, *args: Any, **kwargs: Any) -> Any:
         if _matches(kill, "after_execute", fence.scope_key, fence.replay_key):
             die()
-        return await finalize(fence, *args)
+        return await finalize(fence, *args, **kwargs)
 
     def finalized_row(scope_key: str, replay_key: str) -> int:
         # Runs inside the finalize statement, after the row changed and before any commit (in an
