@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import select
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import LiteralString, TypeVar
 
 import psycopg
@@ -115,20 +114,9 @@ class Database:
             await self.pool.putconn(conn)
         return await self.pool.getconn()
 
-    @asynccontextmanager
-    async def raw_connection(self) -> AsyncIterator[Conn]:
+    def raw_connection(self) -> Borrowed:
         """A checked pooled connection; driver errors pass through unchanged."""
-        self._in_flight += 1
-        try:
-            conn = await self._checkout()
-        except BaseException:
-            self._in_flight -= 1
-            raise
-        try:
-            yield conn
-        finally:
-            self._in_flight -= 1
-            await self._check_in(conn)
+        return Borrowed(self, None)
 
     async def _check_in(self, conn: Conn) -> None:
         """Park the connection when nobody else is waiting for one and it is clean; otherwise give
@@ -145,14 +133,9 @@ class Database:
             return
         await self.pool.putconn(conn)
 
-    @asynccontextmanager
-    async def connection(self, code: str) -> AsyncIterator[Conn]:
+    def connection(self, code: str) -> Borrowed:
         """A pooled connection; driver errors inside the block become ``code``."""
-        try:
-            async with self.raw_connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise store_error(code, exc) from None
+        return Borrowed(self, code)
 
     async def read(self, code: str, body: Callable[[Conn], Awaitable[T]]) -> T:
         """Run an idempotent read; retry once when the connection itself failed."""
@@ -192,6 +175,46 @@ class Database:
             json.loads(text)
         except ValueError as exc:
             raise EffectHostError(encode_code, f"{what} is not JSON: {exc}") from None
+
+
+class Borrowed:
+    """``async with`` a connection of a :class:`Database`: checked out on entry, checked in on
+    exit; with a ``code``, driver errors (from the checkout, the block or the check-in) become
+    that coded error. A class rather than ``@asynccontextmanager``: a store call enters two of
+    these per journaled effect, and the generator machinery cost more than the rest of them."""
+
+    __slots__ = ("_code", "_conn", "_db")
+
+    def __init__(self, db: Database, code: str | None) -> None:
+        self._db = db
+        self._code = code
+        self._conn: Conn | None = None
+
+    async def __aenter__(self) -> Conn:
+        db = self._db
+        db._in_flight += 1
+        try:
+            self._conn = await db._checkout()
+        except BaseException as exc:
+            db._in_flight -= 1
+            if self._code is not None and isinstance(exc, psycopg.Error):
+                raise store_error(self._code, exc) from None
+            raise
+        return self._conn
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        db, conn = self._db, self._conn
+        assert conn is not None
+        self._conn = None
+        db._in_flight -= 1
+        try:
+            await db._check_in(conn)
+        except psycopg.Error as check_in_error:
+            if self._code is None:
+                raise
+            raise store_error(self._code, check_in_error) from None
+        if self._code is not None and isinstance(exc, psycopg.Error):
+            raise store_error(self._code, exc) from None
 
 
 def store_error(code: str, exc: BaseException) -> EffectHostError:
