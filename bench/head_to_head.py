@@ -1,6 +1,7 @@
 """effecthost against DBOS, one sequential turn each, in alternating rounds: the per-effect ratio.
 
-Usage: python bench/head_to_head.py [--rounds 3] [--n 1000] [--no-postgres] [--url postgresql://...]
+Usage: python bench/head_to_head.py [--rounds 3] [--n 1000] [--no-postgres | --no-sqlite]
+       [--url postgresql://...]
 
 Why rounds: on a shared virtual machine the cost of an fsync or of a loopback round trip can move
 by 2-3x within minutes, and the two sides of a ratio measured minutes apart can land in different
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     if not Path(PEERS_PYTHON).exists():
         emit(bench="head_to_head", skipped=f"{PEERS_PYTHON} missing (make bench creates the peers venv)")
@@ -190,7 +192,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="effecthost-h2h-"))
     try:
         machine(work, url, "before")
-        rounds("sqlite", args.rounds, args.n, work, args.url)
+        if not args.no_sqlite:
+            rounds("sqlite", args.rounds, args.n, work, args.url)
         if url is not None:
             rounds("postgres", args.rounds, args.n, work, url)
         machine(work, url, "after")
