@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import select
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import LiteralString, TypeVar
 
 import psycopg
-from psycopg import AsyncConnection, sql
-from psycopg.pq import TransactionStatus
+from psycopg import AsyncConnection, pq, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ...errors import EffectHostError, ErrorCode
 from .config import PostgresOptions
+from .wire import Param, Statement, Watch, execute
 
 T = TypeVar("T")
 Conn = AsyncConnection[TupleRow]
@@ -29,6 +29,9 @@ Conn = AsyncConnection[TupleRow]
 #: workers whose clocks disagree still agree on who holds a lease.
 NOW_MS = "floor(extract(epoch FROM transaction_timestamp()) * 1000)::bigint"
 
+_BAD = pq.ConnStatus.BAD
+_IDLE = pq.TransactionStatus.IDLE
+
 
 def looks_dead(conn: Conn) -> bool:
     """A check on checkout that costs a syscall, not a round trip.
@@ -36,7 +39,7 @@ def looks_dead(conn: Conn) -> bool:
     An idle connection has nothing to read. A terminated backend leaves a FATAL message or EOF on
     the socket, so a readable socket means the connection is dead (or at least not idle).
     """
-    if conn.closed or conn.broken:
+    if conn.pgconn.status == _BAD:  # closed, or broken
         return True
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     return bool(readable)
@@ -53,6 +56,11 @@ class Database:
         # driven one effect at a time then never goes through the pool, whose getconn/putconn
         # cost ~110,000 instructions per journaled effect (two store calls), ~15 % of the client.
         self._parked: Conn | None = None
+        # The parked connection's socket stays registered with the event loop between hot
+        # statements (see wire.Watch); stopped before psycopg itself or the pool gets the
+        # connection. At most one: only the parked connection (or the one ``run`` took from the
+        # parking spot) has it.
+        self._watch: Watch | None = None
         self._in_flight = 0  # callers between checkout and check-in, waiting ones included
         self._closing = False
 
@@ -62,7 +70,13 @@ class Database:
             options.conninfo,
             min_size=options.pool_min_size,
             max_size=options.pool_max_size,
-            kwargs={"autocommit": True, "application_name": options.application_name},
+            # client_encoding: the hot statements (wire.py) send and read text as UTF-8 whatever
+            # the database's encoding is; the server converts, as it does for psycopg.
+            kwargs={
+                "autocommit": True,
+                "application_name": options.application_name,
+                "client_encoding": "UTF8",
+            },
             open=False,
             name=options.application_name,
             timeout=options.connect_timeout_s,
@@ -84,6 +98,7 @@ class Database:
 
     async def close(self) -> None:
         self._closing = True
+        self._unwatch()
         parked, self._parked = self._parked, None
         if parked is not None:
             if self.pool.closed:
@@ -96,11 +111,22 @@ class Database:
         """Render ``{s}`` as the quoted schema; the result is cached by callers as bytes."""
         return sql.SQL(template).format(s=self._schema).as_bytes(None)
 
-    async def _checkout(self) -> Conn:
+    def _unwatch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
+
+    async def _checkout(self, *, wire: bool = False) -> Conn:
+        """A connection for one caller: the parked one when it is alive, else one from the pool.
+        ``wire``: the caller only runs ``wire`` statements, so the parked connection's watch may
+        stay; anyone else gets the socket to themselves."""
         parked, self._parked = self._parked, None
         if parked is not None:
             if not self.pool.closed and not looks_dead(parked):
+                if not wire:
+                    self._unwatch()
                 return parked
+            self._unwatch()
             await parked.close()
             if not self.pool.closed:
                 await self.pool.putconn(parked)  # the pool replaces a closed connection
@@ -126,12 +152,33 @@ class Database:
             self._in_flight == 0
             and self._parked is None
             and not self._closing
-            and not conn.broken
-            and conn.info.transaction_status == TransactionStatus.IDLE
+            and conn.pgconn.transaction_status == _IDLE  # so not broken either
         ):
             self._parked = conn
+            if self._watch is None or self._watch.conn is not conn or not self._watch.active:
+                self._unwatch()
+                self._watch = Watch(conn)
             return
+        if self._watch is not None and self._watch.conn is conn:
+            self._unwatch()
         await self.pool.putconn(conn)
+
+    async def run(self, statement: Statement, params: Sequence[Param]) -> pq.abc.PGresult:
+        """One hot statement (see ``wire``) on a borrowed connection; driver errors pass through,
+        as with :meth:`raw_connection`. The borrow without a context manager object: this runs
+        twice per journaled effect."""
+        self._in_flight += 1
+        try:
+            conn = await self._checkout(wire=True)
+        except BaseException:
+            self._in_flight -= 1
+            raise
+        watch = self._watch
+        try:
+            return await execute(conn, statement, params, watch if watch and watch.conn is conn else None)
+        finally:
+            self._in_flight -= 1
+            await self._check_in(conn)
 
     def connection(self, code: str) -> Borrowed:
         """A pooled connection; driver errors inside the block become ``code``."""

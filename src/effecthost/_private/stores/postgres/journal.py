@@ -29,6 +29,7 @@ from ...journal.model import (
     TakeOver,
 )
 from .db import NOW_MS, Conn, Database, store_error
+from .wire import Param, Statement, execute
 
 _COLS = (
     "scope_key, replay_key, session_id, envelope_hash, envelope_json, status, outcome_json, "
@@ -51,7 +52,7 @@ def _row(values: tuple[object, ...]) -> JournalRow:
     return JournalRow(*values)  # type: ignore[arg-type]  # column order matches the dataclass
 
 
-def _insert_params(r: ClaimRequest) -> tuple[object, ...]:
+def _insert_params(r: ClaimRequest) -> tuple[Param, ...]:
     """The parameters of a claimed row's insert, in the order of both claim statements."""
     return (
         r.scope_key,
@@ -81,6 +82,10 @@ def _inserted(request: ClaimRequest, times: tuple[object, ...]) -> Decision:
     ):
         return CorruptRow("claimed runtime effect row differs from the claim decision")
     return decision
+
+
+def _bigint(text: bytes | None) -> int | None:
+    return None if text is None else int(text)
 
 
 def _now_and_row(values: tuple[object, ...] | None) -> tuple[int, JournalRow | None]:
@@ -128,13 +133,13 @@ class PostgresJournalStore:
         # A first-run claim (no row yet, the common case) as a plain insert: cheaper for the
         # server than the lock-read above (measured ~35 µs per claim here). Its times come from the
         # statement's transaction timestamp; created_at_ms is that *now*.
-        self._claim_insert = q(
+        self._claim_insert = Statement("claim_insert", q(
             "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
             "SELECT %s, %s, %s, %s, %s, 'in_progress', NULL, NULL, %s, %s, t.n + %s, "
             "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s "
             "FROM (SELECT " + NOW_MS + " AS n, set_config('synchronous_commit', 'off', true)) AS t "
             "ON CONFLICT DO NOTHING RETURNING lease_expires_at_ms, due_at_ms, created_at_ms"
-        )
+        ))
         self._take_over = q(
             "UPDATE {s}.runtime_effect_replay SET lease_owner = %s, lease_token = %s, "
             "lease_expires_at_ms = %s, due_at_ms = %s, updated_at_ms = %s "
@@ -144,11 +149,11 @@ class PostgresJournalStore:
             "UPDATE {s}.runtime_effect_replay SET lease_expires_at_ms = " + NOW_MS + " + %s, "
             "updated_at_ms = " + NOW_MS + " WHERE " + _FENCE
         )
-        self._finalize = q(
+        self._finalize = Statement("finalize", q(
             "UPDATE {s}.runtime_effect_replay SET status = %s, outcome_json = %s, error_json = %s, "
             "lease_owner = NULL, lease_token = NULL, lease_expires_at_ms = 0, "
             "updated_at_ms = " + NOW_MS + " WHERE " + _FENCE
-        )
+        ))
         self._release = q("DELETE FROM {s}.runtime_effect_replay WHERE " + _FENCE)
         self._get = q(
             "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s AND replay_key = %s"
@@ -202,23 +207,28 @@ class PostgresJournalStore:
         self._db.check_payload(
             request.envelope_json, "the effect envelope", _ENCODE, parse=not request.canonical
         )
+        if not request.strict:
+            decision = await self._claim_first_run(request)
+            if decision is not None:
+                return decision
         async with self._db.connection(_STORE) as conn:
             if not request.strict:
-                decision = await self._claim_first_run(conn, request)
-                if decision is None:  # the row exists: replay, busy, conflict or take-over
-                    decision = await self._claim_pipelined(conn, request)
+                # the row exists: replay, busy, conflict or take-over
+                decision = await self._claim_pipelined(conn, request)
                 if decision is not None:
                     return decision
             return await self._claim_locked(conn, request)
 
-    async def _claim_first_run(self, conn: Conn, request: ClaimRequest) -> Decision | None:
+    async def _claim_first_run(self, request: ClaimRequest) -> Decision | None:
         """Insert the claimed row when there is none (one statement, an implicit transaction
         committed asynchronously); None when the key already has a row."""
-        cur = await conn.execute(self._claim_insert, _insert_params(request))
-        values = await cur.fetchone()
-        if values is None:
+        try:
+            result = await self._db.run(self._claim_insert, _insert_params(request))
+        except psycopg.Error as exc:  # PoolTimeout included
+            raise store_error(_STORE, exc) from None
+        if result.ntuples == 0:
             return None
-        return _inserted(request, values)
+        return _inserted(request, tuple(_bigint(result.get_value(0, c)) for c in range(3)))
 
     async def _claim_pipelined(self, conn: Conn, request: ClaimRequest) -> Decision | None:
         """A claim on a key that may have a row, in one statement and one round trip; None when a
@@ -295,9 +305,7 @@ class PostgresJournalStore:
             raise
         params = (status, outcome_json, error_json, *_fence_params(fence))
         try:
-            async with self._db.raw_connection() as conn:
-                cur = await conn.execute(self._finalize, params)
-                return cur.rowcount == 1
+            return (await self._db.run(self._finalize, params)).command_tuples == 1
         except PoolTimeout as exc:
             raise store_error(_STORE, exc) from None  # no connection: nothing was sent
         except psycopg.OperationalError:
@@ -305,8 +313,7 @@ class PostgresJournalStore:
         except psycopg.Error as exc:
             raise store_error(_STORE, exc) from None
         async with self._db.connection(_STORE) as conn:
-            cur = await conn.execute(self._finalize, params)
-            if cur.rowcount == 1:
+            if (await execute(conn, self._finalize, params)).command_tuples == 1:
                 return True
             # The first attempt may have committed before the connection died: the same result
             # recorded under this fence's key is that commit (or an identical one), not a loss.
