@@ -5,7 +5,8 @@ server in the same run. Prints one JSON object per line.
     .venv/bin/python bench/postgres_bench.py [--quick] [--url postgresql://...] [--no-peers]
 
 First the floor: a raw claim commit (asynchronous) plus a raw finalize commit (WAL flushed) on one
-psycopg connection — what any claim-then-finalize journal costs on this server. Then each worker
+connection, as prepared statements straight through libpq — what any claim-then-finalize journal
+costs on this server. Then each worker
 process opens its own host on a fresh schema, waits for a common start signal, drives
 ``turns`` turns of ``steps`` durable steps (``concurrency`` turns in flight per worker), then
 replays them all on a new host object (cold, strict replay); each shape runs ``--runs`` times (3)
@@ -244,9 +245,14 @@ async def bench_latency(args: argparse.Namespace, waiters: int) -> dict[str, Any
 
 async def bench_floor(args: argparse.Namespace, n: int) -> dict[str, Any]:
     """What any claim-then-finalize journal costs here before a line of effecthost runs: on one raw
-    psycopg connection, a claim INSERT committed asynchronously (as effecthost commits claims) and
-    a finalize UPDATE committed synchronously (WAL flushed), plus one raw synchronous commit."""
+    connection, a claim INSERT committed asynchronously (as effecthost commits claims) and a
+    finalize UPDATE committed synchronously (WAL flushed), plus one raw synchronous commit. Sent
+    the cheapest way a Python client can: prepared statements straight through libpq (the path
+    effecthost's own hot statements take); the same pair through psycopg's cursor is reported
+    beside it, for scale."""
     import psycopg
+
+    from effecthost._private.stores.postgres.wire import Statement, execute
 
     schema = f"eh_floor_{uuid.uuid4().hex[:10]}"
     envelope_text = "x" * 300
@@ -257,29 +263,39 @@ async def bench_floor(args: argparse.Namespace, n: int) -> dict[str, Any]:
                 f'CREATE TABLE "{schema}".j (k text, r text, envelope text, outcome text, '
                 "PRIMARY KEY (k, r))"
             )
-            claim = (
+            claim_sql = (
                 f'INSERT INTO "{schema}".j SELECT %s, %s, %s, NULL '
                 "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
             ).encode()
-            finalize = f'UPDATE "{schema}".j SET outcome = %s WHERE k = %s AND r = %s'.encode()
-            single = f'INSERT INTO "{schema}".j VALUES (%s, %s, %s, NULL)'.encode()
+            finalize_sql = f'UPDATE "{schema}".j SET outcome = %s WHERE k = %s AND r = %s'.encode()
+            single_sql = f'INSERT INTO "{schema}".j VALUES (%s, %s, %s, NULL)'.encode()
+            claim, finalize = Statement("floor_claim", claim_sql), Statement("floor_finalize", finalize_sql)
+            single = Statement("floor_single", single_sql)
             for i in range(20):  # warm up: prepared statements, caches
-                await conn.execute(claim, ("warm", str(i), envelope_text))
-                await conn.execute(finalize, ("42", "warm", str(i)))
+                await execute(conn, claim, ("warm", str(i), envelope_text))
+                await execute(conn, finalize, ("42", "warm", str(i)))
+                await conn.execute(claim_sql, ("warm-cursor", str(i), envelope_text))
+                await conn.execute(finalize_sql, ("42", "warm-cursor", str(i)))
             started = time.perf_counter()
             for i in range(n):
-                await conn.execute(claim, ("floor", str(i), envelope_text))
-                await conn.execute(finalize, ("42", "floor", str(i)))
+                await execute(conn, claim, ("floor", str(i), envelope_text))
+                await execute(conn, finalize, ("42", "floor", str(i)))
             floor_us = (time.perf_counter() - started) / n * 1e6
             started = time.perf_counter()
             for i in range(n):
-                await conn.execute(single, ("single", str(i), envelope_text))
+                await conn.execute(claim_sql, ("cursor", str(i), envelope_text))
+                await conn.execute(finalize_sql, ("42", "cursor", str(i)))
+            cursor_us = (time.perf_counter() - started) / n * 1e6
+            started = time.perf_counter()
+            for i in range(n):
+                await execute(conn, single, ("single", str(i), envelope_text))
             single_us = (time.perf_counter() - started) / n * 1e6
         finally:
             await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     return {
         "n": n,
         "claim_async_plus_finalize_sync_us": round(floor_us, 1),
+        "same_pair_through_psycopg_cursor_us": round(cursor_us, 1),
         "one_sync_insert_commit_us": round(single_us, 1),
     }
 
