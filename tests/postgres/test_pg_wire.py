@@ -12,7 +12,7 @@ import pytest
 from pg_support import HostMaker, admin, schema_url, step_envelope, terminate, until
 
 from effecthost import ExecutionScope, LocalExecutor, open_host
-from effecthost._private.stores.postgres.wire import Statement, execute
+from effecthost._private.stores.postgres.wire import Statement, Watch, execute
 
 SCOPE = ExecutionScope.turn("wire-session", "wire-turn")
 
@@ -44,8 +44,8 @@ async def test_a_fresh_connection_prepares_under_the_watch_and_keeps_one_socket_
 ) -> None:
     host = await make_host(pool_max_size=1)
     db = db_of(host)
-    # Opening the host parked its connection with a watch; the first statements prepare on it.
-    assert db._watch is not None and db._watch.active
+    assert db._watch is None  # psycopg-only traffic (opening the host) starts no watch
+    # The first hot statement starts the watch on a connection that has prepared nothing yet.
     for i in range(5):
         assert await step(host, f"k{i}", i) == i
     assert db._watch is not None and db._watch.active and db._watch.conn is db._parked
@@ -182,3 +182,15 @@ async def test_text_is_utf8_on_the_wire_whatever_encoding_the_url_asks_for(
         assert row is not None and "日本語 é ☃" in (row.outcome_json or "")
     finally:
         await latin1.aclose()
+
+
+async def test_stopping_a_watch_wakes_the_statement_waiting_on_it(pg_url: str) -> None:
+    # The host closing while a statement waits: the statement must not wait on a dead watch.
+    async with await admin(pg_url) as conn:
+        watch = Watch(conn)
+        waiting = asyncio.ensure_future(watch.readable())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # an idle socket: nothing to read
+        watch.stop()
+        await asyncio.wait_for(waiting, 1)
+        assert not watch.active

@@ -57,9 +57,8 @@ class Database:
         # cost ~110,000 instructions per journaled effect (two store calls), ~15 % of the client.
         self._parked: Conn | None = None
         # The parked connection's socket stays registered with the event loop between hot
-        # statements (see wire.Watch); stopped before psycopg itself or the pool gets the
-        # connection. At most one: only the parked connection (or the one ``run`` took from the
-        # parking spot) has it.
+        # statements (see wire.Watch); started by ``run`` when it is the only caller in flight,
+        # stopped before psycopg itself or the pool gets the connection. At most one.
         self._watch: Watch | None = None
         self._in_flight = 0  # callers between checkout and check-in, waiting ones included
         self._closing = False
@@ -155,9 +154,8 @@ class Database:
             and conn.pgconn.transaction_status == _IDLE  # so not broken either
         ):
             self._parked = conn
-            if self._watch is None or self._watch.conn is not conn or not self._watch.active:
+            if self._watch is not None and self._watch.conn is not conn:
                 self._unwatch()
-                self._watch = Watch(conn)
             return
         if self._watch is not None and self._watch.conn is conn:
             self._unwatch()
@@ -174,6 +172,12 @@ class Database:
             self._in_flight -= 1
             raise
         watch = self._watch
+        if self._in_flight == 1 and (watch is None or watch.conn is not conn or not watch.active):
+            # Alone in flight, so no other statement waits on the current watch: (re)start it
+            # on this connection. Only hot statements start watches; psycopg-only traffic
+            # (await events, reads) never pays for one.
+            self._unwatch()
+            watch = self._watch = Watch(conn)
         try:
             return await execute(conn, statement, params, watch if watch and watch.conn is conn else None)
         finally:

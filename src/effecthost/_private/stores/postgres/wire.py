@@ -107,6 +107,11 @@ class Watch:
         if self._fd >= 0:
             self._loop.remove_reader(self._fd)
             self._fd = -1
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            # A statement still waiting (the host closing under it): wake it; it finds the watch
+            # stopped and waits on the socket by itself.
+            waiter.set_result(None)
 
 
 async def execute(
