@@ -76,8 +76,10 @@ async def test_statements_deallocated_behind_its_back_are_prepared_again(make_ho
 async def test_a_failed_statement_raises_the_psycopg_class_of_its_sqlstate(pg_url: str) -> None:
     async with await admin(pg_url) as conn:
         divide = Statement("test_divide", b"SELECT 10 / %s::int")
-        with pytest.raises(psycopg.errors.DivisionByZero):
+        with pytest.raises(psycopg.errors.DivisionByZero) as raised:
             await execute(conn, divide, [0])
+        assert raised.value.diag.sqlstate == "22012"
+        assert raised.value.diag.message_primary == "division by zero"
         result = await execute(conn, divide, [5])  # the connection is idle and usable again
         assert result.get_value(0, 0) == b"2"
         with pytest.raises(psycopg.errors.UndefinedTable):

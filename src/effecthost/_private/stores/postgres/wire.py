@@ -216,13 +216,14 @@ def _message(raw: bytes | None) -> str:
 
 
 def _error(pgconn: pq.abc.PGconn, result: pq.abc.PGresult) -> psycopg.Error:
+    """The psycopg error for a failed result, carrying the result (``exc.diag``) as psycopg's own do."""
     message = _message(result.error_message) or _message(pgconn.error_message) or "statement failed"
     if pgconn.status == _BAD:
-        return psycopg.OperationalError(message)
+        return psycopg.OperationalError(message, info=result)
     sqlstate = result.error_field(_SQLSTATE)
     if sqlstate is None:
-        return psycopg.DatabaseError(message)
+        return psycopg.DatabaseError(message, info=result)
     try:
-        return psycopg.errors.lookup(sqlstate.decode())(message)
+        return psycopg.errors.lookup(sqlstate.decode())(message, info=result)
     except KeyError:  # a SQLSTATE newer than this psycopg
-        return psycopg.DatabaseError(message)
+        return psycopg.DatabaseError(message, info=result)
