@@ -121,11 +121,11 @@ async def test_a_finalize_cancelled_mid_statement_leaves_no_half_used_connection
     host = await make_host(pool_max_size=2)
     db = db_of(host)
     assert await step(host, "warm", 0) == 0
-    executed = asyncio.Event()
+    executed, locked = asyncio.Event(), asyncio.Event()
 
     async def slow(value: Any) -> Any:
         executed.set()
-        await asyncio.sleep(0.2)  # the table gets locked meanwhile
+        await locked.wait()  # the finalize comes after the table is locked
         return value
 
     controller = host.scoped(SCOPE).controller
@@ -139,6 +139,7 @@ async def test_a_finalize_cancelled_mid_statement_leaves_no_half_used_connection
         await executed.wait()
         await locker.execute("BEGIN")
         await locker.execute(f'LOCK TABLE "{pg_schema}".runtime_effect_replay IN EXCLUSIVE MODE')
+        locked.set()
 
         async def finalize_waits_on_the_lock() -> bool:
             async with await admin(pg_url) as conn:
