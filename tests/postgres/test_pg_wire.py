@@ -4,6 +4,9 @@ keeps the parked connection's socket registered between them."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -197,3 +200,41 @@ async def test_stopping_a_watch_wakes_the_statement_waiting_on_it(pg_url: str) -
         watch.stop()
         await asyncio.wait_for(waiting, 1)
         assert not watch.active
+
+
+_PURE_PYTHON_RUN = """
+import asyncio, sys
+import psycopg
+assert psycopg.pq.__impl__ == "python", psycopg.pq.__impl__
+from effecthost import ExecutionScope, LocalExecutor, open_host
+sys.path.insert(0, sys.argv[2])
+from pg_support import step_envelope
+
+async def main():
+    host = await open_host(sys.argv[1], pool_max_size=1)
+    controller = host.scoped(ExecutionScope.turn("py", "t")).controller
+    for i in range(5):
+        out = await controller.execute_effect(
+            step_envelope("py", "t", f"k{i}", i), LocalExecutor.durable_step(lambda v: v)
+        )
+        assert out.into_durable_step() == i
+    await host.aclose()
+    print("ok")
+
+asyncio.run(main())
+"""
+
+
+async def test_the_hot_statements_work_on_psycopgs_pure_python_libpq_wrapper(
+    pg_url: str, pg_schema: str
+) -> None:
+    # Where no binary wheel exists psycopg wraps libpq with ctypes; the hot path must work there.
+    env = {**os.environ, "PSYCOPG_IMPL": "python"}
+    here = str(Path(__file__).parent)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PURE_PYTHON_RUN, schema_url(pg_url, pg_schema), here,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip() == "ok"
