@@ -31,6 +31,10 @@ from . import workload
 HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parents[1] / "src")
 TTL_S = 0.3
+# The re-driving host's own leases: long, so that a stall of this (pytest) process under a loaded
+# CI machine, a GC pause or a slow fsync longer than 2/3 of a 0.3 s lease, cannot cost it a lease
+# it holds. The killed owner's rows still carry 0.3 s leases, so taking them over stays quick.
+REDRIVE_TTL_S = 5.0
 
 
 def _spec(tmp_path: Path, **extra: Any) -> dict[str, Any]:
@@ -84,7 +88,7 @@ def _log(spec: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, set[str]
 async def _redrive_and_check(spec: dict[str, Any]) -> dict[str, list[str]]:
     """Re-drive everything in this (new) process and check the invariants; returns executions."""
     clean = {k: v for k, v in spec.items() if k not in ("kill", "ready")}
-    host = await open_host(f"sqlite:///{spec['db']}", lease_ttl_s=TTL_S)
+    host = await open_host(f"sqlite:///{spec['db']}", lease_ttl_s=REDRIVE_TTL_S)
     try:
         final = await asyncio.wait_for(workload.drive(clean, host), 60)
         rows = await host.journal.list_effects(workload.scope(0).journal_key())
