@@ -266,10 +266,10 @@ async def test_a_resolve_from_another_thread_and_loop_wakes_the_waiter(monkeypat
     assert answers == [ResolveOutcome.ACCEPTED]
 
 
-async def test_a_woken_waiter_takes_the_carried_terminal_without_reading_its_row_again() -> None:
-    """Stores wake waiters with the terminal they just committed; the waiter reads its row once
-    (before parking) and never after the wake-up."""
-    host = await open_host(f"memory://carried-{uuid.uuid4().hex}")
+async def test_a_woken_waiter_reads_its_row_again_and_returns_only_what_is_stored() -> None:
+    """A wake-up is only a hint (issue 11, defect 1): whatever wakes a waiter, it reads its row
+    and returns the stored terminal. A wake-up with nothing stored leaves it parked."""
+    host = await open_host(f"memory://reread-{uuid.uuid4().hex}")
     store: Any = host.await_coordinator.store
     reads: list[str] = []
     original = store.inspect
@@ -279,10 +279,14 @@ async def test_a_woken_waiter_takes_the_carried_terminal_without_reading_its_row
         return await original(key_id, identity)
 
     store.inspect = counting_inspect
-    key = await host.await_event_key(_scope("carried"), WaitIdentity.custom("c"))
+    key = await host.await_event_key(_scope("reread"), WaitIdentity.custom("c"))
     waiter = asyncio.ensure_future(host.await_await_event(key))
-    await _parked(host, "carried")
+    await _parked(host, "reread")
     assert reads == [key.key_id]
-    await host.resolve_await_event(key, Resolution.ok({"carried": True}))
-    assert await asyncio.wait_for(waiter, 5) == Resolution.ok({"carried": True})
-    assert reads == [key.key_id]
+    store.hub.notify_key(key.key_id)  # a hint with nothing stored behind it
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    assert len(reads) >= 2
+    await host.resolve_await_event(key, Resolution.ok({"stored": True}))
+    assert await asyncio.wait_for(waiter, 5) == Resolution.ok({"stored": True})
+    assert await host.peek_await_event(key) == Resolution.ok({"stored": True})

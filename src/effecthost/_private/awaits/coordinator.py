@@ -137,10 +137,6 @@ class AwaitCoordinator:
             poll = POLL_START_S
             while True:
                 self._check_not_closing()
-                carried = subscription.terminal_json
-                if carried is not None:
-                    # A wake-up carried the committed winner: no need to read the row again.
-                    return Resolution.from_json(canonical.loads(carried))
                 subscription.event.clear()  # clear *before* reading: a later store re-sets it
                 try:
                     state, terminal = await self._store.inspect(key.key_id, identity)

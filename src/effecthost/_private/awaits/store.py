@@ -2,16 +2,22 @@
 
 Rows are the source of truth; wake-ups are only latency hints. A store implements the atoms, each
 atomic on its substrate, and publishes wake-ups *after* its commit through its :class:`WakeHub`
-(and, for multi-process substrates, across processes).
+(and, for multi-process substrates, across processes). A wake-up names a key or a session and
+carries nothing else: whoever can send one (any role that may ``NOTIFY``, any process that reaches
+a wake socket) can only make a waiter read its row again, never hand it an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
+
+_log = logging.getLogger("effecthost.wake")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,10 @@ class AwaitStore(Protocol):
         ...
 
 
+#: At most one warning per this many seconds about malformed hints (a flood must not flood logs).
+MALFORMED_LOG_EVERY_S = 10.0
+
+
 class WakeHub:
     """Per-substrate, in-process wake-ups keyed by promise key id (and by session for revocation).
 
@@ -94,6 +104,10 @@ class WakeHub:
         self._lock = threading.Lock()
         self._by_key: dict[str, set[_Waiter]] = {}
         self._by_session: dict[str, set[_Waiter]] = {}
+        #: Hints ignored as malformed (tests read it; the log says the same, rate-limited).
+        self.malformed_hints = 0
+        self._malformed_logged_at = -MALFORMED_LOG_EVERY_S
+        self._malformed_unlogged = 0
 
     def subscribe(self, key_id: str, session_id: str | None) -> Subscription:
         waiter = _Waiter(asyncio.Event(), asyncio.get_running_loop())
@@ -114,31 +128,61 @@ class WakeHub:
                     if not waiters:
                         del index[name]
 
-    def _wake(self, waiters: list[_Waiter], terminal_json: str | None = None) -> None:
+    def _wake(self, waiters: list[_Waiter]) -> None:
         try:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             current = None
         for waiter in waiters:
-            if terminal_json is not None:
-                waiter.terminal_json = terminal_json
             if waiter.loop is current:
                 waiter.event.set()
             elif not waiter.loop.is_closed():
                 waiter.loop.call_soon_threadsafe(waiter.event.set)
 
-    def notify_key(self, key_id: str, terminal_json: str | None = None) -> None:
-        """Wake the key's waiters. ``terminal_json`` is the terminal that was just *committed* as
-        the winner (first writer wins): a waiter may return it without reading the row again.
-        Only a store that stored that very terminal may pass it."""
+    def notify_key(self, key_id: str) -> None:
+        """Wake the key's waiters: each reads its row again and returns only what is stored."""
         with self._lock:
             waiters = list(self._by_key.get(key_id, ()))
-        self._wake(waiters, terminal_json)
+        self._wake(waiters)
 
     def notify_session(self, session_id: str) -> None:
         with self._lock:
             waiters = list(self._by_session.get(session_id, ()))
         self._wake(waiters)
+
+    def dispatch_hint(self, hint: str, *, source: str) -> bool:
+        """Act on one cross-process hint: ``k:<key id>``, ``s:<session id>`` or ``*`` (everyone).
+
+        Anything else is ignored and logged (at most once per :data:`MALFORMED_LOG_EVERY_S`, with
+        a count): the sender may be anyone who can reach the channel, so a malformed hint must
+        neither end a wait nor cost more than this check. True when the hint was understood.
+        """
+        kind, colon, name = hint.partition(":")
+        if hint == "*":
+            self.notify_all()
+        elif colon and name and kind == "k":
+            self.notify_key(name)
+        elif colon and name and kind == "s":
+            self.notify_session(name)  # waiters subscribe by session too
+        else:
+            self._malformed_hint(hint, source)
+            return False
+        return True
+
+    def _malformed_hint(self, hint: str, source: str) -> None:
+        with self._lock:
+            self.malformed_hints += 1
+            now = time.monotonic()
+            if now - self._malformed_logged_at < MALFORMED_LOG_EVERY_S:
+                self._malformed_unlogged += 1
+                return
+            self._malformed_logged_at, skipped, self._malformed_unlogged = now, self._malformed_unlogged, 0
+        _log.warning(
+            "ignored a malformed wake-up hint from %s: %r (%d more since the last such warning)",
+            source,
+            hint[:80],
+            skipped,
+        )
 
     def notify_all(self) -> None:
         """Wake every waiter (they re-read their rows); used when a remote hint is ambiguous."""
@@ -155,7 +199,6 @@ class WakeHub:
 class _Waiter:
     event: asyncio.Event
     loop: asyncio.AbstractEventLoop
-    terminal_json: str | None = None
 
 
 class Subscription:
@@ -170,11 +213,6 @@ class Subscription:
     @property
     def event(self) -> asyncio.Event:
         return self._waiter.event
-
-    @property
-    def terminal_json(self) -> str | None:
-        """The committed winning terminal, when a wake-up carried it."""
-        return self._waiter.terminal_json
 
     def close(self) -> None:
         self._hub._drop(self._key_id, self._session_id, self._waiter)

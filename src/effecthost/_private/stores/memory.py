@@ -98,7 +98,7 @@ class MemoryAwaitStore:
             return StoreResult.ALREADY_RESOLVED, row.terminal_json
         else:
             row.terminal_json = terminal_json
-        self._hub.notify_key(key_id, terminal_json)
+        self._hub.notify_key(key_id)
         return StoreResult.STORED, None
 
     @_atomic
@@ -130,7 +130,7 @@ class MemoryAwaitStore:
         ]
         for key_id in swept:
             self._promises[key_id].terminal_json = cancelled_json
-            self._hub.notify_key(key_id, cancelled_json)
+            self._hub.notify_key(key_id)
         return len(swept)
 
     @_atomic

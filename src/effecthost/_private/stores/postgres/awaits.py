@@ -28,13 +28,9 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 562))"
 _MAX_HINT = 7900
 
 
-def key_hint(key_id: str, terminal_json: str | None = None) -> str:
-    """``t:<key>\n<terminal>`` when the committed winner fits in a NOTIFY (the woken waiter then
-    skips its re-read), else ``k:<key>``, else ``*`` (wake everyone)."""
-    if terminal_json is not None:
-        carried = f"t:{key_id}\n{terminal_json}"
-        if len(carried.encode("utf-8")) <= _MAX_HINT:
-            return carried
+def key_hint(key_id: str) -> str:
+    """``k:<key>``, or ``*`` (wake everyone) past the NOTIFY size limit. A hint names the key and
+    nothing more: the woken waiter reads its row (anyone who may connect can NOTIFY)."""
     hint = "k:" + key_id
     return hint if len(hint.encode("utf-8")) <= _MAX_HINT else "*"
 
@@ -181,8 +177,8 @@ class PostgresAwaitStore:
             result = await self._store_terminal_once(key_id, identity, terminal_json)
             if result is not None:
                 if result[0] is StoreResult.STORED:
-                    # same-process waiters skip the round trip, and the re-read
-                    self._hub.notify_key(key_id, terminal_json)
+                    # same-process waiters need not wait for the NOTIFY round trip
+                    self._hub.notify_key(key_id)
                 return result
         raise EffectHostError(_STORE, "await-event row kept changing while storing a terminal")
 
@@ -201,7 +197,7 @@ class PostgresAwaitStore:
             **_identity_params(key_id, identity),
             "term": terminal_json,
             "channel": self._channel,
-            "hint": key_hint(key_id, terminal_json),
+            "hint": key_hint(key_id),
         }
         async with self._db.connection(_STORE) as conn:
             cur = await _locked_statement(conn, identity.session_id, self._store_one, params)
@@ -243,7 +239,7 @@ class PostgresAwaitStore:
             cur = await _locked_statement(conn, session_id, self._sweep, params)
             swept = [str(row[0]) for row in await cur.fetchall()]
         for key_id in swept:
-            self._hub.notify_key(key_id, cancelled_json)
+            self._hub.notify_key(key_id)
         return len(swept)
 
     async def pending_for_session(self, session_id: str) -> list[PendingPromise]:

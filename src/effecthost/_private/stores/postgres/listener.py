@@ -90,12 +90,4 @@ class NotifyListener:
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
 
     def _dispatch(self, payload: str) -> None:
-        if payload.startswith("t:"):
-            key_id, _, terminal_json = payload[2:].partition("\n")
-            self._hub.notify_key(key_id, terminal_json or None)
-        elif payload.startswith("k:"):
-            self._hub.notify_key(payload[2:])
-        elif payload.startswith("s:"):
-            self._hub.notify_session(payload[2:])
-        else:
-            self._hub.notify_all()
+        self._hub.dispatch_hint(payload, source=f"NOTIFY {self._options.channel}")

@@ -14,7 +14,7 @@ from ...clock import Clock
 from ...errors import ErrorCode
 from .db import Database
 from .durability import Durability
-from .wake import WakeChannel, terminal_hint
+from .wake import WakeChannel
 
 _STORE = ErrorCode.SQLITE_AWAIT_EVENT_STORE.value
 _IDENTITY = "scope_json, wait_json, session_id, turn_control"
@@ -147,8 +147,8 @@ class SqliteAwaitStore:
 
         result = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
         if result[0] is StoreResult.STORED:
-            self._hub.notify_key(key_id, terminal_json)
-            self._channel.publish([terminal_hint(key_id, terminal_json)])
+            self._hub.notify_key(key_id)
+            self._channel.publish([f"k:{key_id}"])
         return result
 
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
@@ -202,7 +202,7 @@ class SqliteAwaitStore:
 
         swept = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
         for key_id in swept:
-            self._hub.notify_key(key_id, cancelled_json)
+            self._hub.notify_key(key_id)
         if swept:
             self._channel.publish([f"s:{session_id}"])
         return len(swept)

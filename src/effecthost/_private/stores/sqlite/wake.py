@@ -26,13 +26,6 @@ from ...awaits.store import WakeHub
 _MAX_DATAGRAM = 4096
 
 
-def terminal_hint(key_id: str, terminal_json: str) -> str:
-    """``t:<key>\n<terminal>`` — the committed winner rides along when it fits in one datagram, so
-    the woken waiter need not read its row; otherwise the plain ``k:<key>`` hint."""
-    hint = f"t:{key_id}\n{terminal_json}"
-    return hint if len(hint.encode("utf-8")) <= _MAX_DATAGRAM else f"k:{key_id}"
-
-
 class WakeChannel:
     def __init__(self, db_path: str, hub: WakeHub, loop: asyncio.AbstractEventLoop) -> None:
         self.directory = db_path + ".wake"
@@ -94,16 +87,7 @@ class WakeChannel:
             self.dispatch(data.decode("utf-8", "replace"))
 
     def dispatch(self, message: str) -> None:
-        kind, _, name = message.partition(":")
-        if kind == "t":
-            key_id, _, terminal_json = name.partition("\n")
-            self._hub.notify_key(key_id, terminal_json or None)
-        elif kind == "k":
-            self._hub.notify_key(name)
-        elif kind == "s":
-            self._hub.notify_session(name)  # waiters subscribe by session too
-        else:
-            self._hub.notify_all()
+        self._hub.dispatch_hint(message, source=self.directory)
 
     def publish(self, messages: list[str]) -> int:
         """Send each message to every other process's socket; returns how many sends succeeded."""
