@@ -282,11 +282,12 @@ async def test_a_woken_waiter_reads_its_row_again_and_returns_only_what_is_store
     key = await host.await_event_key(_scope("reread"), WaitIdentity.custom("c"))
     waiter = asyncio.ensure_future(host.await_await_event(key))
     await _parked(host, "reread")
-    assert reads == [key.key_id]
+    parked_reads = len(reads)
+    assert set(reads) == {key.key_id}
     store.hub.notify_key(key.key_id)  # a hint with nothing stored behind it
     await asyncio.sleep(0.05)
     assert not waiter.done()
-    assert len(reads) >= 2
+    assert len(reads) > parked_reads
     await host.resolve_await_event(key, Resolution.ok({"stored": True}))
     assert await asyncio.wait_for(waiter, 5) == Resolution.ok({"stored": True})
     assert await host.peek_await_event(key) == Resolution.ok({"stored": True})

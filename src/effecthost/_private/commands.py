@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from . import canonical
 from .errors import EffectHostError, ErrorCode
-from .identity import EffectKind, RuntimeInvocation, _check_u64
+from .identity import EffectKind, RuntimeInvocation, _check_u64, check_id
 
 
 class Command:
@@ -214,6 +214,9 @@ class EffectEnvelope:
                 ErrorCode.RUNTIME_EFFECT_REPLAY_REQUIRED, "runtime effect envelope requires replay.key"
             )
         self.command.validate()
+        # After the spec's checks, so an envelope that fails one of them keeps the spec's code.
+        check_id(effect_id, "effect id")
+        check_id(replay_key, "replay key")
         text = canonical.dumps(self.to_json())
         object.__setattr__(self, "_canonical", text)
         object.__setattr__(self, "_hash", canonical.stable_hash_text(text))

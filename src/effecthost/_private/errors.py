@@ -15,6 +15,8 @@ class ErrorCode(enum.StrEnum):
 
     # scopes, envelopes, outcomes
     MISSING_EXECUTION_SCOPE_ID = "missing_execution_scope_id"
+    INVALID_ID = "invalid_id"
+    INVALID_ARGUMENT = "invalid_argument"
     RUNTIME_EFFECT_INVOCATION_SUBJECT = "runtime_effect_invocation_subject"
     RUNTIME_EFFECT_INVOCATION_KIND = "runtime_effect_invocation_kind"
     RUNTIME_EFFECT_REPLAY_REQUIRED = "runtime_effect_replay_required"

@@ -8,16 +8,46 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .commands import EffectEnvelope
 from .errors import EffectHostError, ErrorCode
 from .identity import EffectKind
 from .outcomes import DurableStepOutcome, Outcome, SleepOutcome
 
-if TYPE_CHECKING:
-    from .commands import EffectEnvelope
+
+def _invalid(message: str) -> EffectHostError:
+    return EffectHostError(ErrorCode.INVALID_ARGUMENT, message)
+
+
+def check_cancel(cancel: object) -> CancelToken | None:
+    """``cancel`` if it is a :class:`CancelToken` or None; anything else is a coded error."""
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise _invalid(f"cancel must be a CancelToken or None, not {type(cancel).__name__}")
+    return cancel
+
+
+def check_deadline(deadline: object) -> float | None:
+    """A finite ``time.monotonic()`` instant or None (NaN would silently never time out)."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline):
+        raise _invalid(f"deadline must be a finite time.monotonic() value or None, not {deadline!r}")
+    return float(deadline)
+
+
+def check_effect_arguments(envelope: object, local_executor: object) -> None:
+    """What every controller's ``execute_effect`` checks first (a mistyped call is no outcome)."""
+    if not isinstance(envelope, EffectEnvelope):
+        raise _invalid(f"execute_effect needs an EffectEnvelope, not {type(envelope).__name__}")
+    if not isinstance(local_executor, LocalExecutor):
+        raise _invalid(
+            "execute_effect needs a LocalExecutor (LocalExecutor.unavailable() for replay-only "
+            f"callers), not {type(local_executor).__name__}"
+        )
 
 
 class CancelToken:
@@ -81,22 +111,24 @@ class LocalExecutor:
 
     @classmethod
     def sleep(cls, cancel: CancelToken | None = None) -> LocalExecutor:
-        return cls("sleep", cancel=cancel or CancelToken())
+        return cls("sleep", cancel=check_cancel(cancel) or CancelToken())
 
     @classmethod
     def await_event(cls, cancel: CancelToken | None = None, deadline: float | None = None) -> LocalExecutor:
         """Options for an ``await_event`` effect; ``deadline`` is a ``time.monotonic()`` instant."""
-        return cls("await_event", cancel=cancel or CancelToken(), deadline=deadline)
+        return cls(
+            "await_event", cancel=check_cancel(cancel) or CancelToken(), deadline=check_deadline(deadline)
+        )
 
     @classmethod
     def durable_step(cls, fn: Callable[[Any], Any | Awaitable[Any]]) -> LocalExecutor:
         """``fn(input) -> value`` (sync or async). An EffectHostError it raises is the effect's error."""
-        return cls("durable_step", fn=fn)
+        return cls("durable_step", fn=_callable(fn))
 
     @classmethod
     def testing(cls, fn: Callable[[EffectEnvelope], Outcome | Awaitable[Outcome]]) -> LocalExecutor:
         """``fn(envelope) -> outcome`` (sync or async), for tests and custom effects."""
-        return cls("testing", fn=fn)
+        return cls("testing", fn=_callable(fn))
 
     @property
     def variant(self) -> str:
@@ -156,6 +188,12 @@ class LocalExecutor:
             ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
             f"local await-event options cannot execute {kind} command directly",
         )
+
+
+def _callable(fn: Any) -> Any:
+    if not callable(fn):
+        raise _invalid(f"a local executor needs a callable, not {type(fn).__name__}")
+    return fn
 
 
 async def sleep_until(deadline: float, cancel: CancelToken | None) -> None:

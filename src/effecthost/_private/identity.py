@@ -8,10 +8,49 @@ from __future__ import annotations
 
 import enum
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import EffectHostError, ErrorCode
+
+ID_RULE = (
+    "ids must not contain NUL, lone surrogates or invisible format characters (zero-width, "
+    "bidi controls), and must be in Unicode NFC"
+)
+
+
+def check_id(value: str, what: str) -> None:
+    """Refuse an id that no substrate can store exactly, or that can pass for another id.
+
+    NUL: PostgreSQL text cannot hold it and libpq cuts a parameter there, so ``k\0one`` would be
+    stored as ``k``. A lone surrogate is not Unicode: it cannot be encoded as UTF-8 at all. Format
+    characters (zero-width, bidi overrides) are invisible, and an NFD id looks exactly like its NFC
+    twin: either would make two ids that an operator cannot tell apart. Other control characters
+    (``\n``, ``\t``) stay valid: they are visible once escaped, and the faces escape them.
+    """
+    if value.isascii():  # the common case: no format characters, and always NFC
+        if "\x00" in value:
+            _refuse(what, value.index("\x00"), "\x00")
+        return
+    for index, char in enumerate(value):
+        if char == "\x00" or unicodedata.category(char) in ("Cs", "Cf"):
+            _refuse(what, index, char)
+    if not unicodedata.is_normalized("NFC", value):
+        raise EffectHostError(ErrorCode.INVALID_ID, f"{what} is not in Unicode NFC; {ID_RULE}")
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """``repr`` of a caller's string, cut short: an error message must not echo a megabyte."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _refuse(what: str, index: int, char: str) -> None:
+    name = {"\x00": "NUL"}.get(char) or (
+        "lone surrogate" if unicodedata.category(char) == "Cs" else unicodedata.name(char, "")
+    )
+    label = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+    raise EffectHostError(ErrorCode.INVALID_ID, f"{what} contains {label} at index {index}; {ID_RULE}")
 
 
 class EffectKind(enum.StrEnum):
@@ -53,6 +92,13 @@ class ExecutionScope:
     variant: str
     ids: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # Blank or mistyped ids are validate()'s business (spec 2.1: checked where the scope is
+        # used); an id no store can hold exactly is refused as soon as it is built.
+        for value in self.ids:
+            if isinstance(value, str):
+                check_id(value, f"execution scope id {shown(value)}")
+
     @classmethod
     def turn(cls, session_id: str, turn_id: str) -> ExecutionScope:
         return cls("turn", (session_id, turn_id))
@@ -86,6 +132,17 @@ class ExecutionScope:
     @property
     def turn_id(self) -> str | None:
         return self.ids[1] if self.variant == "turn" else None
+
+    @staticmethod
+    def require(scope: object) -> ExecutionScope:
+        """``scope`` validated, for calls that take one: anything else is a coded error."""
+        if not isinstance(scope, ExecutionScope):
+            raise EffectHostError(
+                ErrorCode.MISSING_EXECUTION_SCOPE_ID,
+                f"expected an ExecutionScope, got {type(scope).__name__}",
+            )
+        scope.validate()
+        return scope
 
     def validate(self) -> None:
         """Raise ``missing_execution_scope_id`` unless every id is non-blank."""
@@ -196,6 +253,9 @@ class RuntimeScope:
             raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "session_id must be a string")
         if self.turn_id is not None and not isinstance(self.turn_id, str):
             raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "turn_id must be a string")
+        check_id(self.session_id, "runtime scope session_id")
+        if self.turn_id is not None:
+            check_id(self.turn_id, "runtime scope turn_id")
         for name in ("turn_index", "protocol_iteration"):
             value = getattr(self, name)
             if value is not None:

@@ -41,8 +41,7 @@ class ScopedController:
 
     @classmethod
     def shared(cls, controller: EffectController, scope: ExecutionScope) -> ScopedController:
-        scope.validate()
-        return cls(controller, scope)
+        return cls(controller, ExecutionScope.require(scope))
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,13 +12,24 @@ from .hosts.durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
 from .journal.driver import LeaseTimings
 
 SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
+#: A lease is how long a crashed owner's claim blocks its successor; past a day it is a typo (and
+#: a ttl of 1e300 s would overflow every store's timestamps).
+MAX_LEASE_TTL_S = 86_400
 
 
 def lease_from(lease_ttl_s: float | None) -> LeaseTimings:
     if lease_ttl_s is None:
         return LeaseTimings(DEFAULT_LEASE_TTL_MS)
-    if isinstance(lease_ttl_s, bool) or not isinstance(lease_ttl_s, (int, float)) or lease_ttl_s <= 0:
-        raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "lease_ttl_s must be a positive number")
+    if (
+        isinstance(lease_ttl_s, bool)
+        or not isinstance(lease_ttl_s, (int, float))
+        or not math.isfinite(lease_ttl_s)
+        or not 0 < lease_ttl_s <= MAX_LEASE_TTL_S
+    ):
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID,
+            f"lease_ttl_s must be a number of seconds in (0, {MAX_LEASE_TTL_S}], not {lease_ttl_s!r}",
+        )
     return LeaseTimings(max(3, int(lease_ttl_s * 1000)))
 
 

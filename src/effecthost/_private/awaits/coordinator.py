@@ -1,7 +1,10 @@
 """The await-event state table (spec 5.2) over any :class:`AwaitStore`, written once.
 
 Inline hosts run it over a private in-memory store; durable hosts over their substrate. Every
-failure to authenticate, a revoked session and a foreign row look the same from outside.
+failure to authenticate, a revoked session and a foreign row look the same from outside, and cost
+the same: each refusal is decided after exactly one ``inspect`` of the row the key names, whether
+its signature checked out or not, so the time a refusal takes does not tell a forged key from a
+genuine key of a revoked session (bench/refusal_timing.py measures it).
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import time
 
 from .. import canonical
 from ..errors import EffectHostError, ErrorCode
-from ..executor import CancelToken
-from ..identity import ExecutionScope
+from ..executor import CancelToken, check_cancel, check_deadline
+from ..identity import ExecutionScope, check_id
 from . import keys
 from .store import AwaitStore, Inspection, PromiseIdentity, StoreResult
 from .values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
@@ -45,6 +48,7 @@ def _check_session_id(session_id: object) -> str:
         raise EffectHostError(
             ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "await-event session ids must be non-empty"
         )
+    check_id(session_id, "session id")
     return session_id
 
 
@@ -81,6 +85,20 @@ class AwaitCoordinator:
     async def _authentic(self, key: AwaitEventKey) -> bool:
         return keys.authenticate(await self.secret(), key)
 
+    async def _admitted(self, key: AwaitEventKey) -> tuple[PromiseIdentity, str | None] | None:
+        """Authenticate ``key`` and read its row: (identity, terminal or None) when the key may
+        go on, None when it is refused. The row is read whatever the signature says, so that a
+        forged key costs what a genuine key of a revoked session does."""
+        authentic = await self._authentic(key)
+        try:
+            identity = identity_of(key)
+        except (AttributeError, TypeError, ValueError, EffectHostError):
+            return None  # not a key at all (no token decodes to this): nothing to read
+        state, terminal = await self._store.inspect(key.key_id, identity)
+        if not authentic or state is Inspection.UNKNOWN_OR_REVOKED:
+            return None
+        return identity, terminal if state is Inspection.RESOLVED else None
+
     async def mint(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
         if not isinstance(scope, ExecutionScope):
             raise EffectHostError(
@@ -99,8 +117,11 @@ class AwaitCoordinator:
     async def resolve(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
         if not isinstance(resolution, Resolution):
             raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
-        if not await self._authentic(key):
+        admitted = await self._admitted(key)
+        if admitted is None:
             return ResolveOutcome.UNKNOWN_OR_REVOKED
+        if admitted[1] is not None:  # already resolved: the write would only say so again
+            return ResolveOutcome.already_resolved(Resolution.from_json(canonical.loads(admitted[1])))
         return await self._publish(key, canonical.dumps(resolution.to_json()))
 
     async def _publish(self, key: AwaitEventKey, terminal_json: str) -> ResolveOutcome:
@@ -112,23 +133,24 @@ class AwaitCoordinator:
         return ResolveOutcome.UNKNOWN_OR_REVOKED
 
     async def peek(self, key: AwaitEventKey) -> Resolution | None:
-        if not await self._authentic(key):
+        admitted = await self._admitted(key)
+        if admitted is None:
             raise unknown_or_revoked()
-        state, terminal = await self._store.inspect(key.key_id, identity_of(key))
-        if state is Inspection.UNKNOWN_OR_REVOKED:
-            raise unknown_or_revoked()
-        if state is Inspection.RESOLVED and terminal is not None:
-            return Resolution.from_json(canonical.loads(terminal))
-        return None
+        terminal = admitted[1]
+        return None if terminal is None else Resolution.from_json(canonical.loads(terminal))
 
     async def wait(
         self, key: AwaitEventKey, cancel: CancelToken | None, deadline: float | None
     ) -> Resolution:
         """Park until a terminal stands; publish Cancelled/Timeout through first-writer-wins."""
-        if not await self._authentic(key):
+        cancel, deadline = check_cancel(cancel), check_deadline(deadline)
+        admitted = await self._admitted(key)
+        if admitted is None:
             raise unknown_or_revoked()
+        identity, terminal = admitted
+        if terminal is not None:
+            return Resolution.from_json(canonical.loads(terminal))
         cancel = cancel or CancelToken()
-        identity = identity_of(key)
         subscription = self._store.hub.subscribe(key.key_id, key.scope.session_id)
         waiters: list[asyncio.Future[object]] = []
         try:

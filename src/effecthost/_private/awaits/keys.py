@@ -110,6 +110,12 @@ def encode_token(key: AwaitEventKey) -> str:
 def decode_token(text: object) -> AwaitEventKey:
     """Parse a token; anything malformed raises ``await_event_token_malformed``.
 
+    Exactly one string is accepted per key: the one :func:`encode_token` writes. Base64 and JSON
+    both admit many spellings of the same bytes (padding, standard alphabet, whitespace, escapes,
+    key order, duplicate keys); accepting them would let one capability travel under many names
+    (a log, a rate limit or a deny list keyed by token would miss its twins). So the decoded key
+    is encoded again and must give back the input, character for character.
+
     A well-formed token may still be forged: authenticity is checked by the host, which answers
     forged and revoked keys alike.
     """
@@ -125,8 +131,12 @@ def decode_token(text: object) -> AwaitEventKey:
     if not isinstance(parts, list) or len(parts) != 4:
         raise malformed
     try:
-        return AwaitEventKey.from_json(
+        key = AwaitEventKey.from_json(
             {"scope": parts[0], "wait": parts[1], "key_id": parts[2], "signature": parts[3]}
         )
-    except EffectHostError:
+        canonical = encode_token(key)
+    except (EffectHostError, UnicodeEncodeError):
         raise malformed from None
+    if canonical != text:
+        raise malformed
+    return key

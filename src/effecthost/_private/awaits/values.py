@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from .. import canonical
 from ..errors import EffectHostError, ErrorCode
-from ..identity import ExecutionScope
+from ..identity import ExecutionScope, check_id, shown
 
 _WAIT_FIELDS: dict[str, tuple[str, ...]] = {
     "tool_completion": ("tool_call_id",),
@@ -25,6 +25,11 @@ class WaitIdentity:
 
     variant: str
     fields: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        for value in self.fields:
+            if isinstance(value, str):
+                check_id(value, f"wait identity id {shown(value)}")
 
     @classmethod
     def tool_completion(cls, tool_call_id: str) -> WaitIdentity:

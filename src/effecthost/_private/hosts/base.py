@@ -10,7 +10,7 @@ from ..awaits.store import AwaitStore
 from ..awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
 from ..errors import EffectHostError, ErrorCode
 from ..executor import CancelToken
-from ..identity import ExecutionScope
+from ..identity import ExecutionScope, check_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class JournalRetirement:
     def session(cls, session_id: str) -> JournalRetirement:
         if not isinstance(session_id, str) or not session_id.strip():
             raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "retirement needs a session id")
+        check_id(session_id, "session id")
         return cls("session", session_id=session_id)
 
     @classmethod
@@ -37,8 +38,7 @@ class JournalRetirement:
 
     @classmethod
     def for_scope(cls, scope: ExecutionScope) -> JournalRetirement:
-        scope.validate()
-        return cls("scope", scope=scope)
+        return cls("scope", scope=ExecutionScope.require(scope))
 
 
 class AwaitingHost:

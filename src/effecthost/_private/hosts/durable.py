@@ -55,11 +55,9 @@ class DurableEffectHost(AwaitingHost):
 
     def controller(self, scope: ExecutionScope) -> JournalController:
         self._check_open()
-        scope.validate()
-        return JournalController(self, scope)
+        return JournalController(self, ExecutionScope.require(scope))
 
     def scoped(self, scope: ExecutionScope) -> ScopedController:
-        scope.validate()
         return ScopedController.shared(self.controller(scope), scope)
 
     def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:

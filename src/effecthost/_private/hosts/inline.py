@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from ..awaits.store import AwaitStore
 from ..commands import AwaitEvent, EffectEnvelope
-from ..errors import EffectHostError, ErrorCode
-from ..executor import LocalExecutor
+from ..executor import LocalExecutor, check_effect_arguments
 from ..identity import ExecutionScope
 from ..outcomes import AwaitEventOutcome, Outcome
 from ..protocols import ScopedController
@@ -28,8 +27,7 @@ class InlineController:
 
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
         self._host._check_open()
-        if not isinstance(envelope, EffectEnvelope):
-            raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "execute_effect needs an EffectEnvelope")
+        check_effect_arguments(envelope, local_executor)
         command = envelope.command
         if isinstance(command, AwaitEvent):
             cancel, deadline = local_executor.into_await_event_options()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
 from ..commands import DurableStep, EffectEnvelope, Sleep
 from ..errors import EffectHostError, ErrorCode
-from ..executor import CancelToken, LocalExecutor
+from ..executor import CancelToken, LocalExecutor, check_effect_arguments
 from ..identity import EffectKind, ExecutionScope, RuntimeScope
 from ..outcomes import DurableStepOutcome, Outcome, SleepOutcome
 from ..protocols import ScopedController
@@ -34,6 +34,7 @@ class _RecordingController:
         return False
 
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        check_effect_arguments(envelope, local_executor)
         self._records.append(
             RecordingEffectHostRecord(
                 runtime_scope=envelope.invocation.scope,
@@ -74,7 +75,7 @@ class RecordingEffectHost:
         return list(self._records)
 
     def _scoped_for(self, scope: ExecutionScope) -> ScopedController:
-        scope.validate()
+        ExecutionScope.require(scope)
         self._scopes.append(scope)
         return ScopedController.shared(_RecordingController(scope, self._records), scope)
 

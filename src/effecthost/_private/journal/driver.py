@@ -19,7 +19,7 @@ from .. import canonical
 from ..awaits.values import Resolution
 from ..commands import AwaitEvent, EffectEnvelope, Sleep
 from ..errors import EffectHostError, ErrorCode, backend_code
-from ..executor import LocalExecutor
+from ..executor import LocalExecutor, check_effect_arguments
 from ..identity import ExecutionScope
 from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
 from .decisions import decide_replay
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from ..hosts.durable import DurableEffectHost
 
 BUSY_POLL_MS = 25
+#: The longest durable sleep: its due time (now + duration, in ms) must fit a signed 64-bit
+#: column on every substrate; 2**62 ms is about 146 million years.
+MAX_SLEEP_MS = 2**62
 #: Errors that end an execution without being an outcome: the claim is released so the next
 #: drive re-executes instead of replaying a failure that was never the effect's answer. A
 #: cancelled sleep is this drive's decision; an unavailable or mismatched local executor is this
@@ -106,8 +109,7 @@ class JournalController:
 
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
         self._host._check_open()
-        if not isinstance(envelope, EffectEnvelope):
-            raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "execute_effect needs an EffectEnvelope")
+        check_effect_arguments(envelope, local_executor)
         replay_key = envelope.replay_key
         if not replay_key:
             raise EffectHostError(self._code("key_missing"), "runtime effect envelope has no replay key")
@@ -154,6 +156,14 @@ class JournalController:
         """Claim through the store, waiting out live leases; run the effect when the claim is ours."""
         host = self._host
         command = envelope.command
+        if isinstance(command, Sleep) and command.duration_ms > MAX_SLEEP_MS:
+            # A valid u64 (spec 2.6), but its due time would not fit the journal's 64-bit
+            # timestamps: refuse it here with a code instead of failing inside the store.
+            raise EffectHostError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a durable sleep of {command.duration_ms} ms ends past what the journal can "
+                f"schedule (at most {MAX_SLEEP_MS} ms)",
+            )
         owner = host.owner_id
         request = ClaimRequest(  # positional, in field order: this runs once per effect
             self._scope_key,

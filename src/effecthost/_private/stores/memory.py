@@ -103,9 +103,9 @@ class MemoryAwaitStore:
 
     @_atomic
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
+        row = self._promises.get(key_id)  # looked up even when revoked: refusals cost the same
         if self._revoked_for(identity):
             return Inspection.UNKNOWN_OR_REVOKED, None
-        row = self._promises.get(key_id)
         if row is None:
             return Inspection.MISSING, None
         if row.identity != identity:

@@ -153,13 +153,18 @@ class SqliteAwaitStore:
 
     async def inspect(self, key_id: str, identity: PromiseIdentity) -> tuple[Inspection, str | None]:
         def op(conn: sqlite3.Connection) -> tuple[Inspection, str | None]:
-            if _revoked(conn, identity.session_id):
-                return Inspection.UNKNOWN_OR_REVOKED, None
-            row = conn.execute(
-                f"SELECT {_IDENTITY}, terminal_json FROM await_event_waits WHERE key_id = ?",
-                (key_id,),
+            # One statement that always looks up both the tombstone and the row: a refusal
+            # takes the same work whether the session is revoked or not (no timing oracle).
+            head = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM await_event_revoked_sessions WHERE session_id = ?),"
+                " w.scope_json, w.wait_json, w.session_id, w.turn_control, w.terminal_json"
+                " FROM (SELECT 1) LEFT JOIN await_event_waits AS w ON w.key_id = ?",
+                (identity.session_id, key_id),
             ).fetchone()
-            if row is None:
+            if head[0]:
+                return Inspection.UNKNOWN_OR_REVOKED, None
+            row = head[1:]
+            if row[0] is None:
                 return Inspection.MISSING, None
             if not _same(row, identity):
                 return Inspection.UNKNOWN_OR_REVOKED, None
