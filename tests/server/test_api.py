@@ -159,6 +159,10 @@ async def test_oversized_streamed_body_without_length_is_413(
         ("POST", "/v1/sessions/s/cancel"),
         ("POST", "/v1/sessions/s/revoke"),
         ("POST", "/v1/sessions/s/retire"),
+        ("GET", "/v1/await-events?session_id=s"),
+        ("POST", "/v1/sessions/cancel"),
+        ("POST", "/v1/sessions/revoke"),
+        ("POST", "/v1/sessions/retire"),
     ],
 )
 async def test_admin_routes_need_the_bearer_token(

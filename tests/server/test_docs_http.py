@@ -32,7 +32,8 @@ def render() -> str:
             if params:
                 lines.append("- parameters: " + ", ".join(params))
             if "requestBody" in op:
-                lines.append("- body: a Resolution (JSON)")
+                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                lines.append(f"- body: a {ref.rsplit('/', 1)[1]} (JSON)")
             lines.append("")
     return "\n".join(lines)
 

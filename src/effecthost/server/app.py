@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._private.errors import EffectHostError, ErrorCode
 from .._private.urls import open_host
-from . import routes
+from . import routes, sessions
 from .errors import HANDLERS
 from .openapi import openapi_document
 
@@ -34,17 +34,23 @@ async def _index(_: Request) -> Response:
 def api_routes() -> list[BaseRoute]:
     """The routes the OpenAPI document describes (a test keeps the two in step)."""
     session = "/v1/sessions/{session_id:path}"
+    path, query, body = sessions.from_path, sessions.from_query, sessions.from_body
     return [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", routes.readyz, methods=["GET"]),
         Route("/v1/openapi.json", _openapi, methods=["GET"]),
+        Route("/v1/await-events", sessions.endpoint(sessions.waits, query), methods=["GET"]),
         Route("/v1/await-events/{token}", routes.peek, methods=["GET"]),
         Route("/v1/await-events/{token}/resolve", routes.resolve, methods=["POST"]),
         Route("/v1/sessions", routes.list_sessions, methods=["GET"]),
-        Route(session + "/await-events", routes.list_awaits, methods=["GET"]),
-        Route(session + "/cancel", routes.cancel_session, methods=["POST"]),
-        Route(session + "/revoke", routes.revoke_session, methods=["POST"]),
-        Route(session + "/retire", routes.retire_session, methods=["POST"]),
+        # the body form carries any session id (see sessions.py); the path form below cannot
+        Route("/v1/sessions/cancel", sessions.endpoint(sessions.cancel, body), methods=["POST"]),
+        Route("/v1/sessions/revoke", sessions.endpoint(sessions.revoke, body), methods=["POST"]),
+        Route("/v1/sessions/retire", sessions.endpoint(sessions.retire, body), methods=["POST"]),
+        Route(session + "/await-events", sessions.endpoint(sessions.waits, path), methods=["GET"]),
+        Route(session + "/cancel", sessions.endpoint(sessions.cancel, path), methods=["POST"]),
+        Route(session + "/revoke", sessions.endpoint(sessions.revoke, path), methods=["POST"]),
+        Route(session + "/retire", sessions.endpoint(sessions.retire, path), methods=["POST"]),
         Route("/v1/scopes", routes.list_scopes, methods=["GET"]),
         Route("/v1/effects", routes.list_effects, methods=["GET"]),
     ]

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from .errors import ApiError
 
 MAX_JSON_DEPTH_MESSAGE = "request body is nested too deeply"
+#: the paging bounds of every listing; the OpenAPI document states the same numbers
+MAX_LIMIT, MAX_OFFSET = 1000, 10**9
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:

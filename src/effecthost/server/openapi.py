@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .inputs import MAX_LIMIT
+
 _ERR = {"$ref": "#/components/schemas/Error"}
 _ADMIN: list[dict[str, list[str]]] = [{"adminBearer": []}]
 
@@ -38,24 +40,45 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
 
 
 _TOKEN = _path_param("token", "an await-event token (`ehk1.` + base64url)")
-_SESSION = _path_param("session_id", "a session id")
+_SESSION = _path_param(
+    "session_id",
+    "a session id, `/` allowed; clients remove `.` and `..` segments (also `%2e`) before sending, "
+    "so ids with such a segment need the query/body routes (docs/http-api.md)",
+)
+_SESSION_QUERY = {
+    **_query("session_id", {"type": "string", "minLength": 1}, required=True),
+    "description": "any session id, percent-encoded as a query value",
+}
 
 
 def _paging() -> list[dict[str, Any]]:
     """``limit`` and ``offset`` of a listing (``/v1/sessions``, ``/v1/effects``)."""
     return [
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
         _query("offset", {"type": "integer", "minimum": 0}),
     ]
 
 
 def _session_op(summary: str, ok: str) -> dict[str, Any]:
+    """The path form of a session action (``/v1/sessions/{session_id}/...``)."""
+    return {
+        "post": {
+            "summary": summary + " (path form)",
+            "security": _ADMIN,
+            "parameters": [_SESSION],
+            "responses": _responses(_ref(ok), 400, 401, 403, 503),
+        }
+    }
+
+
+def _session_body_op(summary: str, ok: str) -> dict[str, Any]:
+    """The body form: ``{"session_id": ...}`` carries any id, which a path cannot."""
     return {
         "post": {
             "summary": summary,
             "security": _ADMIN,
-            "parameters": [_SESSION],
-            "responses": _responses(_ref(ok), 400, 401, 403, 503),
+            "requestBody": {"required": True, "content": _json(_ref("SessionRef"))},
+            "responses": _responses(_ref(ok), 400, 401, 403, 413, 503),
         }
     }
 
@@ -104,6 +127,10 @@ SCHEMAS: dict[str, Any] = {
     "AwaitKeys": _object(
         {"session_id": _STR, "await_events": {"type": "array", "items": _ref("AwaitKey")}}
     ),
+    "SessionRef": {
+        **_object({"session_id": {"type": "string", "minLength": 1}}),
+        "additionalProperties": False,
+    },
     "SessionAction": _object({"session_id": _STR, "status": _STR}),
     "Retired": _object({"session_id": _STR, "retired_rows": _INT}),
     "Session": _object(
@@ -176,6 +203,14 @@ PATHS: dict[str, Any] = {
     "/v1/openapi.json": {
         "get": {"summary": "this document", "responses": _responses({"type": "object"})}
     },
+    "/v1/await-events": {
+        "get": {
+            "summary": "outstanding (parked) await events of a session",
+            "security": _ADMIN,
+            "parameters": [_SESSION_QUERY],
+            "responses": _responses(_ref("AwaitKeys"), 400, 401, 403, 503),
+        }
+    },
     "/v1/await-events/{token}": {
         "get": {
             "summary": "peek an await event (never registers a waiter)",
@@ -202,9 +237,16 @@ PATHS: dict[str, Any] = {
             "responses": _responses(_ref("Sessions"), 400, 401, 403, 503),
         }
     },
+    "/v1/sessions/cancel": _session_body_op(
+        "cancel-sweep: pending waits of the session resolve cancelled", "SessionAction"
+    ),
+    "/v1/sessions/revoke": _session_body_op(
+        "revoke the session's await events permanently", "SessionAction"
+    ),
+    "/v1/sessions/retire": _session_body_op("delete the session's journal rows", "Retired"),
     "/v1/sessions/{session_id}/await-events": {
         "get": {
-            "summary": "outstanding (parked) await events of a session",
+            "summary": "outstanding (parked) await events of a session (path form)",
             "security": _ADMIN,
             "parameters": [_SESSION],
             "responses": _responses(_ref("AwaitKeys"), 400, 401, 403, 503),

@@ -1,4 +1,5 @@
-"""The /v1 handlers. Each one is thin: parse, authorize, call the host, shape the answer."""
+"""The /v1 handlers (session operations: sessions.py). Each one is thin: parse, authorize, call the
+host, shape the answer."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .._private.awaits.values import AwaitEventKey, Resolution
-from .._private.hosts.base import JournalRetirement
 from .._private.hosts.durable import DurableEffectHost
 from .errors import ApiError
-from .inputs import int_param, read_json, require_admin, require_resolver, str_param
-from .views import await_key_view, effect_view, scope_view, session_view
+from .inputs import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    int_param,
+    read_json,
+    require_admin,
+    require_resolver,
+    str_param,
+)
+from .views import effect_view, scope_view, session_view
 
 
 def host_of(request: Request) -> DurableEffectHost:
@@ -26,11 +34,6 @@ def _key(request: Request) -> AwaitEventKey:
     # from_token raises await_event_token_malformed (400) for anything that is not a token at all;
     # a well-formed but forged token goes on to the host, which answers it like a revoked one.
     return AwaitEventKey.from_token(request.path_params["token"])
-
-
-def _session(request: Request) -> str:
-    session_id: str = request.path_params["session_id"]
-    return session_id
 
 
 async def resolve(request: Request) -> JSONResponse:
@@ -50,39 +53,10 @@ async def peek(request: Request) -> JSONResponse:
     return JSONResponse({"status": "resolved", "resolution": terminal.to_json()})
 
 
-async def list_awaits(request: Request) -> JSONResponse:
-    require_admin(request)
-    session_id = _session(request)
-    keys = await host_of(request).list_outstanding_await_event_keys(session_id)
-    return JSONResponse(
-        {"session_id": session_id, "await_events": [await_key_view(k) for k in keys]}
-    )
-
-
-async def cancel_session(request: Request) -> JSONResponse:
-    require_admin(request)
-    session_id = _session(request)
-    await host_of(request).cancel_await_events_for_session(session_id)
-    return JSONResponse({"session_id": session_id, "status": "cancelled"})
-
-
-async def revoke_session(request: Request) -> JSONResponse:
-    require_admin(request)
-    session_id = _session(request)
-    await host_of(request).revoke_await_events_for_session(session_id)
-    return JSONResponse({"session_id": session_id, "status": "revoked"})
-
-
-async def retire_session(request: Request) -> JSONResponse:
-    require_admin(request)
-    session_id = _session(request)
-    retired = await host_of(request).retire_effect_journal(JournalRetirement.session(session_id))
-    return JSONResponse({"session_id": session_id, "retired_rows": retired})
-
-
 def _paging(request: Request) -> tuple[int, int]:
     """``limit`` (1..1000, default 100) and ``offset`` (default 0) of a listing."""
-    return int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10**9)
+    limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
+    return limit, int_param(request, "offset", 0, 0, MAX_OFFSET)
 
 
 async def list_sessions(request: Request) -> JSONResponse:

@@ -52,8 +52,10 @@ async function api(method, path, body) {
   return data;
 }
 
+// A session id never goes into a URL path: the browser resolves "." and ".." segments (even as
+// %2e) before sending, so "evil/../victim" would reach "victim". Ids travel in the query string
+// (percent-encoded whole) or in a JSON body, which carry any string verbatim.
 const enc = encodeURIComponent;
-const sessionPath = (id) => "/v1/sessions/" + id.split("/").map(enc).join("/");
 
 function when(ms) {
   if (!ms) return "";
@@ -118,6 +120,8 @@ async function loadScopes(sessionId) {
         "started", "took", "result"].map((t) => h("th", {}, t)))),
       h("tbody", {}, effects.map(effectRow))));
   }));
+  // an answer that arrives after another session was selected must not overwrite that one
+  if (sessionId !== state.session) return;
   document.getElementById("scopes").replaceChildren(...blocks);
 }
 
@@ -158,7 +162,8 @@ function waitForm(w) {
 }
 
 async function loadWaits(sessionId) {
-  const data = await api("GET", sessionPath(sessionId) + "/await-events");
+  const data = await api("GET", "/v1/await-events?session_id=" + enc(sessionId));
+  if (sessionId !== state.session) return;  // a late answer for a session no longer shown
   // Rebuild the forms only when the set of waits changed, so a refresh never eats typed input.
   const tokens = data.await_events.map((w) => w.token).join(",");
   if (tokens === state.waitTokens) return;
@@ -195,8 +200,9 @@ async function refresh() {
 async function sessionAction(action, confirmText) {
   if (!state.session || (confirmText && !confirm(confirmText))) return;
   try {
-    const out = await api("POST", sessionPath(state.session) + "/" + action);
-    flash(action + " " + state.session + ": " + JSON.stringify(out), "ok");
+    const sessionId = state.session;
+    const out = await api("POST", "/v1/sessions/" + action, { session_id: sessionId });
+    flash(action + " " + sessionId + ": " + JSON.stringify(out), "ok");
     await refresh();
   } catch (e) { flash(e.message, "error"); }
 }

@@ -1,0 +1,68 @@
+"""Debian's Chromium under Playwright, for the page tests; Playwright never downloads a browser here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("EFFECTHOST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+# Injected through CDP before any page script runs (so the page's own CSP does not apply to it):
+# every CSP violation the page causes is recorded for the test to assert on.
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+@dataclass
+class WatchedPage:
+    """A page plus what went wrong in it: console errors (CSP reports land there too)."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+
+    async def csp_violations(self) -> list[str]:
+        found: list[str] = await self.page.evaluate("window.__cspViolations")
+        return found
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(playwright_api: Any) -> AsyncIterator[WatchedPage]:
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            watched = WatchedPage(page)
+            await page.add_init_script(RECORD_CSP_VIOLATIONS)
+
+            def on_console(message: Any) -> None:
+                if message.type == "error":
+                    watched.console_errors.append(f"{message.text} ({message.location.get('url')})")
+
+            def on_response(response: Any) -> None:
+                if response.status >= 400:
+                    watched.console_errors.append(f"{response.status} {response.url}")
+
+            page.on("console", on_console)
+            page.on("response", on_response)
+            yield watched
+        finally:
+            await browser.close()
