@@ -13,6 +13,18 @@ from undoing the others.
 Why a short busy timeout: another *process* may hold the write lock. SQLite's own busy handler
 would sleep on the loop thread; we let it wait at most a few milliseconds and then retry the batch
 asynchronously with backoff, so a long foreign transaction never freezes the loop.
+
+Why a failed shared commit is split: when the COMMIT itself fails (SQLITE_FULL, an I/O error)
+SQLite rolls the whole transaction back, and which operation needed the space cannot be told. Each
+operation is then run again in its own transaction, so a write that cannot be stored fails alone
+instead of failing every write that happened to share its commit.
+
+Why debts (:meth:`Database.owe`): some writes must still happen after their caller has given up,
+above all the release of a claim whose finalize failed. A disk that refused the finalize usually
+refuses the release too, and a claim left behind with a live lease stalls every re-drive until the
+lease expires. An owed write is retried after every later commit (proof that writes go through
+again) and on a backing-off timer (for a process that writes nothing else), and once more before
+the connection closes.
 """
 
 from __future__ import annotations
@@ -33,6 +45,11 @@ BUSY_TIMEOUT_MS = 5
 BUSY_RETRY_START_S = 0.001
 BUSY_RETRY_MAX_S = 0.02
 BUSY_GIVE_UP_S = 30.0
+# Owed writes are retried this often while they keep failing. Short enough that a re-drive in
+# another process waits about a second after space frees, long enough to cost nothing on a disk
+# that stays full (each attempt is one statement that fails at once).
+OWED_RETRY_START_S = 0.05
+OWED_RETRY_MAX_S = 1.0
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -62,6 +79,13 @@ class _Op:
     single_statement: bool = False
 
 
+@dataclass(slots=True, eq=False)  # eq=False: each debt is itself, compared by identity
+class _Owed:
+    fn: Callable[[sqlite3.Connection], Any]
+    durable: bool
+    error_code: str
+
+
 @dataclass(slots=True)
 class _Batch:
     ops: list[_Op] = field(default_factory=list)
@@ -82,6 +106,9 @@ class Database:
         self._sync_full: bool | None = None
         self._pending: _Batch | None = None
         self._retrying: _Batch | None = None
+        self._owed: list[_Owed] = []
+        self._payer: asyncio.Task[None] | None = None
+        self._commit_seen = asyncio.Event()  # set by every commit while debts are owed
         self._closed = False
         self.commits = 0  # how many write transactions committed (group-commit statistics)
         self.ops_committed = 0
@@ -130,6 +157,8 @@ class Database:
             else:
                 self.commits += 1
                 self.ops_committed += 1
+                if self._owed:
+                    self._commit_seen.set()
                 return value
         future: asyncio.Future[T] = self.loop.create_future()
         op = _Op(fn, durable, error_code, future, single_statement)
@@ -164,10 +193,14 @@ class Database:
         if not ops:
             return
         batch.ops = ops
+        conn = self.conn
+        if conn.in_transaction and not self._end_failed_transaction():
+            # Building on it would commit (or lose) writes of callers already told they failed.
+            self._fail_all(ops, sqlite3.OperationalError("a failed transaction could not be ended"))
+            return
         if len(ops) == 1 and ops[0].single_statement:
             self._run_implicit(batch, ops[0])
             return
-        conn = self.conn
         try:
             self.set_full_sync(any(op.durable for op in ops))
             conn.execute("BEGIN IMMEDIATE")
@@ -187,16 +220,45 @@ class Database:
                     results.append(self._apply_isolated(op))
             conn.execute("COMMIT")
         except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):  # the transaction may already be gone
-                conn.execute("ROLLBACK")
+            self._end_failed_transaction()
             if isinstance(exc, sqlite3.Error) and is_busy(exc):
                 self._back_off(batch)
+                return
+            if len(ops) > 1 and isinstance(exc, Exception):
+                self._run_each(batch)  # see the module docstring: one failure must not fail all
                 return
             self._fail_all(ops, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self._committed(results)
+
+    def _end_failed_transaction(self) -> bool:
+        """Roll back after a failure; True when no transaction is left open.
+
+        SQLite has often ended it already (a COMMIT that fails for want of space rolls the whole
+        transaction back), and then refuses the ROLLBACK: that is fine. If one stays open anyway,
+        the sequential fast path in :meth:`write` (a statement run directly) would run inside it
+        and never commit, so it is switched off until a later :meth:`_run` ends the transaction.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+        if self.conn.in_transaction:
+            self._ready = None
+            return False
+        if self._ready is None:
+            self._ready = _ready_queue(self.loop)
+        return True
+
+    def _run_each(self, batch: _Batch) -> None:
+        """Run a batch whose shared transaction failed again as one transaction per operation."""
+        for i, op in enumerate(batch.ops):
+            # _run is only ever called with no batch backing off, so one set now is this op's.
+            self._run(_Batch([op], batch.first_busy_at, batch.backoff_s))
+            if self._retrying is not None:
+                # Another process took the write lock: the rest wait for it together.
+                self._retrying.ops.extend(batch.ops[i + 1 :])
+                return
 
     def _run_implicit(self, batch: _Batch, op: _Op) -> None:
         """One single-statement op in SQLite's implicit transaction (atomic on its own)."""
@@ -220,6 +282,8 @@ class Database:
         """After the commit: count it, then hand every caller its own result or error."""
         self.commits += 1
         self.ops_committed += len(results)
+        if self._owed:
+            self._commit_seen.set()
         for op, ok, value in results:
             if op.future.done():
                 continue
@@ -271,6 +335,57 @@ class Database:
             else:
                 op.future.set_exception(EffectHostError(op.error_code, f"SQLite error: {exc}"))
 
+    # ---- debts -------------------------------------------------------------------------------
+
+    def owe(self, fn: Callable[[sqlite3.Connection], object], *, durable: bool, error_code: str) -> None:
+        """Make sure ``fn`` is written some time, though nobody waits for it any more.
+
+        ``fn`` must be safe to run any number of times and at any later moment (a fenced release:
+        once the lease has expired or the row moved on, it matches nothing and is done). Debts are
+        kept in memory only: if this process ends first, what they would have freed frees itself
+        when its lease expires.
+        """
+        if self._closed:
+            return
+        self._owed.append(_Owed(fn, durable, error_code))
+        if self._payer is None:
+            self._payer = self.loop.create_task(self._pay_debts())
+
+    @property
+    def debts(self) -> int:
+        """How many owed writes have not been written yet."""
+        return len(self._owed)
+
+    async def _pay_debts(self) -> None:
+        delay = OWED_RETRY_START_S
+        try:
+            while self._owed and not self._closed:
+                self._commit_seen.clear()
+                await self._pay_once()
+                if not self._owed:
+                    return
+                # Retry after a commit (writes go through again) or after the delay, whichever
+                # comes first, but never sooner than OWED_RETRY_START_S: a file busy with commits
+                # that still refuses the debt is not retried on every one of them.
+                await asyncio.sleep(OWED_RETRY_START_S)
+                if not self._commit_seen.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._commit_seen.wait(), delay)
+                delay = min(delay * 2, OWED_RETRY_MAX_S)
+        finally:
+            self._payer = None
+
+    async def _pay_once(self) -> None:
+        owed = list(self._owed)
+        # Written together, they batch into one commit; a failed commit is split (see _run).
+        results = await asyncio.gather(
+            *(self.write(o.fn, durable=o.durable, error_code=o.error_code) for o in owed),
+            return_exceptions=True,
+        )
+        for debt, result in zip(owed, results, strict=True):
+            if not isinstance(result, BaseException) and debt in self._owed:
+                self._owed.remove(debt)  # (drain may pay while the payer task does)
+
     # ---- reads -------------------------------------------------------------------------------
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *, error_code: str) -> T:
@@ -293,13 +408,18 @@ class Database:
                 raise EffectHostError(error_code, f"SQLite error: {exc}") from None
 
     async def drain(self) -> None:
-        """Wait until queued writes have committed (used before closing)."""
+        """Wait until queued writes have committed and try owed writes once more (before closing)."""
         if self._pending is not None or self._retrying is not None:
             # A no-op write queues behind them and returns after their commit.
             with contextlib.suppress(EffectHostError):
                 await self.write(lambda conn: None, durable=False, error_code="sqlite_drain")
+        if self._owed:
+            await self._pay_once()  # what still fails now is left to its lease's expiry
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._payer is not None:
+                self._payer.cancel()
+            self._owed.clear()
             self.conn.close()

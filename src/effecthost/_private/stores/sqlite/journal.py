@@ -4,15 +4,23 @@ Every step is one short write transaction through :class:`Database` (claims of c
 share commits). Only outcome-bearing writes ask for an fsync: a claim or a lease renewal that a
 power loss takes away leaves a journal in which the effect was simply never claimed — the same state
 a crashed owner's expired lease leads to — while a finalized outcome, once returned, must survive.
+
+A finalize that fails (a full disk, an I/O error, a value SQLite cannot store) or is cancelled
+gives the claim up: the driver reports the error and nobody renews the lease any more. The claim is
+then released at once (a fenced DELETE, the same as the driver's release), so the next drive
+re-executes instead of waiting out the lease; a release that fails too is owed to the database and
+written as soon as writes go through again (:meth:`Database.owe`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ...clock import Clock
-from ...errors import ErrorCode
+from ...errors import EffectHostError, ErrorCode
 from ...identity import session_journal_key_ranges
 from ...journal.decisions import decide_claim
 from ...journal.model import (
@@ -229,19 +237,40 @@ class SqliteJournalStore:
             cursor = conn.execute(sql, (*params, now, *_fence_args(fence, now)))
             return cursor.rowcount == 1
 
-        return await self._db.write(
-            op, durable=self._durability.outcomes, error_code=_STORE, single_statement=True
-        )
+        try:
+            return await self._db.write(
+                op, durable=self._durability.outcomes, error_code=_STORE, single_statement=True
+            )
+        except (EffectHostError, asyncio.CancelledError):
+            # Nothing was recorded (or, cancelled after the commit, the row is final and the
+            # fenced release matches nothing). The driver gives the claim up: free it now.
+            self._owe_release(fence)
+            raise
 
     async def release(self, fence: LeaseFence) -> bool:
+        try:
+            return await self._db.write(
+                self._release_op(fence),
+                durable=self._durability.leases,
+                error_code=_STORE,
+                single_statement=True,
+            )
+        except EffectHostError:
+            self._owe_release(fence)  # the caller gives up on the row whatever we answer
+            raise
+
+    def _release_op(self, fence: LeaseFence) -> Callable[[sqlite3.Connection], bool]:
         def op(conn: sqlite3.Connection) -> bool:
+            # The fence (with the clock read now) matches only while this claim still holds a live
+            # lease: a late retry of an owed release never deletes a row that moved on.
             now = self._clock.now_ms()
             cursor = conn.execute(f"DELETE FROM effect_journal WHERE {_FENCE}", _fence_args(fence, now))
             return cursor.rowcount == 1
 
-        return await self._db.write(
-            op, durable=self._durability.leases, error_code=_STORE, single_statement=True
-        )
+        return op
+
+    def _owe_release(self, fence: LeaseFence) -> None:
+        self._db.owe(self._release_op(fence), durable=self._durability.leases, error_code=_STORE)
 
     async def retire_session(self, session_id: str) -> int:
         where, params = _session_rows(session_id)
