@@ -300,6 +300,38 @@ async def test_closing_the_host_ends_a_parked_await_effect_without_journaling_it
     await second.aclose()
 
 
+async def test_an_await_whose_substrate_failed_is_not_journaled_and_waits_again() -> None:
+    """``*_await_event_store`` (a full disk, a lost connection while registering the wait) is no
+    answer: recording it would replay the outage forever. The claim is released and the next drive
+    waits again. The store's failure is injected: a real one is tested on a full tmpfs."""
+    host = await _memory()
+    key = await host.await_event_key(SCOPE, WaitIdentity.custom("approval"))
+    envelope = EffectEnvelope(
+        RuntimeInvocation.effect(RuntimeScope("driver-session"), "wait", EffectKind.AWAIT_EVENT, "wait"),
+        AwaitEvent(key),
+    )
+    store: Any = host.await_coordinator.store
+    original = store.ensure_pending
+
+    async def outage(*args: Any) -> bool:
+        raise EffectHostError("memory_await_event_store", "the substrate is unreachable")
+
+    store.ensure_pending = outage
+    with pytest.raises(EffectHostError) as info:
+        await host.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event())
+    assert info.value.code == "memory_await_event_store"
+    assert await host.journal.get_row(SCOPE.journal_key(), "wait") is None
+    store.ensure_pending = original
+    redrive = asyncio.ensure_future(host.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
+    while not await host.list_outstanding_await_event_keys(SCOPE.session_id or ""):  # noqa: ASYNC110
+        if redrive.done():
+            redrive.result()  # a replayed outage would surface here
+        await asyncio.sleep(0.005)
+    assert await host.resolve_await_event(key, Resolution.ok("yes")) == ResolveOutcome.ACCEPTED
+    assert (await asyncio.wait_for(redrive, 5)).into_await_event() == Resolution.ok("yes")
+    await host.aclose()
+
+
 async def test_different_keys_execute_concurrently_without_a_lock() -> None:
     host = await _memory()
     controller = host.controller(SCOPE)

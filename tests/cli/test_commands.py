@@ -15,6 +15,7 @@ from effecthost.cli import journal as journal_cli
 from effecthost.testing.conformance._support import record_step
 
 pytestmark = pytest.mark.timeout(60)
+WIDE = {"COLUMNS": "400"}  # one table row per line, so a cell is never wrapped
 
 
 async def test_journal_sessions_and_show_report_the_turn(db_url: str, host: DurableEffectHost) -> None:
@@ -141,3 +142,18 @@ async def test_conformance_runs_the_kit_and_reports(tmp_path: Path) -> None:
     assert report["passed"] is True
     names = {r["name"] for r in report["results"]}
     assert {"effect_host_await_events", "journal_store_lists_effects_in_pages"} <= names
+
+
+async def test_tables_show_hostile_ids_as_escaped_text(db_url: str, host: DurableEffectHost) -> None:
+    """A session id is caller-controlled: rich markup in it is not rendered and an ESC sequence
+    or a newline in it cannot drive the operator's terminal or forge a table row."""
+    hostile = "[bold red]admin[/bold red]\x1b[2J\nforged-row"
+    turn = await park_turn(host, hostile)
+    for args in (("journal", "sessions"), ("journal", "show", hostile), ("await", "list", hostile)):
+        shown = await cli(*args, "--url", db_url, env=WIDE)
+        assert shown.exit_code == 0, shown.output
+        assert "\x1b" not in shown.stdout, args
+        assert "\nforged-row" not in shown.stdout, args
+    listed = await cli("journal", "sessions", "--url", db_url, env=WIDE)
+    assert "[bold red]admin[/bold red]\\x1b[2J\\nforged-row" in listed.stdout  # not as markup
+    turn.task.cancel()

@@ -16,6 +16,7 @@ from .common import (
     DEFAULT_URL,
     JsonOption,
     UrlOption,
+    cell,
     console,
     emit_json,
     fail,
@@ -54,7 +55,7 @@ def list_waits(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: Js
         return
     table = Table("wait", "scope", "token")
     for wait in waits:
-        table.add_row(_describe(wait["wait"]), _describe(wait["scope"]), wait["token"])
+        table.add_row(cell(_describe(wait["wait"])), cell(_describe(wait["scope"])), wait["token"])
     console.print(table)
 
 

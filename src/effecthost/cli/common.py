@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from .._private.errors import EffectHostError
 from .._private.hosts.durable import DurableEffectHost
@@ -41,9 +42,23 @@ console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def printable(value: object) -> str:
+    """``value`` as text that cannot drive the terminal: control and other non-printable
+    characters (an ESC sequence, a newline that would forge a row) are shown escaped."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def cell(value: object) -> Text:
+    """A table cell or title from caller-controlled text: never parsed as rich markup."""
+    return Text(printable(value))
+
+
 def fail(code: str, message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
     """Print ``code: message`` on stderr and exit; never a traceback."""
-    err_console.print(f"{code}: {message}", markup=False)
+    err_console.print(printable(f"{code}: {message}"), markup=False)
     raise typer.Exit(exit_code)
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from .._private.hosts.base import JournalRetirement
 from .._private.hosts.durable import DurableEffectHost
 from ..server.views import effect_view, scope_view, session_view
-from .common import DEFAULT_URL, JsonOption, UrlOption, console, emit_json, when, with_host
+from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, when, with_host
 
 journal_app = typer.Typer(help="Browse and retire the effect journal.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def sessions(
     table = Table("session", "scopes", "effects", "in progress", "failed", "last activity")
     for row in rows:
         table.add_row(
-            row["session_id"],
+            cell(row["session_id"]),
             str(row["scopes"]),
             str(row["effects"]),
             str(row["in_progress"]),
@@ -96,7 +96,7 @@ def show(
         console.print(f"no journal rows for session {session_id!r}", markup=False)
     for scope in scopes:
         table = Table(
-            "status", "kind", "effect id", "replay key", "took", "result", title=scope["scope_key"]
+            "status", "kind", "effect id", "replay key", "took", "result", title=cell(scope["scope_key"])
         )
         for effect in scope["effects"]:
             took = (
@@ -105,12 +105,12 @@ def show(
                 else f"{effect['updated_at_ms'] - effect['created_at_ms']} ms"
             )
             table.add_row(
-                effect["status"],
-                effect["kind"],
-                effect["effect_id"],
-                effect["replay_key"],
+                cell(effect["status"]),
+                cell(effect["kind"]),
+                cell(effect["effect_id"]),
+                cell(effect["replay_key"]),
                 took,
-                _result(effect),
+                cell(_result(effect)),
             )
         console.print(table)
 

@@ -62,6 +62,13 @@ UNJOURNALED_CODES = frozenset(
 _owner_counter = itertools.count(1)
 
 
+def is_journaled(error: EffectHostError) -> bool:
+    """Whether ``error`` is the effect's answer. An await event whose own substrate failed
+    (``*_await_event_store``: a full disk, a lost connection) got no answer at all: recording the
+    outage would replay it to every later drive instead of waiting again."""
+    return error.code not in UNJOURNALED_CODES and not error.code.endswith("_await_event_store")
+
+
 def new_owner_id() -> str:
     return f"pid{os.getpid()}-{next(_owner_counter)}-{time.time_ns() // 1_000_000}"
 
@@ -262,7 +269,7 @@ class JournalController:
             raise
         if held.lost:
             raise self._lease_lost()
-        if error is not None and error.code in UNJOURNALED_CODES:
+        if error is not None and not is_journaled(error):
             await self._release_quietly(fence)
             raise error
         return await self._finalize(fence, outcome, error)
