@@ -1,7 +1,8 @@
 """Run every benchmark with one command (``make bench``) and print JSON lines, then a summary.
 
 Runs, one after the other on the same machine (the box is small; peers never run concurrently):
-raw SQLite commit calibration, the effecthost SQLite benchmark (bench/sqlite_bench.py), and the
+raw SQLite commit calibration, the effecthost SQLite benchmark (bench/sqlite_bench.py), the
+cross-process wake-up latency under load (bench/wake_bench.py), and the
 DBOS and LangGraph peer scripts from ../shared/bench/peers on SQLite files. The peers need a venv
 with dbos and langgraph (default /tmp/peers, override with EFFECTHOST_PEERS_VENV); when it is
 missing it is created with pip. A peer that truly cannot be installed or run is reported with a
@@ -150,6 +151,8 @@ def main() -> None:
              "--n", n, "--runs", runs, "--wake", "50" if args.quick else "200"],
             timeout=1800,
         )
+        wake = [sys.executable, str(ROOT / "bench" / "wake_bench.py"), "--dir", str(work / "wake")]
+        ours += run_lines(wake + (["--quick"] if args.quick else []), timeout=1800)
         dbos: list[dict[str, Any]] = []
         lg: list[dict[str, Any]] = []
         python = None if args.no_peers else peers_python()
