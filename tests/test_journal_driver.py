@@ -323,7 +323,7 @@ async def test_an_await_whose_substrate_failed_is_not_journaled_and_waits_again(
     assert await host.journal.get_row(SCOPE.journal_key(), "wait") is None
     store.ensure_pending = original
     redrive = asyncio.ensure_future(host.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
-    while not await host.list_outstanding_await_event_keys(SCOPE.session_id or ""):  # noqa: ASYNC110
+    while not await host.list_outstanding_await_event_keys(SCOPE.session_id or ""):
         if redrive.done():
             redrive.result()  # a replayed outage would surface here
         await asyncio.sleep(0.005)

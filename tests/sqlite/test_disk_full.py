@@ -314,9 +314,9 @@ async def test_an_await_event_whose_registration_finds_the_disk_full_gives_its_c
         )
         with pytest.raises(EffectHostError) as info:
             await first.scoped(SCOPE).controller.execute_effect(envelope, LocalExecutor.await_event())
-        # The registration failed (sqlite_await_event_store); so did journaling that failure, and
-        # that finalize error is what the driver reports.
-        assert info.value.code == "sqlite_effect_replay_store" and "full" in info.value.message
+        # The registration failed: that outage is no answer, so it is not journaled; the driver
+        # gives the claim back (refused as well while the disk is full) and reports the outage.
+        assert info.value.code == "sqlite_await_event_store" and "full" in info.value.message
         assert filled  # the registration's transaction did fill the disk
         conn.execute("DROP TRIGGER fill_disk_on_wait")
         await asyncio.sleep(0.3)  # the release is tried while the disk is still full
