@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -66,3 +67,13 @@ async def chromium_page(playwright_api: Any) -> AsyncIterator[WatchedPage]:
             yield watched
         finally:
             await browser.close()
+
+
+async def until(page: Any, predicate: str, arg: Any = None) -> None:
+    """Poll a JS function of ``arg`` until it returns truthy (the test's timeout bounds this).
+
+    Not ``page.wait_for_function``: that polls by ``eval`` inside the page, which the page's CSP
+    (no 'unsafe-eval') refuses. ``page.evaluate`` goes through the debugger protocol instead.
+    """
+    while not await page.evaluate(predicate, arg):  # noqa: ASYNC110 - a page has no event to await
+        await asyncio.sleep(0.02)

@@ -30,6 +30,7 @@ from effecthost import (
     WaitIdentity,
 )
 from effecthost.server import create_app
+from effecthost.server.protocol import uvicorn_options
 
 ADMIN = "admin-secret"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -99,8 +100,9 @@ async def serve_in_process(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextlib.asynccontextmanager
-async def live_server(app: Starlette) -> AsyncIterator[str]:
-    """A real uvicorn server on 127.0.0.1 (a free port bound up front), in this event loop."""
+async def live_server(app: Starlette, head_timeout_s: float = 10.0) -> AsyncIterator[str]:
+    """A real uvicorn server on 127.0.0.1 (a free port bound up front), in this event loop, run
+    as `effecthost serve` runs it (uvicorn_options)."""
     import socket
 
     import uvicorn
@@ -109,7 +111,8 @@ async def live_server(app: Starlette) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    options = uvicorn_options(head_timeout_s)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -136,7 +139,8 @@ class ThreadedServer:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options())
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )

@@ -1,72 +1,59 @@
 """The operator page in a real headless Chromium against a live server with a parked turn.
 
 Uses Debian's /usr/bin/chromium (``make browser-deps``); Playwright never downloads a browser here.
+Every page runs under the served Content-Security-Policy, and a test fails on any CSP violation or
+console error: the page must work with no inline script, no eval and nothing from elsewhere.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import HAVE_CHROMIUM, chromium_page, until
 from server_support import ADMIN, live_server, make_app, park_turn
 
 from effecthost import DurableEffectHost, ExecutionScope, Resolution
 from effecthost.testing.conformance._support import record_step
 
-CHROMIUM = os.environ.get("EFFECTHOST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = [
     pytest.mark.timeout(120),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="run `make browser-deps` for chromium"),
+    pytest.mark.skipif(not HAVE_CHROMIUM, reason="run `make browser-deps` for chromium"),
 ]
 
 
 async def test_page_resolves_a_pending_event_through_the_form(
     host_url: str, host: DurableEffectHost
 ) -> None:
-    async with live_server(make_app(host_url)) as base:
+    async with live_server(make_app(host_url)) as base, chromium_page(playwright_api) as watched:
+        page = watched.page
         turn = await park_turn(host, "support-42", turn_id="turn-3", call_id="approve-refund")
-        async with playwright_api.async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = await browser.new_page(viewport={"width": 1400, "height": 900})
-                await page.goto(f"{base}/?token={ADMIN}")
-                # the token leaves the address bar once it is in sessionStorage
-                await page.wait_for_function("!location.search.includes('token')")
-                await page.click("#sessions tbody tr[data-session='support-42']")
-                form = page.locator("form.wait")
-                await form.wait_for()
-                await page.locator(".badge.completed").first.wait_for()
-                await form.locator("textarea[name=payload]").fill('{"approved": true, "amount": 42}')
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(ARTIFACTS / "page-pending.png"), full_page=True)
-                await form.locator("button[type=submit]").click()
-                outcome = await turn.task
-                assert outcome.resolution == Resolution.ok({"approved": True, "amount": 42})  # type: ignore[attr-defined]
-                await page.locator("#flash.ok").wait_for()
-                assert "accepted" in await page.locator("#flash").inner_text()
-                # the refreshed page shows the await row completed and no pending form
-                await page.locator("#no-waits:not([hidden])").wait_for()
-                await page.wait_for_function(
-                    "document.querySelectorAll('#scopes .badge.completed').length === 2"
-                )
-                await page.screenshot(path=str(ARTIFACTS / "page-resolved.png"), full_page=True)
-            finally:
-                await browser.close()
+        loaded = await page.goto(f"{base}/?token={ADMIN}")
+        assert "script-src 'self'" in loaded.headers["content-security-policy"]
+        # the token leaves the address bar once it is in sessionStorage
+        await until(page, "() => !location.search.includes('token')")
+        await page.click("#sessions tbody tr[data-session='support-42']")
+        form = page.locator("form.wait")
+        await form.wait_for()
+        await page.locator(".badge.completed").first.wait_for()
+        await form.locator("textarea[name=payload]").fill('{"approved": true, "amount": 42}')
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "page-pending.png"), full_page=True)
+        await form.locator("button[type=submit]").click()
+        outcome = await turn.task
+        assert outcome.resolution == Resolution.ok({"approved": True, "amount": 42})  # type: ignore[attr-defined]
+        await page.locator("#flash.ok").wait_for()
+        assert "accepted" in await page.locator("#flash").inner_text()
+        # the refreshed page shows the await row completed and no pending form
+        await page.locator("#no-waits:not([hidden])").wait_for()
+        await until(page, "() => document.querySelectorAll('#scopes .badge.completed').length === 2")
+        await page.screenshot(path=str(ARTIFACTS / "page-resolved.png"), full_page=True)
+        assert watched.console_errors == []
+        assert await watched.csp_violations() == []
 
 
 async def test_page_shows_every_effect_of_a_scope_longer_than_one_api_page(
@@ -83,20 +70,16 @@ async def test_page_shows_every_effect_of_a_scope_longer_than_one_api_page(
         if "/v1/effects?" in request.url:
             offsets.append(request.url.rpartition("offset=")[2])
 
-    async with live_server(make_app(host_url)) as base, playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("request", seen)
-            await page.goto(f"{base}/?token={ADMIN}")
-            await page.click("#sessions tbody tr[data-session='long-1']")
-            await page.wait_for_function(
-                f"document.querySelectorAll('#scopes tbody tr').length === {rows}"
-            )
-            shown = await page.eval_on_selector_all(
-                "#scopes tbody tr", "trs => trs.map(tr => tr.dataset.replayKey)"
-            )
-            assert shown == [f"step-{i:04d}" for i in range(rows)]
-            assert {"0", "1000"} <= set(offsets)
-        finally:
-            await browser.close()
+    async with live_server(make_app(host_url)) as base, chromium_page(playwright_api) as watched:
+        page = watched.page
+        page.on("request", seen)
+        await page.goto(f"{base}/?token={ADMIN}")
+        await page.click("#sessions tbody tr[data-session='long-1']")
+        await until(page, f"() => document.querySelectorAll('#scopes tbody tr').length === {rows}")
+        shown = await page.eval_on_selector_all(
+            "#scopes tbody tr", "trs => trs.map(tr => tr.dataset.replayKey)"
+        )
+        assert shown == [f"step-{i:04d}" for i in range(rows)]
+        assert {"0", "1000"} <= set(offsets)
+        assert watched.console_errors == []
+        assert await watched.csp_violations() == []

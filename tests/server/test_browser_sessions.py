@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import HAVE_CHROMIUM, chromium_page
+from browser_support import HAVE_CHROMIUM, chromium_page, until
 from server_support import ADMIN, ParkedTurn, live_server, make_app, park_turn
 
 from effecthost import (
@@ -45,7 +45,7 @@ def _css_string(value: str) -> str:
 async def _select(page: Any, session_id: str) -> None:
     # a locator, not an element handle: a refresh may rebuild the rows, the locator finds it again
     await page.locator(f"#sessions tbody tr[data-session={_css_string(session_id)}]").click()
-    await page.wait_for_function(_SHOWN, arg=session_id)
+    await until(page, _SHOWN, session_id)
 
 
 async def _shown_wait_ids(page: Any) -> list[str]:
@@ -57,7 +57,7 @@ async def _shown_wait_ids(page: Any) -> list[str]:
 
 async def _act(page: Any, button: str, action: str, session_id: str) -> None:
     await page.click(button)
-    await page.wait_for_function(_FLASHED, arg=[action, session_id])
+    await until(page, _FLASHED, [action, session_id])
     assert await page.locator("#flash").get_attribute("class") == "ok"
 
 
@@ -106,14 +106,16 @@ async def _drive_the_page(
             await dialog.accept()  # Revoke and Retire ask first
 
         page.on("dialog", accept)
-        await page.goto(f"{base}/?token={ADMIN}")
+        loaded = await page.goto(f"{base}/?token={ADMIN}")
+        assert "frame-ancestors 'none'" in loaded.headers["content-security-policy"]
         await page.uncheck("#auto-refresh")  # the rows must not be rebuilt under a click
         for session_id, turn in attackers.items():
             await _select(page, session_id)
             # what the page shows is this session's wait, not the victim's
-            await page.wait_for_function(
+            await until(
+                page,
                 "id => [...document.querySelectorAll('#waits form.wait')].map(f => f.dataset.keyId).join() === id",
-                arg=turn.key.key_id,
+                turn.key.key_id,
             )
             assert await _shown_wait_ids(page) == [turn.key.key_id]
 

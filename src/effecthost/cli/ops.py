@@ -54,6 +54,7 @@ def serve(
         import uvicorn
 
         from ..server import create_app
+        from ..server.protocol import uvicorn_options
     except ImportError as exc:
         fail("server_extra_missing", f"install effecthost[server] to serve ({exc})")
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
@@ -66,7 +67,8 @@ def serve(
     console.print(f"effecthost serving {url}", markup=False)
     console.print(f"  page: http://{host}:{port}/?token={shown}", markup=False)
     console.print(f"  api:  http://{host}:{port}/v1/openapi.json", markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # JSON answers from the protocol layer too, and deadlines for request heads (bodies: the app)
+    uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options())
 
 
 async def _noop(_: Any) -> None:

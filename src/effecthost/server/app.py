@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,15 +12,27 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from .._private.errors import EffectHostError, ErrorCode
 from .._private.urls import open_host
 from . import routes, sessions
 from .errors import HANDLERS
+from .middleware import BodyDeadline, SecurityHeaders
 from .openapi import openapi_document
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_BODY_TIMEOUT_S = 10.0
+
+
+class EffectHostApp(Starlette):
+    """Starlette with the body deadline and security headers outside even its error middleware."""
+
+    body_timeout_s = DEFAULT_BODY_TIMEOUT_S
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(BodyDeadline(super().build_middleware_stack(), self.body_timeout_s))
 
 
 async def _openapi(_: Request) -> JSONResponse:
@@ -62,11 +75,13 @@ def create_app(
     admin_token: str | None,
     resolve_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
 ) -> Starlette:
     """An ASGI app that opens the host at startup and closes it at shutdown.
 
     ``admin_token=None`` disables every admin route (403 ``admin_disabled``); ``resolve_token``
-    additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413.
+    additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413; a body that has
+    not fully arrived ``body_timeout_s`` seconds after the request head gets 408.
     """
     for name, token in (("admin_token", admin_token), ("resolve_token", resolve_token)):
         if token is not None and (not isinstance(token, str) or not token.strip()):
@@ -82,6 +97,15 @@ def create_app(
             ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int"
         )
 
+    if (
+        isinstance(body_timeout_s, bool)
+        or not isinstance(body_timeout_s, int | float)
+        or not 0 < body_timeout_s < math.inf
+    ):
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID, "body_timeout_s must be a positive finite number"
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.host = await open_host(host_url)
@@ -95,11 +119,12 @@ def create_app(
         Route("/", _index, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    app = Starlette(
+    app = EffectHostApp(
         routes=[*api_routes(), *page],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
+    app.body_timeout_s = float(body_timeout_s)
     app.state.host = None
     app.state.host_url = host_url
     app.state.admin_token = admin_token

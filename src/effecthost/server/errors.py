@@ -65,7 +65,14 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 async def http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    # Starlette puts the route's methods in Allow (a 405 must carry it); it joins a set, so the
+    # order is sorted here to answer the same bytes every time.
+    for name, value in (exc.headers or {}).items():
+        if name.lower() == "allow":
+            value = ", ".join(sorted(m.strip() for m in value.split(",")))
+        response.headers[name] = value
+    return response
 
 
 async def unexpected_error(_: Request, exc: Exception) -> Response:

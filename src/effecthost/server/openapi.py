@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .inputs import MAX_LIMIT
+from .inputs import MAX_LIMIT, MAX_OFFSET
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _ADMIN: list[dict[str, list[str]]] = [{"adminBearer": []}]
@@ -55,7 +55,7 @@ def _paging() -> list[dict[str, Any]]:
     """``limit`` and ``offset`` of a listing (``/v1/sessions``, ``/v1/effects``)."""
     return [
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-        _query("offset", {"type": "integer", "minimum": 0}),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
     ]
 
 
@@ -78,7 +78,7 @@ def _session_body_op(summary: str, ok: str) -> dict[str, Any]:
             "summary": summary,
             "security": _ADMIN,
             "requestBody": {"required": True, "content": _json(_ref("SessionRef"))},
-            "responses": _responses(_ref(ok), 400, 401, 403, 413, 503),
+            "responses": _responses(_ref(ok), 400, 401, 403, 408, 413, 503),
         }
     }
 
@@ -226,7 +226,7 @@ PATHS: dict[str, Any] = {
             "security": [{}, {"resolveBearer": []}],
             "parameters": [_TOKEN],
             "requestBody": {"required": True, "content": _json(_ref("Resolution"))},
-            "responses": _responses(_ref("ResolveOutcome"), 400, 401, 413, 422, 503),
+            "responses": _responses(_ref("ResolveOutcome"), 400, 401, 408, 413, 422, 503),
         }
     },
     "/v1/sessions": {
