@@ -8,7 +8,11 @@ live session, interleaved call by call so that the machine's drift hits all alik
 ``separability``: the probability that a random revoked-key call took longer than a random
 forged-key call (0.5 = indistinguishable; 1.0 = every revoked call was slower).
 
-Usage: python bench/refusal_timing.py [--calls N] [--backends memory,sqlite,postgres]
+With ``--http`` the same calls go through ``effecthost serve`` (a separate process on
+127.0.0.1) over one keep-alive connection, as a remote caller would time them (memory is skipped
+there: a served memory:// host shares nothing with this process).
+
+Usage: python bench/refusal_timing.py [--calls N] [--backends memory,sqlite,postgres] [--http]
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +35,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+sys.path.insert(0, SRC)
 
-from effecthost import (
+from effecthost import (  # noqa: E402 - after sys.path: the checkout is measured
     AwaitEventKey,
     EffectHostError,
     ExecutionScope,
@@ -39,6 +46,7 @@ from effecthost import (
     WaitIdentity,
     open_host,
 )
+from effecthost._private.awaits.coordinator import identity_of  # noqa: E402
 
 PG_URL = os.environ.get("EFFECTHOST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -70,58 +78,117 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - started) * 1e6
 
 
-async def measure(url: str, backend: str, calls: int) -> None:
-    host = await open_host(url)
-    try:
-        session = f"timing-{uuid.uuid4().hex[:8]}"
-        revoked = await host.await_event_key(ExecutionScope.turn(session, "t"), WaitIdentity.custom("w"))
-        await host.revoke_await_events_for_session(session)
-        # A live session with a pending promise: a forger may name one as well as a revoked one.
-        live_scope = ExecutionScope.turn(session + "-live", "t")
-        live = await host.await_event_key(live_scope, WaitIdentity.custom("w"))
-        parked = asyncio.ensure_future(host.await_await_event(live))
-        while not await host.list_outstanding_await_event_keys(session + "-live"):  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        # Through the token codec, as an HTTP caller would arrive.
-        keys = {
-            "revoked": revoked.to_token(),
-            "forged_revoked_session": dataclasses.replace(revoked, signature="0" * 64).to_token(),
-            "forged_live_session": dataclasses.replace(live, signature="0" * 64).to_token(),
+class Library:
+    """Refusals through the library: ``host.resolve_await_event`` / ``host.peek_await_event``."""
+
+    def __init__(self, host: Any) -> None:
+        self._host = host
+
+    async def resolve(self, token: str) -> None:
+        await self._host.resolve_await_event(AwaitEventKey.from_token(token), Resolution.ok(1))
+
+    async def peek(self, token: str) -> None:
+        await self._host.peek_await_event(AwaitEventKey.from_token(token))
+
+
+RESOLUTION = {"status": "ok", "payload": 1}
+
+
+class Http:
+    """The same refusals through ``effecthost serve`` on one keep-alive connection."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def resolve(self, token: str) -> None:
+        answer = await self._client.post(f"/v1/await-events/{token}/resolve", json=RESOLUTION)
+        assert answer.status_code == 200 and answer.json()["status"] == "unknown_or_revoked", answer.text
+
+    async def peek(self, token: str) -> None:
+        answer = await self._client.get(f"/v1/await-events/{token}")
+        assert answer.status_code == 404, answer.text
+
+
+async def refused_tokens(host: Any) -> dict[str, str]:
+    """A genuine key of a revoked session, and forged keys naming a revoked and a live session."""
+    session = f"timing-{uuid.uuid4().hex[:8]}"
+    revoked = await host.await_event_key(ExecutionScope.turn(session, "t"), WaitIdentity.custom("w"))
+    await host.revoke_await_events_for_session(session)
+    live_scope = ExecutionScope.turn(session + "-live", "t")
+    live = await host.await_event_key(live_scope, WaitIdentity.custom("w"))
+    # A pending promise under the live key, as a parked waiter leaves it.
+    await host.await_coordinator.store.ensure_pending(live.key_id, identity_of(live))
+    return {
+        "revoked": revoked.to_token(),
+        "forged_revoked_session": dataclasses.replace(revoked, signature="0" * 64).to_token(),
+        "forged_live_session": dataclasses.replace(live, signature="0" * 64).to_token(),
+    }
+
+
+async def measure(caller: Library | Http, tokens: dict[str, str], backend: str, via: str, calls: int) -> None:
+    kinds = list(tokens)
+    for operation in ("resolve", "peek"):
+        call = caller.resolve if operation == "resolve" else caller.peek
+        samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for index in range(calls + calls // 10):
+            order = kinds[index % len(kinds) :] + kinds[: index % len(kinds)]
+            for kind in order:
+                elapsed = await _timed(lambda c=call, k=kind: c(tokens[k]))
+                if index >= calls // 10:  # the first tenth warms caches and connections
+                    samples[kind].append(elapsed)
+        line: dict[str, Any] = {
+            "bench": "refusal_timing",
+            "backend": backend,
+            "via": via,
+            "operation": operation,
+            "calls": calls,
         }
-        kinds = list(keys)
-        for operation in ("resolve", "peek"):
-            samples: dict[str, list[float]] = {kind: [] for kind in kinds}
-            for index in range(calls + calls // 10):
-                order = kinds[index % len(kinds) :] + kinds[: index % len(kinds)]
-                for kind in order:
-                    key = AwaitEventKey.from_token(keys[kind])
-                    if operation == "resolve":
-                        elapsed = await _timed(lambda k=key: host.resolve_await_event(k, Resolution.ok(1)))
-                    else:
-                        elapsed = await _timed(lambda k=key: host.peek_await_event(k))
-                    if index >= calls // 10:  # the first tenth warms caches and connections
-                        samples[kind].append(elapsed)
-            line: dict[str, Any] = {
-                "bench": "refusal_timing",
-                "backend": backend,
-                "operation": operation,
-                "calls": calls,
-            }
-            line.update({kind: summary(samples[kind]) for kind in kinds})
-            line["separability"] = {
-                f"revoked_vs_{kind}": round(separability(samples["revoked"], samples[kind]), 3)
-                for kind in kinds[1:]
-            }
-            print(json.dumps(line), flush=True)
-        parked.cancel()
+        line.update({kind: summary(samples[kind]) for kind in kinds})
+        line["separability"] = {
+            f"revoked_vs_{kind}": round(separability(samples["revoked"], samples[kind]), 3)
+            for kind in kinds[1:]
+        }
+        print(json.dumps(line), flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def measure_http(url: str, backend: str, calls: int) -> None:
+    import httpx
+
+    port = _free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "effecthost.cli", "serve", "--url", url, "--port", str(port),
+        env={**os.environ, "EFFECTHOST_ADMIN_TOKEN": "bench", "PYTHONPATH": SRC},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            host = await open_host(url)
+            try:
+                tokens = await refused_tokens(host)
+            finally:
+                await host.aclose()
+            await measure(Http(client), tokens, backend, "http", calls)
     finally:
-        await host.aclose()
+        server.terminate()
+        await server.wait()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--backends", default="memory,sqlite,postgres")
+    parser.add_argument("--http", action="store_true", help="through `effecthost serve` instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         urls = {
@@ -130,7 +197,15 @@ async def main() -> None:
             "postgres": f"{PG_URL}?schema=timing_{uuid.uuid4().hex[:8]}",
         }
         for backend in args.backends.split(","):
-            await measure(urls[backend], backend, args.calls)
+            if args.http:
+                if backend != "memory":
+                    await measure_http(urls[backend], backend, args.calls)
+                continue
+            host = await open_host(urls[backend])
+            try:
+                await measure(Library(host), await refused_tokens(host), backend, "library", args.calls)
+            finally:
+                await host.aclose()
 
 
 if __name__ == "__main__":

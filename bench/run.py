@@ -2,7 +2,8 @@
 
 Runs, one after the other on the same machine (the box is small; peers never run concurrently):
 raw SQLite commit calibration, the effecthost SQLite benchmark (bench/sqlite_bench.py), the
-cross-process wake-up latency under load (bench/wake_bench.py), and the
+cross-process wake-up latency under load (bench/wake_bench.py), how alike refusals of forged and
+revoked await-event keys are timed (bench/refusal_timing.py), and the
 DBOS and LangGraph peer scripts from ../shared/bench/peers on SQLite files. The peers need a venv
 with dbos and langgraph (default /tmp/peers, override with EFFECTHOST_PEERS_VENV); when it is
 missing it is created with pip. A peer that truly cannot be installed or run is reported with a
@@ -153,6 +154,10 @@ def main() -> None:
         )
         wake = [sys.executable, str(ROOT / "bench" / "wake_bench.py"), "--dir", str(work / "wake")]
         ours += run_lines(wake + (["--quick"] if args.quick else []), timeout=1800)
+        # Refused keys must cost the same whatever made them refused (docs/http-api.md).
+        refusals = [sys.executable, str(ROOT / "bench" / "refusal_timing.py"), "--calls",
+                    "300" if args.quick else "1000", "--backends", "memory,sqlite"]
+        ours += run_lines(refusals, timeout=1800)
         dbos: list[dict[str, Any]] = []
         lg: list[dict[str, Any]] = []
         python = None if args.no_peers else peers_python()

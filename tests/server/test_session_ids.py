@@ -130,3 +130,27 @@ async def test_session_action_bodies_are_checked(
 async def test_listing_waits_needs_a_session_id(client: httpx.AsyncClient, query: str) -> None:
     response = await client.get(f"/v1/await-events{query}", headers=AUTH)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter")
+
+
+BAD_IDS = ["a\x00b", "a\u200bb", "e\u0301"]  # NUL, a zero-width space, NFD (concepts.md, Ids)
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_an_id_no_store_holds_exactly_is_400_invalid_id_on_every_backend(
+    backend_url: str, bad: str
+) -> None:
+    """Before, PostgreSQL answered 503 (a store DataError) or a NUL was cut by libpq, while SQLite
+    and memory answered 200: one rule now, before any backend sees the id."""
+    import json
+
+    async with live_server(make_app(backend_url)) as base, httpx.AsyncClient(
+        base_url=base, headers=AUTH
+    ) as client:
+        body = json.dumps({"session_id": bad}).encode()
+        answers = [
+            await client.get("/v1/await-events", params={"session_id": bad}),
+            await client.get("/v1/scopes", params={"session_id": bad}),
+            await client.get("/v1/effects", params={"scope_key": ExecutionScope.turn("s", "t").journal_key()[:-1] + bad}),
+            *[await client.post(f"/v1/sessions/{action}", content=body) for action in ("cancel", "revoke", "retire")],
+        ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(400, "invalid_id")] * len(answers)

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from .._private.awaits.values import AwaitEventKey, Resolution
 from .._private.hosts.durable import DurableEffectHost
+from .._private.identity import check_id
 from .errors import ApiError
 from .inputs import (
     MAX_LIMIT,
@@ -71,6 +72,8 @@ async def list_sessions(request: Request) -> JSONResponse:
 async def list_scopes(request: Request) -> JSONResponse:
     require_admin(request)
     session_id = request.query_params.get("session_id") or None
+    if session_id is not None:
+        check_id(session_id, "session id")  # the same rule, and code, on every backend
     scopes = await host_of(request).journal.list_scopes(session_id)
     return JSONResponse({"session_id": session_id, "scopes": [scope_view(s) for s in scopes]})
 
@@ -78,6 +81,7 @@ async def list_scopes(request: Request) -> JSONResponse:
 async def list_effects(request: Request) -> JSONResponse:
     require_admin(request)
     scope_key = str_param(request, "scope_key")
+    check_id(scope_key, "scope key")
     limit, offset = _paging(request)
     rows = await host_of(request).journal.list_effects(scope_key, limit=limit, offset=offset)
     return JSONResponse(
