@@ -123,12 +123,16 @@ class LocalExecutor:
     @classmethod
     def durable_step(cls, fn: Callable[[Any], Any | Awaitable[Any]]) -> LocalExecutor:
         """``fn(input) -> value`` (sync or async). An EffectHostError it raises is the effect's error."""
-        return cls("durable_step", fn=_callable(fn))
+        if not callable(fn):  # inline, not a helper: this runs once per effect
+            raise _not_callable(fn)
+        return cls("durable_step", fn=fn)
 
     @classmethod
     def testing(cls, fn: Callable[[EffectEnvelope], Outcome | Awaitable[Outcome]]) -> LocalExecutor:
         """``fn(envelope) -> outcome`` (sync or async), for tests and custom effects."""
-        return cls("testing", fn=_callable(fn))
+        if not callable(fn):
+            raise _not_callable(fn)
+        return cls("testing", fn=fn)
 
     @property
     def variant(self) -> str:
@@ -190,10 +194,8 @@ class LocalExecutor:
         )
 
 
-def _callable(fn: Any) -> Any:
-    if not callable(fn):
-        raise _invalid(f"a local executor needs a callable, not {type(fn).__name__}")
-    return fn
+def _not_callable(fn: object) -> EffectHostError:
+    return _invalid(f"a local executor needs a callable, not {type(fn).__name__}")
 
 
 async def sleep_until(deadline: float, cancel: CancelToken | None) -> None:

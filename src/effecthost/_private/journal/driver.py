@@ -116,7 +116,8 @@ class JournalController:
 
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
         self._host._check_open()
-        check_effect_arguments(envelope, local_executor)
+        if not (isinstance(envelope, EffectEnvelope) and isinstance(local_executor, LocalExecutor)):
+            check_effect_arguments(envelope, local_executor)  # raises the coded error
         replay_key = envelope.replay_key
         if not replay_key:
             raise EffectHostError(self._code("key_missing"), "runtime effect envelope has no replay key")
