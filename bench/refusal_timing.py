@@ -46,7 +46,7 @@ from effecthost import (  # noqa: E402 - after sys.path: the checkout is measure
     WaitIdentity,
     open_host,
 )
-from effecthost._private.awaits.coordinator import identity_of  # noqa: E402
+from effecthost._private.runtime.await_loop import identity_of  # noqa: E402
 
 PG_URL = os.environ.get("EFFECTHOST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -196,7 +196,7 @@ async def test_no_lost_wakeups_when_thousands_of_resolves_race_their_waiters(
     The polling safety net is switched off (an hour between polls), so a single lost wake-up hangs
     its waiter and fails the test instead of being papered over by a poll.
     """
-    from effecthost._private.awaits import coordinator
+    from effecthost._private.runtime import await_loop as coordinator
 
     monkeypatch.setattr(coordinator, "POLL_START_S", 3600.0)
     monkeypatch.setattr(coordinator, "POLL_MAX_S", 3600.0)
@@ -241,7 +241,7 @@ async def test_a_resolve_from_another_thread_and_loop_wakes_the_waiter(monkeypat
     """
     import threading
 
-    from effecthost._private.awaits import coordinator
+    from effecthost._private.runtime import await_loop as coordinator
 
     monkeypatch.setattr(coordinator, "POLL_START_S", 3600.0)
     monkeypatch.setattr(coordinator, "POLL_MAX_S", 3600.0)

@@ -11,7 +11,7 @@ from effecthost import (
     DurableStep,
     EffectHostError,
 )
-from effecthost._private import canonical
+from effecthost._private.core import canonical
 from effecthost.testing.conformance.seed import (
     durable_step_conformance_envelope,
     replay_conformance_exec_envelope,

@@ -37,8 +37,8 @@ class _SharedMemory:
 
 class _MemoryLeaseBackend:
     def __init__(self) -> None:
-        from effecthost._private.hosts.durable import DurableEffectHost
-        from effecthost._private.journal.driver import LeaseTimings
+        from effecthost._private.runtime.controller import LeaseTimings
+        from effecthost._private.runtime.durable import DurableEffectHost
 
         self.clock = ManualClock()
         self.substrate = MemorySubstrate("lease", self.clock)

@@ -29,7 +29,6 @@ from effecthost import (
     open_host,
 )
 from effecthost._private.journal.decisions import decide_claim
-from effecthost._private.journal.driver import LeaseTimings
 from effecthost._private.journal.model import (
     Busy,
     Claimed,
@@ -42,6 +41,7 @@ from effecthost._private.journal.model import (
     StrictReplayMiss,
     TakeOver,
 )
+from effecthost._private.runtime.controller import LeaseTimings
 from effecthost._private.stores.memory import MemorySubstrate
 
 SCOPE = ExecutionScope.turn("driver-session", "driver-turn")

@@ -10,10 +10,10 @@ import asyncio
 from collections.abc import Callable
 
 from effecthost import EffectHostError
-from effecthost._private.clock import ManualClock, TimerHandle
-from effecthost._private.journal.driver import LeaseTimings
-from effecthost._private.journal.leases import LeaseKeeper
+from effecthost._private.core.clock import ManualClock, TimerHandle
 from effecthost._private.journal.model import LeaseFence
+from effecthost._private.runtime.controller import LeaseTimings
+from effecthost._private.runtime.leases import LeaseKeeper
 
 
 class CountingClock(ManualClock):

@@ -31,8 +31,8 @@ from effecthost import (
     ToolCall,
     ToolCallOutcome,
 )
-from effecthost._private.identity import session_journal_key_ranges
-from effecthost._private.outcomes import outcome_from_json
+from effecthost._private.core.identity import session_journal_key_ranges
+from effecthost._private.core.outcomes import outcome_from_json
 
 CONTRACT_NAMES = [
     "ExecutionScope", "RuntimeScope", "RuntimeInvocation", "EffectKind", "Sleep", "DurableStep",
@@ -294,11 +294,11 @@ def test_error_codes_are_unique_snake_case() -> None:
 def test_every_error_code_is_documented_and_the_page_is_current() -> None:
     from pathlib import Path
 
-    from effecthost._private import error_docs
+    from effecthost._private.core import error_docs
 
     missing = [c.value for c in ErrorCode if c.value not in error_docs.DESCRIPTIONS]
-    assert missing == [], f"describe these codes in effecthost._private.error_docs: {missing}"
+    assert missing == [], f"describe these codes in effecthost._private.core.error_docs: {missing}"
     page = Path(__file__).resolve().parents[1] / "docs" / "error-codes.md"
     assert page.read_text() == error_docs.render(), (
-        "regenerate: python -m effecthost._private.error_docs > docs/error-codes.md"
+        "regenerate: python -m effecthost._private.core.error_docs > docs/error-codes.md"
     )

@@ -5,9 +5,9 @@ hosts journal each outcome by (scope, replay key) and replay it on a re-drive. A
 signed, revocable, first-writer-wins promises that outsiders resolve.
 """
 
-from ._private.awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
-from ._private.clock import Clock, ManualClock, SystemClock
-from ._private.commands import (
+from ._private.core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ._private.core.clock import Clock, ManualClock, SystemClock
+from ._private.core.commands import (
     AwaitEvent,
     Command,
     DurableStep,
@@ -17,15 +17,10 @@ from ._private.commands import (
     Sleep,
     ToolCall,
 )
-from ._private.errors import EffectHostError, ErrorCode
-from ._private.executor import CancelToken, LocalExecutor
-from ._private.hosts.base import JournalRetirement
-from ._private.hosts.durable import DurableEffectHost
-from ._private.hosts.inline import InlineEffectHost
-from ._private.hosts.recording import RecordingEffectHost, RecordingEffectHostRecord
-from ._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ._private.journal.driver import JournalController
-from ._private.outcomes import (
+from ._private.core.errors import EffectHostError, ErrorCode
+from ._private.core.executor import CancelToken, LocalExecutor
+from ._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
+from ._private.core.outcomes import (
     AwaitEventOutcome,
     DurableStepOutcome,
     ExecCodeOutcome,
@@ -35,8 +30,13 @@ from ._private.outcomes import (
     SleepOutcome,
     ToolCallOutcome,
 )
-from ._private.protocols import EffectController, EffectHost, ScopedController
-from ._private.urls import open_host
+from ._private.core.protocols import EffectController, EffectHost, ScopedController
+from ._private.runtime.awaiting import JournalRetirement
+from ._private.runtime.controller import JournalController
+from ._private.runtime.durable import DurableEffectHost
+from ._private.runtime.inline import InlineEffectHost
+from ._private.runtime.recording import RecordingEffectHost, RecordingEffectHostRecord
+from ._private.runtime.registry import open_host
 
 __version__ = "0.1.0"
 

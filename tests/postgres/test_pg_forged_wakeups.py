@@ -34,7 +34,7 @@ from effecthost import (
     WaitIdentity,
     open_host,
 )
-from effecthost._private.awaits import coordinator
+from effecthost._private.runtime import await_loop as coordinator
 
 SESSION, TURN = "victim-session", "victim-turn"
 SCOPE = ExecutionScope.turn(SESSION, TURN)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from effecthost import ManualClock, open_host
-from effecthost._private.journal.driver import LeaseTimings
+from effecthost._private.runtime.controller import LeaseTimings
 from effecthost._private.stores.sqlite import open_sqlite_host
 from effecthost.testing.conformance import Capabilities, conformance_suite, run_all
 

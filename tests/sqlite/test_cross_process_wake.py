@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from effecthost import ExecutionScope, Resolution, ResolveOutcome, WaitIdentity, open_host
-from effecthost._private.awaits import coordinator
+from effecthost._private.runtime import await_loop as coordinator
 
 SCOPE = ExecutionScope.turn("wake-session", "wake-turn")
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -24,7 +24,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 _CHILD_WAITS = """
 import asyncio, json, sys
 from effecthost import AwaitEventKey, open_host
-from effecthost._private.awaits import coordinator
+from effecthost._private.runtime import await_loop as coordinator
 coordinator.POLL_START_S = coordinator.POLL_MAX_S = 3600.0  # only a wake-up can end the wait
 async def main():
     host = await open_host(sys.argv[1])

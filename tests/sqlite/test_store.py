@@ -18,7 +18,7 @@ from effecthost import (
     WaitIdentity,
     open_host,
 )
-from effecthost._private.journal.driver import LeaseTimings
+from effecthost._private.runtime.controller import LeaseTimings
 from effecthost._private.stores.sqlite import open_sqlite_host
 
 from ._helpers import counting, step

@@ -26,7 +26,7 @@ SCOPE = ExecutionScope.turn("forged-session", "forged-turn")
 _WAITER = """
 import asyncio, json, sys
 from effecthost import AwaitEventKey, open_host
-from effecthost._private.awaits import coordinator
+from effecthost._private.runtime import await_loop as coordinator
 coordinator.POLL_START_S = coordinator.POLL_MAX_S = 3600.0  # only a wake-up can end the wait
 async def main():
     host = await open_host(sys.argv[1])

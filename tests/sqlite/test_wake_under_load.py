@@ -28,7 +28,7 @@ WAKE_TIMEOUT_S = 30.0
 _WAITER = """
 import asyncio, json, sys
 from effecthost import AwaitEventKey, open_host
-from effecthost._private.awaits import coordinator
+from effecthost._private.runtime import await_loop as coordinator
 coordinator.POLL_START_S = coordinator.POLL_MAX_S = 3600.0  # only a wake-up can end a wait
 async def main():
     host = await open_host(sys.argv[1])

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.awaits.values import AwaitEventKey, Resolution, ResolveOutcome
-from .._private.errors import EffectHostError, ErrorCode
-from .._private.hosts.durable import DurableEffectHost
+from .._private.core.await_values import AwaitEventKey, Resolution, ResolveOutcome
+from .._private.core.errors import EffectHostError, ErrorCode
+from .._private.runtime.durable import DurableEffectHost
 from ..server.views import await_key_view
 from .common import (
     DEFAULT_URL,

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .._private.errors import EffectHostError
-from .._private.hosts.durable import DurableEffectHost
-from .._private.urls import open_host
+from .._private.core.errors import EffectHostError
+from .._private.runtime.durable import DurableEffectHost
+from .._private.runtime.registry import open_host
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.urls import open_host, sqlite_path
+from .._private.runtime.registry import open_host, sqlite_path
 from .common import (
     DEFAULT_URL,
     EXIT_ERROR,

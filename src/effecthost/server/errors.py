@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._private.errors import EffectHostError, ErrorCode
+from .._private.core.errors import EffectHostError, ErrorCode
 
 log = logging.getLogger("effecthost.server")
 

@@ -15,8 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._private.hosts.base import JournalRetirement
-from .._private.hosts.durable import DurableEffectHost
+from .._private.runtime.awaiting import JournalRetirement
+from .._private.runtime.durable import DurableEffectHost
 from .errors import ApiError
 from .inputs import read_json, require_admin, str_param
 from .routes import host_of

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._private.awaits.values import AwaitEventKey
-from .._private.errors import EffectHostError
-from .._private.identity import ExecutionScope
+from .._private.core.await_values import AwaitEventKey
+from .._private.core.errors import EffectHostError
+from .._private.core.identity import ExecutionScope
 from .._private.journal.model import JournalRow, ScopeSummary, SessionSummary
 
 

@@ -1,5 +1,5 @@
 """Testing aids: the conformance kit (``effecthost.testing.conformance``) and a manual clock."""
 
-from .._private.clock import ManualClock
+from .._private.core.clock import ManualClock
 
 __all__ = ["ManualClock"]

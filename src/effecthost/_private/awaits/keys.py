@@ -13,9 +13,9 @@ import hmac
 import json
 import struct
 
-from ..errors import EffectHostError, ErrorCode
-from ..identity import ExecutionScope
-from .values import AwaitEventKey, WaitIdentity
+from ..core.await_values import AwaitEventKey, WaitIdentity
+from ..core.errors import EffectHostError, ErrorCode
+from ..core.identity import ExecutionScope
 
 KEY_ID_PREFIX = "await-event:v3:sha256:"
 _HEADER = b"lash-stable-identity"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import canonical
-from ..errors import EffectHostError, ErrorCode
+from ..core import canonical
+from ..core.errors import EffectHostError, ErrorCode
 
 MAX_REPORTED_PATHS = 8
 _MISSING = object()

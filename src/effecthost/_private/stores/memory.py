@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
-from ..clock import SYSTEM_CLOCK, Clock
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..journal.decisions import decide_claim
 from ..journal.model import (
     ClaimRequest,

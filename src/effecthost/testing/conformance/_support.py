@@ -7,10 +7,10 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
-from ..._private.commands import DurableStep, EffectEnvelope
-from ..._private.executor import LocalExecutor
-from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.protocols import EffectHost
+from ..._private.core.commands import DurableStep, EffectEnvelope
+from ..._private.core.executor import LocalExecutor
+from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
+from ..._private.core.protocols import EffectHost
 
 HostFactory: TypeAlias = Callable[[], "EffectHost | Awaitable[EffectHost]"]
 
@@ -31,7 +31,7 @@ def check_eq(actual: Any, expected: Any, message: str) -> None:
 
 async def expect_unknown_or_revoked(call: Awaitable[Any], message: str) -> None:
     """The call must fail with ``await_event_unknown_or_revoked`` (forged, revoked, unknown keys)."""
-    from ..._private.errors import EffectHostError
+    from ..._private.core.errors import EffectHostError
 
     try:
         await call

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from ..._private.hosts.base import JournalRetirement
-from ..._private.identity import ExecutionScope
+from ..._private.core.identity import ExecutionScope
 from ..._private.journal.model import JournalStore
+from ..._private.runtime.awaiting import JournalRetirement
 from ._support import ConformanceFailure, HostFactory, Hosts, check_eq, record_step
 
 

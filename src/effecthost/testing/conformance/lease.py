@@ -8,11 +8,11 @@ import asyncio
 import uuid
 from typing import Any, Protocol
 
-from ..._private.commands import EffectEnvelope, ExecCode
-from ..._private.errors import EffectHostError
-from ..._private.executor import LocalExecutor
-from ..._private.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.outcomes import ExecCodeOutcome, ExecResponse, Outcome
+from ..._private.core.commands import EffectEnvelope, ExecCode
+from ..._private.core.errors import EffectHostError
+from ..._private.core.executor import LocalExecutor
+from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
+from ..._private.core.outcomes import ExecCodeOutcome, ExecResponse, Outcome
 from ._support import ConformanceFailure, check, check_eq
 
 LEASE_SCOPE = ExecutionScope.turn("lease-session", "lease-turn")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._private.identity import ExecutionScope
+from ..._private.core.identity import ExecutionScope
 from . import browse, cold, later, lease, seed
 from ._support import HostFactory, Hosts
 

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 from .db import NOW_MS, Conn, Database
 
 _STORE = ErrorCode.POSTGRES_AWAIT_EVENT_STORE

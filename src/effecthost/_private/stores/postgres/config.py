@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 
 DEFAULT_SCHEMA = "effecthost"
 #: Per outcome, error and envelope: big enough for any sane LLM transcript, small enough that one

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection, pq, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 from .config import PostgresOptions
 from .wire import Param, Statement, Watch, execute
 

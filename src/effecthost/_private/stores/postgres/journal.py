@@ -13,8 +13,8 @@ import contextlib
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from ...clock import SYSTEM_CLOCK, Clock
-from ...errors import EffectHostError, ErrorCode
+from ...core.clock import SYSTEM_CLOCK, Clock
+from ...core.errors import EffectHostError, ErrorCode
 from ...journal.decisions import decide_claim
 from ...journal.model import (
     ClaimRequest,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...awaits.store import WakeHub
-from ...clock import SYSTEM_CLOCK, Clock
-from ...errors import ErrorCode
-from ...hosts.durable import DurableEffectHost
-from ...journal.driver import LeaseTimings
+from ...core.clock import SYSTEM_CLOCK, Clock
+from ...core.errors import ErrorCode
+from ...runtime.controller import LeaseTimings
+from ...runtime.durable import DurableEffectHost
 from .awaits import PostgresAwaitStore
 from .config import parse_options
 from .db import Database, store_error

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import LiteralString
 
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 from .db import Conn, Database
 
 #: (version, name, statements). Append only: a released migration never changes.

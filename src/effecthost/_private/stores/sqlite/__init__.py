@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from ...clock import SYSTEM_CLOCK, Clock
-from ...errors import EffectHostError, ErrorCode
-from ...hosts.durable import DurableEffectHost
-from ...journal.driver import LeaseTimings
+from ...core.clock import SYSTEM_CLOCK, Clock
+from ...core.errors import EffectHostError, ErrorCode
+from ...runtime.controller import LeaseTimings
+from ...runtime.durable import DurableEffectHost
 from .awaits import SqliteAwaitStore
 from .durability import Durability
 from .journal import SqliteJournalStore

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 
 from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
-from ...clock import Clock
-from ...errors import ErrorCode
+from ...core.clock import Clock
+from ...core.errors import ErrorCode
 from .db import Database
 from .durability import Durability
 from .wake import WakeChannel

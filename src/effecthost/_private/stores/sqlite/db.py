@@ -37,7 +37,7 @@ from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ...errors import EffectHostError
+from ...core.errors import EffectHostError
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 
 LEVELS = ("full", "normal", "extra")
 DEFAULT_LEVEL = "full"

@@ -19,9 +19,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from ...clock import Clock
-from ...errors import EffectHostError, ErrorCode
-from ...identity import session_journal_key_ranges
+from ...core.clock import Clock
+from ...core.errors import EffectHostError, ErrorCode
+from ...core.identity import session_journal_key_ranges
 from ...journal.decisions import decide_claim
 from ...journal.model import (
     ClaimRequest,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from ...errors import EffectHostError, ErrorCode
+from ...core.errors import EffectHostError, ErrorCode
 
 SCHEMA_VERSION = 4
 VERSION_TABLE = "effecthost_schema_versions"

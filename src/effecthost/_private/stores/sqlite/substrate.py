@@ -13,8 +13,8 @@ import sqlite3
 import weakref
 
 from ...awaits.store import WakeHub
-from ...clock import SYSTEM_CLOCK
-from ...errors import EffectHostError, ErrorCode
+from ...core.clock import SYSTEM_CLOCK
+from ...core.errors import EffectHostError, ErrorCode
 from .db import BUSY_GIVE_UP_S, BUSY_RETRY_MAX_S, Database, is_busy
 from .schema import ensure_schema
 from .wake import WakeChannel

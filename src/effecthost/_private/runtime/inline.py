@@ -7,13 +7,13 @@ unknown to another.
 from __future__ import annotations
 
 from ..awaits.store import AwaitStore
-from ..commands import AwaitEvent, EffectEnvelope
-from ..executor import LocalExecutor, check_effect_arguments
-from ..identity import ExecutionScope
-from ..outcomes import AwaitEventOutcome, Outcome
-from ..protocols import ScopedController
+from ..core.commands import AwaitEvent, EffectEnvelope
+from ..core.executor import LocalExecutor, check_effect_arguments
+from ..core.identity import ExecutionScope
+from ..core.outcomes import AwaitEventOutcome, Outcome
+from ..core.protocols import ScopedController
 from ..stores.memory import MemoryAwaitStore
-from .base import AwaitingHost, JournalRetirement
+from .awaiting import AwaitingHost, JournalRetirement
 
 
 class InlineController:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import canonical
-from .awaits.values import Resolution
+from .await_values import Resolution
 from .errors import EffectHostError, ErrorCode
 from .identity import EffectKind
 

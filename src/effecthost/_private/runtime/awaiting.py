@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..awaits.coordinator import AwaitCoordinator
 from ..awaits.store import AwaitStore
-from ..awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
-from ..errors import EffectHostError, ErrorCode
-from ..executor import CancelToken
-from ..identity import ExecutionScope, check_id
+from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.errors import EffectHostError, ErrorCode
+from ..core.executor import CancelToken
+from ..core.identity import ExecutionScope, check_id
+from .await_loop import AwaitCoordinator
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """What each stable error code means: the source of docs/error-codes.md (a test keeps them equal).
 
-Regenerate the page with ``python -m effecthost._private.error_docs > docs/error-codes.md``.
+Regenerate the page with ``python -m effecthost._private.core.error_docs > docs/error-codes.md``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ Every error effecthost raises on purpose is an `EffectHostError` with a stable `
 string) and a `message`; `str(err) == f"{code}: {message}"`. Codes are data: a journaled error
 keeps whatever code it had, so codes raised by your own executors round-trip unchanged.
 
-This page is generated from `effecthost._private.error_docs` and lists every member of
+This page is generated from `effecthost._private.core.error_docs` and lists every member of
 `effecthost.ErrorCode`; a test keeps the two equal.
 """
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from .identity import ExecutionScope
 
 if TYPE_CHECKING:
-    from .awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+    from .await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
     from .commands import EffectEnvelope
     from .executor import CancelToken, LocalExecutor
     from .outcomes import Outcome

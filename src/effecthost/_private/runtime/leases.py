@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ..errors import EffectHostError
-from .model import JournalStore, LeaseFence
+from ..core.errors import EffectHostError
+from ..journal.model import JournalStore, LeaseFence
 
 if TYPE_CHECKING:
-    from ..clock import Clock, TimerHandle
-    from .driver import LeaseTimings
+    from ..core.clock import Clock, TimerHandle
+    from .controller import LeaseTimings
 
 
 class HeldLease:

@@ -15,16 +15,16 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import canonical
-from ..awaits.values import Resolution
-from ..commands import AwaitEvent, EffectEnvelope, Sleep
-from ..errors import EffectHostError, ErrorCode, backend_code
-from ..executor import LocalExecutor, check_effect_arguments
-from ..identity import ExecutionScope
-from ..outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
-from .decisions import decide_replay
-from .mismatch import mismatch_error
-from .model import (
+from ..core import canonical
+from ..core.await_values import Resolution
+from ..core.commands import AwaitEvent, EffectEnvelope, Sleep
+from ..core.errors import EffectHostError, ErrorCode, backend_code
+from ..core.executor import LocalExecutor, check_effect_arguments
+from ..core.identity import ExecutionScope
+from ..core.outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
+from ..journal.decisions import decide_replay
+from ..journal.mismatch import mismatch_error
+from ..journal.model import (
     Busy,
     Claimed,
     ClaimRequest,
@@ -40,7 +40,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from ..hosts.durable import DurableEffectHost
+    from .durable import DurableEffectHost
 
 BUSY_POLL_MS = 25
 #: The longest durable sleep: its due time (now + duration, in ms) must fit a signed 64-bit

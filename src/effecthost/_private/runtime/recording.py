@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..awaits.values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
-from ..commands import DurableStep, EffectEnvelope, Sleep
-from ..errors import EffectHostError, ErrorCode
-from ..executor import CancelToken, LocalExecutor, check_effect_arguments
-from ..identity import EffectKind, ExecutionScope, RuntimeScope
-from ..outcomes import DurableStepOutcome, Outcome, SleepOutcome
-from ..protocols import ScopedController
-from .base import JournalRetirement
+from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.commands import DurableStep, EffectEnvelope, Sleep
+from ..core.errors import EffectHostError, ErrorCode
+from ..core.executor import CancelToken, LocalExecutor, check_effect_arguments
+from ..core.identity import EffectKind, ExecutionScope, RuntimeScope
+from ..core.outcomes import DurableStepOutcome, Outcome, SleepOutcome
+from ..core.protocols import ScopedController
+from .awaiting import JournalRetirement
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import canonical
-from ..errors import EffectHostError, ErrorCode
-from ..identity import ExecutionScope, check_id, shown
+from . import canonical
+from .errors import EffectHostError, ErrorCode
+from .identity import ExecutionScope, check_id, shown
 
 _WAIT_FIELDS: dict[str, tuple[str, ...]] = {
     "tool_completion": ("tool_call_id",),
@@ -121,13 +121,13 @@ class AwaitEventKey:
         return "lash-await-event:" + self.key_id
 
     def to_token(self) -> str:
-        from .keys import encode_token
+        from ..awaits.keys import encode_token
 
         return encode_token(self)
 
     @classmethod
     def from_token(cls, text: str) -> AwaitEventKey:
-        from .keys import decode_token
+        from ..awaits.keys import decode_token
 
         return decode_token(text)
 

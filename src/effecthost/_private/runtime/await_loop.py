@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .. import canonical
-from ..errors import EffectHostError, ErrorCode
-from ..executor import CancelToken, check_cancel, check_deadline
-from ..identity import ExecutionScope, check_id
-from . import keys
-from .store import AwaitStore, Inspection, PromiseIdentity, StoreResult
-from .values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..awaits import keys
+from ..awaits.store import AwaitStore, Inspection, PromiseIdentity, StoreResult
+from ..core import canonical
+from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.errors import EffectHostError, ErrorCode
+from ..core.executor import CancelToken, check_cancel, check_deadline
+from ..core.identity import ExecutionScope, check_id
 
 _UNKNOWN_MESSAGE = "await-event key is invalid or revoked"
 POLL_START_S = 0.025

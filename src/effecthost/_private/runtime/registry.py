@@ -6,10 +6,10 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from .clock import SYSTEM_CLOCK, Clock
-from .errors import EffectHostError, ErrorCode
-from .hosts.durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
-from .journal.driver import LeaseTimings
+from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.errors import EffectHostError, ErrorCode
+from .controller import LeaseTimings
+from .durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
 
 SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 #: A lease is how long a crashed owner's claim blocks its successor; past a day it is a typo (and
@@ -56,21 +56,21 @@ async def open_host(
         name = url[len("memory://") :]
         if not name:
             raise EffectHostError(ErrorCode.HOST_URL_INVALID, "memory URLs need a name: memory://NAME")
-        from .stores.memory import named_substrate
+        from ..stores.memory import named_substrate
 
         substrate = named_substrate(name)
         host = DurableEffectHost(substrate.journal, substrate.awaits, url=url, clock=use_clock, lease=lease)
         host._substrate = substrate  # type: ignore[attr-defined]  # keeps the named substrate alive
         return host
     if scheme == "sqlite":
-        from .stores import sqlite as sqlite_store
+        from ..stores import sqlite as sqlite_store
 
         opened: DurableEffectHost = await sqlite_store.open_sqlite_host(
             sqlite_path(url), url=url, clock=use_clock, lease=lease, **options
         )
         return opened
     if scheme in ("postgresql", "postgres"):
-        from .stores import postgres as postgres_store
+        from ..stores import postgres as postgres_store
 
         opened_pg: DurableEffectHost = await postgres_store.open_postgres_host(
             url, clock=use_clock, lease=lease, **options

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..awaits.store import AwaitStore
-from ..clock import SYSTEM_CLOCK, Clock
-from ..identity import ExecutionScope
-from ..journal.driver import JournalController, LeaseTimings, new_owner_id
-from ..journal.leases import LeaseKeeper
+from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.identity import ExecutionScope
+from ..core.protocols import ScopedController
 from ..journal.model import JournalStore
-from ..protocols import ScopedController
-from .base import AwaitingHost, JournalRetirement
+from .awaiting import AwaitingHost, JournalRetirement
+from .controller import JournalController, LeaseTimings, new_owner_id
+from .leases import LeaseKeeper
 
 DEFAULT_LEASE_TTL_MS = 30_000
 
