@@ -5,7 +5,7 @@ hosts journal each outcome by (scope, replay key) and replay it on a re-drive. A
 signed, revocable, first-writer-wins promises that outsiders resolve.
 """
 
-from ._private.core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ._private.core.await_values import AwaitEventKey, WaitIdentity
 from ._private.core.clock import Clock, ManualClock, SystemClock
 from ._private.core.commands import (
     AwaitEvent,
@@ -30,8 +30,8 @@ from ._private.core.outcomes import (
     SleepOutcome,
     ToolCallOutcome,
 )
-from ._private.core.protocols import EffectController, EffectHost, ScopedController
-from ._private.runtime.awaiting import JournalRetirement
+from ._private.core.protocols import EffectController, EffectHost, JournalRetirement, ScopedController
+from ._private.core.resolutions import Resolution, ResolveOutcome
 from ._private.runtime.controller import JournalController
 from ._private.runtime.durable import DurableEffectHost
 from ._private.runtime.inline import InlineEffectHost

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.runtime.awaiting import JournalRetirement
+from .._private.core.protocols import JournalRetirement
 from .._private.runtime.durable import DurableEffectHost
 from ..server.views import effect_view, scope_view, session_view
 from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, when, with_host

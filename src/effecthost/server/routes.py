@@ -8,8 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._private.core.await_values import AwaitEventKey, Resolution
+from .._private.core.await_values import AwaitEventKey
 from .._private.core.identity import check_id
+from .._private.core.resolutions import Resolution
 from .._private.runtime.durable import DurableEffectHost
 from .errors import ApiError
 from .inputs import (

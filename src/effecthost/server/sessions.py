@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._private.runtime.awaiting import JournalRetirement
+from .._private.core.protocols import JournalRetirement
 from .._private.runtime.durable import DurableEffectHost
 from .errors import ApiError
 from .inputs import read_json, require_admin, str_param

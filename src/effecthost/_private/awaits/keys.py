@@ -1,4 +1,4 @@
-"""v3 key derivation, HMAC-SHA256 signing, constant-time verification and URL-safe tokens (spec 5.1).
+"""v3 key derivation, HMAC-SHA256 signing and constant-time verification (spec 5.1).
 
 The framing is byte-for-byte the seed system's "stable identity" encoding; golden vectors in
 tests/test_await_keys.py.
@@ -6,15 +6,12 @@ tests/test_await_keys.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import struct
 
 from ..core.await_values import AwaitEventKey, WaitIdentity
-from ..core.errors import EffectHostError, ErrorCode
+from ..core.errors import EffectHostError
 from ..core.identity import ExecutionScope
 
 KEY_ID_PREFIX = "await-event:v3:sha256:"
@@ -31,8 +28,6 @@ _WAIT_TAGS = {
     "turn_terminal": 4,
     "custom": 5,
 }
-TOKEN_PREFIX = "ehk1."
-MAX_TOKEN_LENGTH = 8192
 
 
 def _frame(data: bytes) -> bytes:
@@ -95,48 +90,3 @@ def authenticate(secret: bytes, key: object) -> bool:
     id_ok = hmac.compare_digest(expected_id.encode(), key.key_id.encode("utf-8", "surrogatepass"))
     sig_ok = hmac.compare_digest(expected_sig.encode(), key.signature.encode("utf-8", "surrogatepass"))
     return id_ok & sig_ok
-
-
-def encode_token(key: AwaitEventKey) -> str:
-    """``ehk1.`` + base64url(JSON [scope, wait, key_id, signature]) without padding."""
-    body = json.dumps(
-        [key.scope.to_json(), key.wait.to_json(), key.key_id, key.signature],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(body.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def decode_token(text: object) -> AwaitEventKey:
-    """Parse a token; anything malformed raises ``await_event_token_malformed``.
-
-    Exactly one string is accepted per key: the one :func:`encode_token` writes. Base64 and JSON
-    both admit many spellings of the same bytes (padding, standard alphabet, whitespace, escapes,
-    key order, duplicate keys); accepting them would let one capability travel under many names
-    (a log, a rate limit or a deny list keyed by token would miss its twins). So the decoded key
-    is encoded again and must give back the input, character for character.
-
-    A well-formed token may still be forged: authenticity is checked by the host, which answers
-    forged and revoked keys alike.
-    """
-    malformed = EffectHostError(ErrorCode.AWAIT_EVENT_TOKEN_MALFORMED, "malformed await-event token")
-    if not isinstance(text, str) or len(text) > MAX_TOKEN_LENGTH or not text.startswith(TOKEN_PREFIX):
-        raise malformed
-    encoded = text[len(TOKEN_PREFIX) :]
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        parts = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise malformed from None
-    if not isinstance(parts, list) or len(parts) != 4:
-        raise malformed
-    try:
-        key = AwaitEventKey.from_json(
-            {"scope": parts[0], "wait": parts[1], "key_id": parts[2], "signature": parts[3]}
-        )
-        canonical = encode_token(key)
-    except (EffectHostError, UnicodeEncodeError):
-        raise malformed from None
-    if canonical != text:
-        raise malformed
-    return key

@@ -1,11 +1,15 @@
-"""Await-event value types: wait identities, keys, resolutions and resolve outcomes (spec 2.12)."""
+"""Await-event keys and what they name: wait identities, keys, and the one token string per key
+(spec 2.12, 5.1). The token is a format of the value, so it lives with it; signing and
+verification need the substrate's secret and live in ``awaits.keys``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from . import canonical
 from .errors import EffectHostError, ErrorCode
 from .identity import ExecutionScope, check_id, shown
 
@@ -121,132 +125,57 @@ class AwaitEventKey:
         return "lash-await-event:" + self.key_id
 
     def to_token(self) -> str:
-        from ..awaits.keys import encode_token
-
         return encode_token(self)
 
     @classmethod
     def from_token(cls, text: str) -> AwaitEventKey:
-        from ..awaits.keys import decode_token
-
         return decode_token(text)
 
 
-class Resolution:
-    """The terminal of an await event: ``ok(value)``, ``err(code, message)``, TIMEOUT, CANCELLED."""
+TOKEN_PREFIX = "ehk1."
+MAX_TOKEN_LENGTH = 8192
 
-    __slots__ = ("payload", "status")
-    TIMEOUT: ClassVar[Resolution]
-    CANCELLED: ClassVar[Resolution]
 
-    def __init__(self, status: str, payload: Any = None) -> None:
-        self.status = status
-        self.payload = payload
+def encode_token(key: AwaitEventKey) -> str:
+    """``ehk1.`` + base64url(JSON [scope, wait, key_id, signature]) without padding."""
+    body = json.dumps(
+        [key.scope.to_json(), key.wait.to_json(), key.key_id, key.signature],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(body.encode("utf-8")).decode("ascii").rstrip("=")
 
-    @classmethod
-    def ok(cls, value: Any) -> Resolution:
-        return cls("ok", canonical.normalize(value, what="resolution payload"))
 
-    @classmethod
-    def err(cls, code: str, message: str, raw: Any = None) -> Resolution:
-        if not isinstance(code, str) or not isinstance(message, str):
-            raise EffectHostError(
-                ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "error resolutions need string code and message"
-            )
-        payload: dict[str, Any] = {"code": code, "message": message}
-        if raw is not None:
-            payload["raw"] = canonical.normalize(raw, what="resolution raw")
-        return cls("err", payload)
+def decode_token(text: object) -> AwaitEventKey:
+    """Parse a token; anything malformed raises ``await_event_token_malformed``.
 
-    @property
-    def is_ok(self) -> bool:
-        return self.status == "ok"
+    Exactly one string is accepted per key: the one :func:`encode_token` writes. Base64 and JSON
+    both admit many spellings of the same bytes (padding, standard alphabet, whitespace, escapes,
+    key order, duplicate keys); accepting them would let one capability travel under many names
+    (a log, a rate limit or a deny list keyed by token would miss its twins). So the decoded key
+    is encoded again and must give back the input, character for character.
 
-    @property
-    def value(self) -> Any:
-        """The ok payload (None for other statuses)."""
-        return self.payload if self.status == "ok" else None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.status in ("ok", "err"):
-            return {"status": self.status, "payload": self.payload}
-        return {"status": self.status}
-
-    @classmethod
-    def from_json(cls, value: Any) -> Resolution:
-        """Parse the spec 2.12 shape; anything else is ``await_event_resolution_invalid``."""
-        if not isinstance(value, dict):
-            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolution must be an object")
-        status = value.get("status")
-        if status == "ok" and set(value) == {"status", "payload"}:
-            return cls.ok(value["payload"])
-        if status == "err" and set(value) == {"status", "payload"}:
-            payload = value["payload"]
-            if isinstance(payload, dict) and set(payload) <= {"code", "message", "raw"}:
-                return cls.err(payload.get("code"), payload.get("message"), payload.get("raw"))  # type: ignore[arg-type]
-        if status == "timeout" and set(value) == {"status"}:
-            return cls.TIMEOUT
-        if status == "cancelled" and set(value) == {"status"}:
-            return cls.CANCELLED
-        raise EffectHostError(
-            ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID,
-            'resolution must be {"status":"ok","payload":..}, {"status":"err","payload":'
-            '{"code","message"}}, {"status":"timeout"} or {"status":"cancelled"}',
+    A well-formed token may still be forged: authenticity is checked by the host, which answers
+    forged and revoked keys alike.
+    """
+    malformed = EffectHostError(ErrorCode.AWAIT_EVENT_TOKEN_MALFORMED, "malformed await-event token")
+    if not isinstance(text, str) or len(text) > MAX_TOKEN_LENGTH or not text.startswith(TOKEN_PREFIX):
+        raise malformed
+    encoded = text[len(TOKEN_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        parts = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise malformed from None
+    if not isinstance(parts, list) or len(parts) != 4:
+        raise malformed
+    try:
+        key = AwaitEventKey.from_json(
+            {"scope": parts[0], "wait": parts[1], "key_id": parts[2], "signature": parts[3]}
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Resolution):
-            return NotImplemented
-        return self.status == other.status and self.payload == other.payload
-
-    def __hash__(self) -> int:
-        return hash((self.status, canonical.dumps(self.payload)))
-
-    def __repr__(self) -> str:
-        if self.status == "ok":
-            return f"Resolution.ok({self.payload!r})"
-        if self.status == "err":
-            return f"Resolution.err({self.payload.get('code')!r}, {self.payload.get('message')!r})"
-        return f"Resolution.{self.status.upper()}"
-
-
-Resolution.TIMEOUT = Resolution("timeout")
-Resolution.CANCELLED = Resolution("cancelled")
-
-
-class ResolveOutcome:
-    """What a resolve did: ACCEPTED, ``already_resolved(terminal)`` or UNKNOWN_OR_REVOKED."""
-
-    __slots__ = ("status", "terminal")
-    ACCEPTED: ClassVar[ResolveOutcome]
-    UNKNOWN_OR_REVOKED: ClassVar[ResolveOutcome]
-
-    def __init__(self, status: str, terminal: Resolution | None = None) -> None:
-        self.status = status
-        self.terminal = terminal
-
-    @classmethod
-    def already_resolved(cls, terminal: Resolution) -> ResolveOutcome:
-        return cls("already_resolved", terminal)
-
-    def to_json(self) -> dict[str, Any]:
-        if self.terminal is not None:
-            return {"status": self.status, "terminal": self.terminal.to_json()}
-        return {"status": self.status}
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResolveOutcome):
-            return NotImplemented
-        return self.status == other.status and self.terminal == other.terminal
-
-    def __hash__(self) -> int:
-        return hash((self.status, self.terminal))
-
-    def __repr__(self) -> str:
-        if self.terminal is not None:
-            return f"ResolveOutcome.already_resolved({self.terminal!r})"
-        return f"ResolveOutcome.{self.status.upper()}"
-
-
-ResolveOutcome.ACCEPTED = ResolveOutcome("accepted")
-ResolveOutcome.UNKNOWN_OR_REVOKED = ResolveOutcome("unknown_or_revoked")
+        spelled = encode_token(key)
+    except (EffectHostError, UnicodeEncodeError):
+        raise malformed from None
+    if spelled != text:
+        raise malformed
+    return key

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import canonical
+from .await_values import AwaitEventKey
 from .errors import EffectHostError, ErrorCode
 from .identity import EffectKind, RuntimeInvocation, _check_u64, check_id
 
@@ -82,11 +83,11 @@ class ExecCode(Command):
 
 @dataclass(frozen=True, slots=True)
 class AwaitEvent(Command):
-    key: Any  # AwaitEventKey; typed loosely to keep this module below the awaits package
+    key: AwaitEventKey
     kind: ClassVar[EffectKind] = EffectKind.AWAIT_EVENT
 
     def __post_init__(self) -> None:
-        if not hasattr(self.key, "to_json") or not hasattr(self.key, "key_id"):
+        if not isinstance(self.key, AwaitEventKey):
             raise EffectHostError(ErrorCode.RUNTIME_EFFECT_COMMAND, "await_event needs an AwaitEventKey")
 
     def to_json(self) -> dict[str, Any]:

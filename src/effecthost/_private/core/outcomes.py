@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import canonical
-from .await_values import Resolution
 from .errors import EffectHostError, ErrorCode
 from .identity import EffectKind
+from .resolutions import Resolution
 
 
 def _freeze(obj: object, name: str, value: Any) -> None:

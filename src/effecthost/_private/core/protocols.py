@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
-from .identity import ExecutionScope
-
-if TYPE_CHECKING:
-    from .await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
-    from .commands import EffectEnvelope
-    from .executor import CancelToken, LocalExecutor
-    from .outcomes import Outcome
+from .await_values import AwaitEventKey, WaitIdentity
+from .commands import EffectEnvelope
+from .errors import EffectHostError, ErrorCode
+from .executor import CancelToken, LocalExecutor
+from .identity import ExecutionScope, check_id
+from .outcomes import Outcome
+from .resolutions import Resolution, ResolveOutcome
 
 
 @runtime_checkable
@@ -44,6 +44,34 @@ class ScopedController:
         return cls(controller, ExecutionScope.require(scope))
 
 
+@dataclass(frozen=True, slots=True)
+class JournalRetirement:
+    """What ``retire_effect_journal`` removes: a whole session, or exactly one scope."""
+
+    kind: Literal["session", "scope"]
+    session_id: str | None = None
+    scope: ExecutionScope | None = None
+
+    @classmethod
+    def session(cls, session_id: str) -> JournalRetirement:
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "retirement needs a session id")
+        check_id(session_id, "session id")
+        return cls("session", session_id=session_id)
+
+    @classmethod
+    def process(cls, process_id: str) -> JournalRetirement:
+        return cls.for_scope(ExecutionScope.process(process_id))
+
+    @classmethod
+    def runtime_operation(cls, operation_id: str) -> JournalRetirement:
+        return cls.for_scope(ExecutionScope.runtime_operation(operation_id))
+
+    @classmethod
+    def for_scope(cls, scope: ExecutionScope) -> JournalRetirement:
+        return cls("scope", scope=ExecutionScope.require(scope))
+
+
 @runtime_checkable
 class EffectHost(Protocol):
     @property
@@ -69,6 +97,10 @@ class EffectHost(Protocol):
 
     async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]: ...
 
-    async def retire_effect_journal(self, scope: ExecutionScope) -> int: ...
+    async def retire_effect_journal(self, retirement: JournalRetirement) -> int: ...
 
     async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...

@@ -15,10 +15,11 @@ import time
 from ..awaits import keys
 from ..awaits.store import AwaitStore, Inspection, PromiseIdentity, StoreResult
 from ..core import canonical
-from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.await_values import AwaitEventKey, WaitIdentity
 from ..core.errors import EffectHostError, ErrorCode
 from ..core.executor import CancelToken, check_cancel, check_deadline
 from ..core.identity import ExecutionScope, check_id
+from ..core.resolutions import Resolution, ResolveOutcome
 
 _UNKNOWN_MESSAGE = "await-event key is invalid or revoked"
 POLL_START_S = 0.025

@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Self
 
 from ..awaits.store import AwaitStore
-from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.await_values import AwaitEventKey, WaitIdentity
 from ..core.errors import EffectHostError, ErrorCode
 from ..core.executor import CancelToken
-from ..core.identity import ExecutionScope, check_id
+from ..core.identity import ExecutionScope
+from ..core.resolutions import Resolution, ResolveOutcome
 from .await_loop import AwaitCoordinator
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRetirement:
-    """What ``retire_effect_journal`` removes: a whole session, or exactly one scope."""
-
-    kind: str  # "session" | "scope"
-    session_id: str | None = None
-    scope: ExecutionScope | None = None
-
-    @classmethod
-    def session(cls, session_id: str) -> JournalRetirement:
-        if not isinstance(session_id, str) or not session_id.strip():
-            raise EffectHostError(ErrorCode.MISSING_EXECUTION_SCOPE_ID, "retirement needs a session id")
-        check_id(session_id, "session id")
-        return cls("session", session_id=session_id)
-
-    @classmethod
-    def process(cls, process_id: str) -> JournalRetirement:
-        return cls.for_scope(ExecutionScope.process(process_id))
-
-    @classmethod
-    def runtime_operation(cls, operation_id: str) -> JournalRetirement:
-        return cls.for_scope(ExecutionScope.runtime_operation(operation_id))
-
-    @classmethod
-    def for_scope(cls, scope: ExecutionScope) -> JournalRetirement:
-        return cls("scope", scope=ExecutionScope.require(scope))
 
 
 class AwaitingHost:
@@ -90,7 +62,7 @@ class AwaitingHost:
         self._closed = True
         self._awaits.close()
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

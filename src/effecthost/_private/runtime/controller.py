@@ -16,12 +16,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..core import canonical
-from ..core.await_values import Resolution
 from ..core.commands import AwaitEvent, EffectEnvelope, Sleep
 from ..core.errors import EffectHostError, ErrorCode, backend_code
 from ..core.executor import LocalExecutor, check_effect_arguments
 from ..core.identity import ExecutionScope
 from ..core.outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
+from ..core.resolutions import Resolution
 from ..journal.decisions import decide_replay
 from ..journal.mismatch import mismatch_error
 from ..journal.model import (

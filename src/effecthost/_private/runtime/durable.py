@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from ..awaits.store import AwaitStore
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.identity import ExecutionScope
-from ..core.protocols import ScopedController
+from ..core.protocols import JournalRetirement, ScopedController
 from ..journal.model import JournalStore
-from .awaiting import AwaitingHost, JournalRetirement
+from .awaiting import AwaitingHost
 from .controller import JournalController, LeaseTimings, new_owner_id
 from .leases import LeaseKeeper
 

@@ -11,9 +11,9 @@ from ..core.commands import AwaitEvent, EffectEnvelope
 from ..core.executor import LocalExecutor, check_effect_arguments
 from ..core.identity import ExecutionScope
 from ..core.outcomes import AwaitEventOutcome, Outcome
-from ..core.protocols import ScopedController
+from ..core.protocols import JournalRetirement, ScopedController
 from ..stores.memory import MemoryAwaitStore
-from .awaiting import AwaitingHost, JournalRetirement
+from .awaiting import AwaitingHost
 
 
 class InlineController:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
-from ..core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..core.await_values import AwaitEventKey, WaitIdentity
 from ..core.commands import DurableStep, EffectEnvelope, Sleep
 from ..core.errors import EffectHostError, ErrorCode
 from ..core.executor import CancelToken, LocalExecutor, check_effect_arguments
 from ..core.identity import EffectKind, ExecutionScope, RuntimeScope
 from ..core.outcomes import DurableStepOutcome, Outcome, SleepOutcome
-from ..core.protocols import ScopedController
-from .awaiting import JournalRetirement
+from ..core.protocols import JournalRetirement, ScopedController
+from ..core.resolutions import Resolution, ResolveOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +114,9 @@ class RecordingEffectHost:
 
     async def aclose(self) -> None:
         return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

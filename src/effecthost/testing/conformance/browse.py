@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 from ..._private.core.identity import ExecutionScope
+from ..._private.core.protocols import JournalRetirement
 from ..._private.journal.model import JournalStore
-from ..._private.runtime.awaiting import JournalRetirement
 from ._support import ConformanceFailure, HostFactory, Hosts, check_eq, record_step
 
 

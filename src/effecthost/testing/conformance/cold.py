@@ -8,11 +8,12 @@ import asyncio
 import dataclasses
 import uuid
 
-from ..._private.core.await_values import AwaitEventKey, Resolution, ResolveOutcome, WaitIdentity
+from ..._private.core.await_values import AwaitEventKey, WaitIdentity
 from ..._private.core.commands import AwaitEvent, EffectEnvelope
 from ..._private.core.errors import EffectHostError
 from ..._private.core.executor import CancelToken, LocalExecutor
 from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
+from ..._private.core.resolutions import Resolution, ResolveOutcome
 from ._support import (
     ConformanceFailure,
     HostFactory,

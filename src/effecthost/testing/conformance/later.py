@@ -7,13 +7,13 @@ import asyncio
 import uuid
 from typing import Any
 
-from ..._private.core.await_values import Resolution, ResolveOutcome, WaitIdentity
+from ..._private.core.await_values import WaitIdentity
 from ..._private.core.commands import EffectEnvelope, Sleep
 from ..._private.core.errors import EffectHostError
 from ..._private.core.executor import CancelToken, LocalExecutor
 from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.core.protocols import EffectController
-from ..._private.runtime.awaiting import JournalRetirement
+from ..._private.core.protocols import EffectController, JournalRetirement
+from ..._private.core.resolutions import Resolution, ResolveOutcome
 from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, record_step, wait_listed
 
 

@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..._private.core.await_values import Resolution, ResolveOutcome, WaitIdentity
+from ..._private.core.await_values import WaitIdentity
 from ..._private.core.commands import DurableStep, EffectEnvelope, ExecCode
 from ..._private.core.errors import EffectHostError
 from ..._private.core.executor import CancelToken, LocalExecutor
 from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ..._private.core.outcomes import ExecCodeOutcome, ExecResponse, Outcome
 from ..._private.core.protocols import EffectController
+from ..._private.core.resolutions import Resolution, ResolveOutcome
 from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, expect_unknown_or_revoked
 
 # ---- effect_host(make) ----------------------------------------------------------------------
