@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from effecthost import InlineEffectHost, ManualClock, RecordingEffectHost, open_host
-from effecthost._private.stores.memory import MemorySubstrate
+from effecthost import ExecutionScope, InlineEffectHost, ManualClock, RecordingEffectHost, open_host
 from effecthost.testing.conformance import (
     Capabilities,
     conformance_suite,
@@ -37,24 +36,20 @@ class _SharedMemory:
 
 class _MemoryLeaseBackend:
     def __init__(self) -> None:
-        from effecthost._private.runtime.controller import LeaseTimings
-        from effecthost._private.runtime.durable import DurableEffectHost
-
         self.clock = ManualClock()
-        self.substrate = MemorySubstrate("lease", self.clock)
-        self._host_type = DurableEffectHost
-        self._lease = LeaseTimings
+        self.url = f"memory://lease-{uuid.uuid4().hex}"
+        self.hosts: list[Any] = []
 
     async def make_host(self, ttl_ms: int) -> Any:
-        return self._host_type(
-            self.substrate.journal, self.substrate.awaits, clock=self.clock, lease=self._lease(ttl_ms)
-        )
+        host = await open_host(self.url, clock=self.clock, lease_ttl_s=ttl_ms / 1000)
+        self.hosts.append(host)  # keeps the named substrate alive
+        return host
 
     async def steal_lease(self, scope_key: str, replay_key: str) -> None:
-        self.substrate.journal.steal_lease(scope_key, replay_key)
+        await self.hosts[0].substrate.lease_hooks.steal_lease(scope_key, replay_key)
 
     async def expire_lease(self, scope_key: str, replay_key: str) -> None:
-        self.substrate.journal.expire_lease(scope_key, replay_key)
+        await self.hosts[0].substrate.lease_hooks.expire_lease(scope_key, replay_key)
 
     async def advance(self, ms: int) -> None:
         self.clock.advance(ms)
@@ -100,7 +95,8 @@ async def test_report_records_a_failing_vector_instead_of_stopping() -> None:
         def scoped(self, scope: Any) -> Any:
             from effecthost import ScopedController
 
-            return ScopedController(self._controller, scope)
+            valid = super().scoped(ExecutionScope.turn("sloppy", "turn"))
+            return ScopedController(valid.controller, scope)  # the invalid scope goes through
 
     report = await run_all(Sloppy, Capabilities())
     by_name = {r.name: r for r in report.results}

@@ -36,13 +36,13 @@ from effecthost._private.journal.model import (
     CorruptRow,
     HashConflict,
     Insert,
+    LeaseTimings,
     ReplayError,
     ReplayOutcome,
     StrictReplayMiss,
     TakeOver,
 )
-from effecthost._private.runtime.controller import LeaseTimings
-from effecthost._private.stores.memory import MemorySubstrate
+from effecthost.interceptors import EffectCounter
 
 SCOPE = ExecutionScope.turn("driver-session", "driver-turn")
 
@@ -108,8 +108,9 @@ async def _memory() -> DurableEffectHost:
 
 
 async def test_executor_runs_once_and_replays_from_a_second_host() -> None:
-    host = await _memory()
-    second = await open_host(host.url)
+    counted, replays = EffectCounter(), EffectCounter()
+    host = await open_host(f"memory://driver-{uuid.uuid4().hex}", interceptors=[counted])
+    second = await open_host(host.url, interceptors=[replays])
     calls: list[Any] = []
 
     def step(value: Any) -> Any:
@@ -119,7 +120,7 @@ async def test_executor_runs_once_and_replays_from_a_second_host() -> None:
     first = await host.controller(SCOPE).execute_effect(_step("a", 1), LocalExecutor.durable_step(step))
     again = await second.controller(SCOPE).execute_effect(_step("a", 1), LocalExecutor.durable_step(step))
     assert first == again and calls == [1]
-    assert (host.stats_executed, second.stats_replayed) == (1, 1)
+    assert (counted.executed, counted.replayed, replays.executed, replays.replayed) == (1, 0, 0, 1)
 
 
 async def test_unexpected_exceptions_are_not_journaled_and_the_effect_runs_again() -> None:
@@ -153,7 +154,7 @@ async def test_a_cancelled_execution_releases_its_claim() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await host.journal.get_row(SCOPE.journal_key(), "c") is None
+    assert await host.browser.get_row(SCOPE.journal_key(), "c") is None
     outcome = await asyncio.wait_for(
         host.controller(SCOPE).execute_effect(_step("c"), LocalExecutor.durable_step(lambda _: 5)), 5
     )
@@ -222,8 +223,7 @@ async def test_busy_effect_waits_for_the_owner_and_then_replays() -> None:
 
 async def test_durable_sleep_replays_until_its_recorded_due_time() -> None:
     clock = ManualClock()
-    substrate = MemorySubstrate("sleep", clock)
-    host = DurableEffectHost(substrate.journal, substrate.awaits, clock=clock)
+    host = await open_host(f"memory://sleep-{uuid.uuid4().hex}", clock=clock)
     first = asyncio.ensure_future(
         host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.sleep())
     )
@@ -235,7 +235,7 @@ async def test_durable_sleep_replays_until_its_recorded_due_time() -> None:
         host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.sleep())
     )
     await asyncio.sleep(0.01)
-    row = await substrate.journal.get_row(SCOPE.journal_key(), "nap")
+    row = await host.browser.get_row(SCOPE.journal_key(), "nap")
     assert row is not None and row.due_at_ms == clock.now_ms() + 1000
     clock.advance(999)
     await asyncio.sleep(0.01)
@@ -257,7 +257,7 @@ async def test_cancelled_sleep_is_not_journaled() -> None:
     with pytest.raises(EffectHostError) as info:
         await asyncio.wait_for(task, 5)
     assert info.value.code == "runtime_effect_sleep_cancelled"
-    assert await host.journal.get_row(SCOPE.journal_key(), "s") is None
+    assert await host.browser.get_row(SCOPE.journal_key(), "s") is None
 
 
 @pytest.mark.parametrize("executor", ["unavailable", "mismatch"])
@@ -270,7 +270,7 @@ async def test_a_drive_without_a_fitting_executor_records_nothing(executor: str)
     with pytest.raises(EffectHostError) as info:
         await host.controller(SCOPE).execute_effect(envelope, wrong)
     assert info.value.code == f"runtime_effect_local_executor_{executor}"
-    assert await host.journal.get_row(SCOPE.journal_key(), "k") is None
+    assert await host.browser.get_row(SCOPE.journal_key(), "k") is None
     outcome = await host.controller(SCOPE).execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
     assert outcome.into_durable_step() == {"x": 1}
 
@@ -292,7 +292,7 @@ async def test_closing_the_host_ends_a_parked_await_effect_without_journaling_it
     with pytest.raises(EffectHostError) as info:
         await asyncio.wait_for(parked, 5)
     assert info.value.code == "host_closed"
-    assert await second.journal.get_row(SCOPE.journal_key(), "wait") is None
+    assert await second.browser.get_row(SCOPE.journal_key(), "wait") is None
     redrive = asyncio.ensure_future(second.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
     assert await second.resolve_await_event(key, Resolution.ok("yes")) == ResolveOutcome.ACCEPTED
     outcome = await asyncio.wait_for(redrive, 5)
@@ -320,7 +320,7 @@ async def test_an_await_whose_substrate_failed_is_not_journaled_and_waits_again(
     with pytest.raises(EffectHostError) as info:
         await host.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event())
     assert info.value.code == "memory_await_event_store"
-    assert await host.journal.get_row(SCOPE.journal_key(), "wait") is None
+    assert await host.browser.get_row(SCOPE.journal_key(), "wait") is None
     store.ensure_pending = original
     redrive = asyncio.ensure_future(host.controller(SCOPE).execute_effect(envelope, LocalExecutor.await_event()))
     while not await host.list_outstanding_await_event_keys(SCOPE.session_id or ""):
@@ -399,3 +399,18 @@ async def test_a_conflict_found_in_a_preloaded_row_still_names_the_divergent_pat
         await host.controller(SCOPE).execute_effect(_step("pre", {"a": 2}), LocalExecutor.unavailable())
     assert info.value.code == "memory_effect_replay_hash_conflict"
     assert info.value.summary == {"divergent_path_count": 1, "first_divergent_paths": ["command.input.a"]}
+
+
+async def test_a_memory_host_stamps_leases_and_due_times_on_the_clock_it_was_given() -> None:
+    """Regression (structure issue): ``open_host("memory://x", clock=ManualClock())`` gave the
+    store the system clock and the host the manual one, so a 1 s durable sleep waited ~9.6e10 ms
+    of manual time. One place now builds hosts and hands the same clock to store and host."""
+    clock = ManualClock()
+    host = await open_host(f"memory://clock-{uuid.uuid4().hex}", clock=clock, lease_ttl_s=30)
+    nap = asyncio.ensure_future(host.controller(SCOPE).execute_effect(_sleep("nap", 1000), LocalExecutor.sleep()))
+    while (row := await host.browser.get_row(SCOPE.journal_key(), "nap")) is None:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    assert (row.due_at_ms, row.lease_expires_at_ms) == (clock.now_ms() + 1000, clock.now_ms() + 30_000)
+    clock.advance(1000)
+    assert await asyncio.wait_for(nap, 5) == SleepOutcome()
+    await host.aclose()

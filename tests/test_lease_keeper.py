@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from effecthost import EffectHostError
 from effecthost._private.core.clock import ManualClock, TimerHandle
-from effecthost._private.journal.model import LeaseFence
-from effecthost._private.runtime.controller import LeaseTimings
+from effecthost._private.journal.model import LeaseFence, LeaseTimings
 from effecthost._private.runtime.leases import LeaseKeeper
 
 

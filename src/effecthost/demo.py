@@ -26,6 +26,7 @@ from typing import Any
 from . import (
     AwaitEvent,
     AwaitEventKey,
+    DurableEffectHost,
     DurableStep,
     DurableStepOutcome,
     EffectEnvelope,
@@ -48,6 +49,7 @@ from . import (
     WaitIdentity,
     open_host,
 )
+from .interceptors import EffectResult, ExecuteEffectInput, Interceptor
 
 DEFAULT_URL = "sqlite:///effecthost.db"  # the CLI default too: `effecthost serve` shows the demo
 #: The effect (1-based) during which the child process is killed.
@@ -73,12 +75,31 @@ class TurnReport:
 Announce = Callable[[str, EffectRecord], None]
 
 
+class Origins(Interceptor):
+    """Which effects of a drive were executed rather than replayed (the demo's table shows it)."""
+
+    def __init__(self) -> None:
+        self.executed: set[str] = set()
+
+    async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
+        result = await self.next.execute_effect(input)
+        if not result.replayed:
+            self.executed.add(input.envelope.replay_key)
+        return result
+
+
+async def open_demo_host(url: str, **options: Any) -> tuple[DurableEffectHost, Origins]:
+    origins = Origins()
+    return await open_host(url, interceptors=[origins], **options), origins
+
+
 class DemoTurn:
     """One agent turn. Every side effect goes through the host; nothing else touches the world."""
 
-    def __init__(self, host: Any, session_id: str, turn_id: str, *, announce: Announce | None = None,
-                 slow_effect: int | None = None) -> None:  # fmt: skip
+    def __init__(self, host: Any, session_id: str, turn_id: str, *, origins: Origins,
+                 announce: Announce | None = None, slow_effect: int | None = None) -> None:  # fmt: skip
         self.host = host
+        self.origins = origins
         self.scope = ExecutionScope.turn(session_id, turn_id)
         self.controller = host.scoped(self.scope).controller
         self.report = TurnReport()
@@ -107,9 +128,8 @@ class DemoTurn:
         if kind in (EffectKind.SLEEP, EffectKind.AWAIT_EVENT):
             # sleeps and await events are performed by the host itself (durable timer / promise)
             executor = LocalExecutor.sleep() if kind is EffectKind.SLEEP else LocalExecutor.await_event()
-            stamp = self.host.stats_executed if hasattr(self.host, "stats_executed") else None
             outcome: Outcome = await self.controller.execute_effect(envelope, executor)
-            record.executed = stamp is None or self.host.stats_executed > stamp
+            record.executed = envelope.replay_key in self.origins.executed
         else:
             outcome = await self.controller.execute_effect(envelope, LocalExecutor.testing(run))
         self._announce("finished", record)
@@ -181,9 +201,13 @@ async def _child(url: str, session_id: str, turn_id: str) -> None:
     def announce(event: str, record: EffectRecord) -> None:
         print(json.dumps({"event": event, "index": record.index, "name": record.name}), flush=True)
 
-    async with await open_host(url, lease_ttl_s=DEMO_LEASE_TTL_S) as host:
+    host, origins = await open_demo_host(url, lease_ttl_s=DEMO_LEASE_TTL_S)
+    async with host:
         key = await approval_key_for(host, session_id, turn_id)
-        await DemoTurn(host, session_id, turn_id, announce=announce, slow_effect=CRASH_DURING).run(key)
+        turn = DemoTurn(
+            host, session_id, turn_id, origins=origins, announce=announce, slow_effect=CRASH_DURING
+        )
+        await turn.run(key)
 
 
 def _run_child_until_crash(url: str, session_id: str, turn_id: str) -> list[str]:
@@ -234,7 +258,8 @@ async def main_async(url: str, wait_for_approval: bool) -> int:
     print("1. a child process starts the turn; it is killed mid-effect")
     before = _run_child_until_crash(url, session_id, turn_id)
     print("2. a new process re-drives the same turn (the killed effect is taken over once its lease expires)")
-    async with await open_host(url, lease_ttl_s=DEMO_LEASE_TTL_S) as host:
+    host, origins = await open_demo_host(url, lease_ttl_s=DEMO_LEASE_TTL_S)
+    async with host:
         key = await approval_key_for(host, session_id, turn_id)
         token = key.to_token()
         if wait_for_approval:
@@ -244,7 +269,7 @@ async def main_async(url: str, wait_for_approval: bool) -> int:
         else:
             approver = asyncio.ensure_future(webhook_approves(url, token, session_id))
         started = time.perf_counter()
-        report = await DemoTurn(host, session_id, turn_id).run(key)
+        report = await DemoTurn(host, session_id, turn_id, origins=origins).run(key)
         if approver is not None:
             await approver
         elapsed = time.perf_counter() - started
@@ -254,9 +279,10 @@ async def main_async(url: str, wait_for_approval: bool) -> int:
     print(f"  {len(report.effects) - executed} effects replayed from the journal, {executed} executed, "
           f"re-drive took {elapsed:.2f} s")  # fmt: skip
     print("3. driving the finished turn once more replays every effect and executes nothing")
-    async with await open_host(url) as host:
+    host, origins = await open_demo_host(url)
+    async with host:
         started = time.perf_counter()
-        again = await DemoTurn(host, session_id, turn_id).run(
+        again = await DemoTurn(host, session_id, turn_id, origins=origins).run(
             await approval_key_for(host, session_id, turn_id)
         )
         elapsed = time.perf_counter() - started

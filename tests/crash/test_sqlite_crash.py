@@ -91,7 +91,7 @@ async def _redrive_and_check(spec: dict[str, Any]) -> dict[str, list[str]]:
     host = await open_host(f"sqlite:///{spec['db']}", lease_ttl_s=REDRIVE_TTL_S)
     try:
         final = await asyncio.wait_for(workload.drive(clean, host), 60)
-        rows = await host.journal.list_effects(workload.scope(0).journal_key())
+        rows = await host.browser.list_effects(workload.scope(0).journal_key())
         assert rows and all(r.status == "completed" for r in rows)
     finally:
         await host.aclose()

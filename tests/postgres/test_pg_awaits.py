@@ -27,7 +27,7 @@ async def test_resolve_on_one_host_wakes_a_waiter_on_another_through_notify(make
     key = await resolver_host.await_event_key(SCOPE, WaitIdentity.custom("notify"))
     waiting = asyncio.ensure_future(waiter_host.await_await_event(key))
     await _parked(resolver_host, "await-session")
-    listener: Any = waiter_host.listener  # type: ignore[attr-defined]
+    listener: Any = waiter_host.substrate.listener  # type: ignore[attr-defined]
     seen = listener.received
     assert await resolver_host.resolve_await_event(key, Resolution.ok({"v": 1})) == ResolveOutcome.ACCEPTED
     assert await waiting == Resolution.ok({"v": 1})

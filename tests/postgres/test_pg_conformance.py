@@ -27,11 +27,11 @@ class PostgresLeaseBackend:
 
     async def steal_lease(self, scope_key: str, replay_key: str) -> None:
         host = await self._make()
-        await host.journal.steal_lease(scope_key, replay_key)  # type: ignore[attr-defined]
+        await host.substrate.lease_hooks.steal_lease(scope_key, replay_key)  # type: ignore[union-attr]
 
     async def expire_lease(self, scope_key: str, replay_key: str) -> None:
         host = await self._make()
-        await host.journal.expire_lease(scope_key, replay_key)  # type: ignore[attr-defined]
+        await host.substrate.lease_hooks.expire_lease(scope_key, replay_key)  # type: ignore[union-attr]
 
     async def advance(self, ms: int) -> None:
         await asyncio.sleep(ms / 1000)

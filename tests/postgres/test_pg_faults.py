@@ -75,13 +75,13 @@ async def test_finalize_survives_a_terminated_backend_while_the_executor_runs(
     assert await terminate(pg_url, f"effecthost%:{pg_schema}") >= 1
     release.set()
     assert (await running).into_durable_step() == "done"
-    row = await host.journal.get_row(SCOPE.journal_key(), "long")
+    row = await host.browser.get_row(SCOPE.journal_key(), "long")
     assert row is not None and row.status == "completed"
 
 
 async def test_listener_reconnects_and_wakes_everyone(make_host: HostMaker, pg_url: str, pg_schema: str) -> None:
     host = await make_host()
-    listener: Any = host.listener  # type: ignore[attr-defined]
+    listener: Any = host.substrate.listener  # type: ignore[attr-defined]
     assert listener.generation == 1
     hub = host.await_coordinator.store.hub
     sub = hub.subscribe("after-reconnect", None)
@@ -131,7 +131,7 @@ async def test_oversized_outcome_is_coded_and_released(make_host: HostMaker) -> 
     with pytest.raises(EffectHostError) as info:
         await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: "x" * 4096))
     assert info.value.code == ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE
-    assert await host.journal.get_row(SCOPE.journal_key(), "big") is None  # no stuck lease
+    assert await host.browser.get_row(SCOPE.journal_key(), "big") is None  # no stuck lease
     out = await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: "small"))
     assert out.into_durable_step() == "small"
 

@@ -86,7 +86,7 @@ async def test_forged_notifies_from_an_unprivileged_role_leave_the_wait_parked(
     controller = waiter_host.scoped(SCOPE).controller
     drive = asyncio.ensure_future(controller.execute_effect(_await_envelope(key), LocalExecutor.await_event()))
     await until(lambda: _listed(waiter_host, key))
-    listener: Any = waiter_host.listener  # type: ignore[attr-defined]
+    listener: Any = waiter_host.substrate.listener  # type: ignore[attr-defined]
     hub = waiter_host.await_coordinator.store.hub
     seen, malformed_before = listener.received, hub.malformed_hints
 

@@ -64,7 +64,7 @@ async def test_worker_clock_skew_cannot_break_fencing(
         slow.scoped(SCOPE).controller.execute_effect(envelope, LocalExecutor.durable_step(slow_step))
     )
     await entered.wait()
-    row = await fast.journal.get_row(SCOPE.journal_key(), "skew")
+    row = await fast.browser.get_row(SCOPE.journal_key(), "skew")
     assert row is not None and row.status == "in_progress"
     async with await admin(pg_url) as conn:
         cur = await conn.execute("SELECT floor(extract(epoch FROM now()) * 1000)::bigint")
@@ -115,7 +115,7 @@ async def test_a_claim_on_a_row_recorded_elsewhere_decides_on_that_row(make_host
     changed = dataclasses.replace(_request("done", "reader", "reader:3"), envelope_hash="c" * 64)
     conflict = await reader.journal.claim(changed)
     assert isinstance(conflict, HashConflict) and conflict.recorded_hash == "h" * 64
-    row = await reader.journal.get_row(SCOPE.journal_key(), "done")
+    row = await reader.browser.get_row(SCOPE.journal_key(), "done")
     assert row is not None and row.lease_owner is None and row.status == "completed"
 
 
@@ -165,4 +165,4 @@ async def test_strict_replay_of_a_missing_row_is_coded(make_host: HostMaker) -> 
         assert err.code == ErrorCode.POSTGRES_EFFECT_REPLAY_MISSING
     else:
         raise AssertionError("strict replay must refuse a missing row")
-    assert await host.journal.get_row(SCOPE.journal_key(), "absent") is None
+    assert await host.browser.get_row(SCOPE.journal_key(), "absent") is None

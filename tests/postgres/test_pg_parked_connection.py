@@ -9,6 +9,7 @@ from typing import Any
 from pg_support import HostMaker, step_envelope, terminate
 
 from effecthost import ExecutionScope, LocalExecutor, Resolution, WaitIdentity
+from effecthost.interceptors import EffectCounter
 
 SCOPE = ExecutionScope.turn("parked-session", "parked-turn")
 
@@ -33,7 +34,8 @@ async def test_a_sequential_turn_reuses_one_connection_without_the_pool(make_hos
 
 
 async def test_overlapping_callers_share_a_pool_of_one_without_waiting_it_out(make_host: HostMaker) -> None:
-    host = await make_host(pool_max_size=1, connect_timeout_s=5)
+    counted = EffectCounter()
+    host = await make_host(pool_max_size=1, connect_timeout_s=5, interceptors=[counted])
 
     async def slow_step(value: Any) -> Any:
         await asyncio.sleep(0.01)  # the turns interleave between their store calls
@@ -57,7 +59,7 @@ async def test_overlapping_callers_share_a_pool_of_one_without_waiting_it_out(ma
 
     outcomes = await asyncio.wait_for(asyncio.gather(*(turn(t) for t in range(6)), resolver()), 20)
     assert all(len(result) == 5 for result in outcomes[:6])
-    assert host.stats_executed == 30
+    assert counted.executed == 30
 
 
 async def test_a_parked_connection_killed_by_the_server_is_replaced(

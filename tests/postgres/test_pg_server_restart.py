@@ -91,7 +91,7 @@ async def test_a_host_keeps_working_across_a_restart(
     server: PrivateServer, make_host: HostMaker, mode: StopMode
 ) -> None:
     host = await make_host()
-    listener: Any = host.listener  # type: ignore[attr-defined]
+    listener: Any = host.substrate.listener  # type: ignore[attr-defined]
     steps = Steps()
     controller = host.scoped(SCOPE).controller
     # An effect whose executor is still running when the server goes away.
@@ -125,7 +125,7 @@ async def test_a_host_keeps_working_across_a_restart(
     after = {f"after-{i}": await steps.run(controller, f"after-{i}", i) for i in range(5)}
     for step, value in after.items():
         assert await _replay(host.scoped(SCOPE).controller, step, value["value"]) == value
-        row = await host.journal.get_row(SCOPE.journal_key(), step)
+        row = await host.browser.get_row(SCOPE.journal_key(), step)
         assert row is not None and row.status == "completed"
     assert steps.calls == Counter({step: 1 for step in ["long", *before, *after]})
     # The LISTEN connection came back by itself.
@@ -148,7 +148,7 @@ async def test_calls_while_the_server_is_down_fail_with_store_codes(
     calls = {
         "execute_effect": (journal_code, lambda: steps.run(controller, "while-down")),
         "replay": (journal_code, lambda: _replay(controller, "warm")),
-        "get_row": (journal_code, lambda: host.journal.get_row(SCOPE.journal_key(), "warm")),
+        "get_row": (journal_code, lambda: host.browser.get_row(SCOPE.journal_key(), "warm")),
         "await_event_key": (await_code, lambda: host.await_event_key(SCOPE, WaitIdentity.custom("new"))),
         "resolve": (await_code, lambda: host.resolve_await_event(key, Resolution.ok("down"))),
         "peek": (await_code, lambda: host.peek_await_event(key)),
@@ -249,7 +249,7 @@ async def test_a_parked_waiter_is_woken_across_a_restart(
     server: PrivateServer, make_host: HostMaker, mode: StopMode
 ) -> None:
     waiter_host, resolver = await make_host(), await make_host()
-    listener: Any = waiter_host.listener  # type: ignore[attr-defined]
+    listener: Any = waiter_host.substrate.listener  # type: ignore[attr-defined]
     key = await resolver.await_event_key(SCOPE, WaitIdentity.custom(f"across-{mode}"))
     waiting = asyncio.ensure_future(waiter_host.await_await_event(key))
     try:

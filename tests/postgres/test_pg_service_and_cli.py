@@ -222,7 +222,7 @@ async def test_cancel_sweep_resolves_the_parked_waiter_cancelled_and_retire_dele
     retired = await client.post("/v1/sessions/s-cancel/retire", headers=AUTH)
     assert retired.json() == {"session_id": "s-cancel", "retired_rows": 2}
     assert (await client.get("/v1/sessions", headers=AUTH)).json()["sessions"] == []
-    assert await host.journal.list_effects(turn.scope.journal_key()) == []  # gone from PostgreSQL
+    assert await host.browser.list_effects(turn.scope.journal_key()) == []  # gone from PostgreSQL
 
 
 async def test_a_live_uvicorn_server_on_postgres_resolves_and_shuts_down_cleanly(
@@ -322,4 +322,4 @@ async def test_cli_forged_token_cancel_revoke_and_retire_on_postgres(
     assert json.loads(retired.stdout) == {"session_id": "s-ops", "retired_rows": 2}
     listed = await cli_support.cli("journal", "sessions", "--url", url, "--json")
     assert json.loads(listed.stdout)["sessions"] == []
-    assert await host.journal.list_sessions() == []
+    assert await host.browser.list_sessions() == []

@@ -16,6 +16,7 @@ from pg_support import HostMaker, admin, schema_url, step_envelope, terminate, u
 
 from effecthost import ExecutionScope, LocalExecutor, open_host
 from effecthost._private.stores.postgres.wire import Statement, Watch, execute
+from effecthost.interceptors import EffectCounter
 
 SCOPE = ExecutionScope.turn("wire-session", "wire-turn")
 
@@ -62,7 +63,7 @@ async def test_wire_and_psycopg_statements_alternate_on_one_connection(make_host
     for i in range(10):
         assert await step(host, f"k{i}", i) == i
         assert await step(host, f"k{i}", i) == i  # a replay: read on the psycopg side
-        effects = await asyncio.wait_for(host.journal.list_effects(SCOPE.journal_key(), 100, 0), 10)
+        effects = await asyncio.wait_for(host.browser.list_effects(SCOPE.journal_key(), 100, 0), 10)
         assert len(effects) == i + 1
 
 
@@ -179,12 +180,13 @@ async def test_text_is_utf8_on_the_wire_whatever_encoding_the_url_asks_for(
     host = await make_host(pool_max_size=1)
     value = {"text": "日本語 é ☃"}
     assert await step(host, "unicode", value) == value
-    latin1 = await open_host(schema_url(pg_url, pg_schema) + "&client_encoding=LATIN1")
+    counted = EffectCounter()
+    latin1 = await open_host(schema_url(pg_url, pg_schema) + "&client_encoding=LATIN1", interceptors=[counted])
     try:
         assert await step(latin1, "unicode", value) == value
-        assert latin1.stats_executed == 0  # replayed: the recorded text matched the envelope
+        assert counted.executed == 0  # replayed: the recorded text matched the envelope
         assert await step(latin1, "unicode-2", value) == value  # written through the LATIN1 URL
-        row = await latin1.journal.get_row(SCOPE.journal_key(), "unicode-2")
+        row = await latin1.browser.get_row(SCOPE.journal_key(), "unicode-2")
         assert row is not None and "日本語 é ☃" in (row.outcome_json or "")
     finally:
         await latin1.aclose()

@@ -321,7 +321,7 @@ async def test_unexpected_exceptions_become_500_internal_error_without_traceback
         async def explode(*_: object, **__: object) -> None:
             raise RuntimeError("secret internals")
 
-        app.state.host.journal.list_sessions = explode  # type: ignore[method-assign]
+        app.state.host.browser.list_sessions = explode  # type: ignore[method-assign]
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/v1/sessions", headers=AUTH)

@@ -71,7 +71,7 @@ async def _revoked(host: DurableEffectHost, session_id: str) -> bool:
 
 
 async def _effects(host: DurableEffectHost, session_id: str) -> int:
-    return sum(s.effects for s in await host.journal.list_scopes(session_id))
+    return sum(s.effects for s in await host.browser.list_scopes(session_id))
 
 
 async def _assert_victim_untouched(host: DurableEffectHost, victim: ParkedTurn) -> None:

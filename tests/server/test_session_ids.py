@@ -69,12 +69,12 @@ async def test_query_and_body_routes_act_on_exactly_the_named_session(
 
             retired = await client.post("/v1/sessions/retire", json=body)
             assert retired.json() == {"session_id": session_id, "retired_rows": 2}
-            assert await host.journal.list_scopes(session_id) == []
+            assert await host.browser.list_scopes(session_id) == []
 
         assert not victim.task.done()
         assert await host.list_outstanding_await_event_keys(VICTIM) == [victim.key]
         assert not await _revoked(host, VICTIM)
-        assert sum(s.effects for s in await host.journal.list_scopes(VICTIM)) == 2
+        assert sum(s.effects for s in await host.browser.list_scopes(VICTIM)) == 2
     finally:
         victim.task.cancel()
         turn.task.cancel()

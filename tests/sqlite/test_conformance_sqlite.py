@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from effecthost import ManualClock, open_host
-from effecthost._private.runtime.controller import LeaseTimings
-from effecthost._private.stores.sqlite import open_sqlite_host
 from effecthost.testing.conformance import Capabilities, conformance_suite, run_all
 
 _DIRS: list[str] = []
@@ -55,18 +53,18 @@ class _SqliteLeaseBackend:
         self._keeper: Any = None
 
     async def make_host(self, ttl_ms: int) -> Any:
-        return await open_sqlite_host(self.path, clock=self.clock, lease=LeaseTimings(ttl_ms))
+        return await open_host(f"sqlite:///{self.path}", clock=self.clock, lease_ttl_s=ttl_ms / 1000)
 
-    async def _journal(self) -> Any:
+    async def _hooks(self) -> Any:
         if self._keeper is None:
             self._keeper = await self.make_host(30_000)
-        return self._keeper.journal
+        return self._keeper.substrate.lease_hooks
 
     async def steal_lease(self, scope_key: str, replay_key: str) -> None:
-        (await self._journal()).steal_lease(scope_key, replay_key)
+        await (await self._hooks()).steal_lease(scope_key, replay_key)
 
     async def expire_lease(self, scope_key: str, replay_key: str) -> None:
-        (await self._journal()).expire_lease(scope_key, replay_key)
+        await (await self._hooks()).expire_lease(scope_key, replay_key)
 
     async def advance(self, ms: int) -> None:
         self.clock.advance(ms)

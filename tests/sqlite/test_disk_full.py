@@ -103,7 +103,7 @@ def _envelope(key: str) -> EffectEnvelope:
 
 
 async def _rows(host: DurableEffectHost) -> list[tuple[str, str, str | None]]:
-    rows = await host.journal.list_effects(SCOPE.journal_key())
+    rows = await host.browser.list_effects(SCOPE.journal_key())
     return [(r.replay_key, r.status, r.lease_owner) for r in rows]
 
 

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from effecthost import ExecutionScope, LocalExecutor, open_host
+from effecthost.interceptors import EffectCounter
 
 from ._helpers import step
 
@@ -16,8 +17,9 @@ RUN_S = 2.0  # each execution outlives three ttls
 
 async def test_concurrent_long_executions_keep_their_leases_on_the_system_clock(db_path: str) -> None:
     url = f"sqlite:///{db_path}"
-    owner = await open_host(url, lease_ttl_s=TTL_S)
-    rival = await open_host(url, lease_ttl_s=TTL_S)
+    owner_counts, rival_counts = EffectCounter(), EffectCounter()
+    owner = await open_host(url, lease_ttl_s=TTL_S, interceptors=[owner_counts])
+    rival = await open_host(url, lease_ttl_s=TTL_S, interceptors=[rival_counts])
     try:
         scope = ExecutionScope.turn("renewal-session", "turn")
         keys = [f"long-{i}" for i in range(12)]
@@ -62,7 +64,7 @@ async def test_concurrent_long_executions_keep_their_leases_on_the_system_clock(
         assert [o.into_durable_step() for o in outcomes] == [{"done": k} for k in keys]
         assert [o.into_durable_step() for o in replayed] == [{"done": k} for k in keys]
         assert rival_calls == []  # the rival waited the live leases out and replayed
-        assert (owner.stats_executed, rival.stats_executed) == (len(keys), 0)
+        assert (owner_counts.executed, rival_counts.executed) == (len(keys), 0)
     finally:
         await owner.aclose()
         await rival.aclose()

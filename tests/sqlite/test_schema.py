@@ -59,7 +59,7 @@ async def test_v1_file_migrates_to_current_and_replays_its_rows(db_path: str) ->
     try:
         assert _versions(db_path) == list(range(1, SCHEMA_VERSION + 1))
         scope = ExecutionScope.turn("migrated-session", "t")
-        row = await host.journal.get_row(scope.journal_key(), "k1")
+        row = await host.browser.get_row(scope.journal_key(), "k1")
         assert row is not None
         assert (row.effect_kind, row.effect_id) == ("durable_step", "k1")  # backfilled by v1→v2
         calls: list[str] = []

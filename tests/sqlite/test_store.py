@@ -18,8 +18,6 @@ from effecthost import (
     WaitIdentity,
     open_host,
 )
-from effecthost._private.runtime.controller import LeaseTimings
-from effecthost._private.stores.sqlite import open_sqlite_host
 
 from ._helpers import counting, step
 
@@ -133,7 +131,7 @@ async def test_finalize_waits_out_a_foreign_write_lock_and_records_the_outcome(d
         blocker.execute("COMMIT")
         outcome = await asyncio.wait_for(task, 10)
         assert outcome.into_durable_step() == "done"
-        row = await host.journal.get_row(SCOPE.journal_key(), step("s", "fin").replay_key)
+        row = await host.browser.get_row(SCOPE.journal_key(), step("s", "fin").replay_key)
         assert row is not None and row.status == "completed"
     finally:
         blocker.close()
@@ -155,8 +153,8 @@ async def test_expired_lease_of_a_crashed_owner_is_taken_over(db_path: str) -> N
     """ManualClock: A claims and 'crashes' (its task is cancelled without release reaching the
     row); once the ttl passes on the lease clock, B takes the row over and executes."""
     clock = ManualClock()
-    a = await open_sqlite_host(db_path, clock=clock, lease=LeaseTimings(3_000))
-    b = await open_sqlite_host(db_path, clock=clock, lease=LeaseTimings(3_000))
+    a = await open_host(f"sqlite:///{db_path}", clock=clock, lease_ttl_s=3)
+    b = await open_host(f"sqlite:///{db_path}", clock=clock, lease_ttl_s=3)
     try:
         entered = asyncio.Event()
 
@@ -175,13 +173,13 @@ async def test_expired_lease_of_a_crashed_owner_is_taken_over(db_path: str) -> N
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        row = await b.journal.get_row(SCOPE.journal_key(), "crash")
+        row = await b.browser.get_row(SCOPE.journal_key(), "crash")
         assert row is not None and row.status == "in_progress"
         clock.advance(3_001)
         calls: list[str] = []
         out = await b.scoped(SCOPE).controller.execute_effect(envelope, counting(calls))
         assert calls == ["crash"] and out.to_json()["value"] == {"ran": "crash"}
-        row = await b.journal.get_row(SCOPE.journal_key(), "crash")
+        row = await b.browser.get_row(SCOPE.journal_key(), "crash")
         assert row is not None and row.status == "completed" and row.lease_owner is None
     finally:
         await a.aclose()
@@ -207,9 +205,9 @@ async def test_retirement_deletes_session_rows_and_exact_scope_rows(db_path: str
             await host.scoped(scope).controller.execute_effect(step("x", "k"), counting([]))
         assert await host.retire_effect_journal(JournalRetirement.session("retire-me")) == 3
         assert await host.retire_effect_journal(JournalRetirement.process("p1")) == 1
-        left = {s.scope_key for s in await host.journal.list_scopes(None)}
+        left = {s.scope_key for s in await host.browser.list_scopes(None)}
         assert left == {ExecutionScope.process("p10").journal_key()}
-        assert [s.session_id for s in await host.journal.list_sessions()] == ["keep-me"]
+        assert [s.session_id for s in await host.browser.list_sessions()] == ["keep-me"]
     finally:
         await host.aclose()
 

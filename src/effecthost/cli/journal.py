@@ -26,7 +26,7 @@ def sessions(
     """List journaled sessions, most recent first."""
 
     async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
-        return [session_view(s) for s in await host.journal.list_sessions(limit, offset)]
+        return [session_view(s) for s in await host.browser.list_sessions(limit, offset)]
 
     rows = with_host(url, body)
     if as_json:
@@ -66,7 +66,7 @@ async def _all_effects(host: DurableEffectHost, scope_key: str) -> list[dict[str
     """Every row of the scope, page by page, until a short page."""
     out: list[dict[str, Any]] = []
     while True:
-        page = await host.journal.list_effects(scope_key, limit=EFFECTS_PAGE, offset=len(out))
+        page = await host.browser.list_effects(scope_key, limit=EFFECTS_PAGE, offset=len(out))
         out += [effect_view(r) for r in page]
         if len(page) < EFFECTS_PAGE:
             return out
@@ -82,7 +82,7 @@ def show(
 
     async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
         out = []
-        for scope in await host.journal.list_scopes(session_id):
+        for scope in await host.browser.list_scopes(session_id):
             view = scope_view(scope)
             view["effects"] = await _all_effects(host, scope.scope_key)
             out.append(view)

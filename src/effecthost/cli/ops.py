@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import secrets
-import sqlite3
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from .._private.runtime.registry import open_host, sqlite_path
+from .._private.runtime.durable import DurableEffectHost
+from .._private.runtime.registry import check_schema, open_host
 from .common import (
     DEFAULT_URL,
     EXIT_ERROR,
@@ -82,51 +80,23 @@ def migrate(
     ] = False,
 ) -> None:
     """Apply (or with --check, only check) the schema migrations of the host's substrate."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme == "memory":
-        console.print("nothing to migrate: memory:// hosts have no schema")
-        return
-    if check and scheme == "sqlite":
-        _check_sqlite(url)
+    if check:
+        if url.lower().startswith("memory://"):
+            console.print("nothing to migrate: memory:// hosts keep no schema")
+            return
+        status = run(check_schema(url))
+        if status.pending:
+            found = "nothing yet" if status.found is None else f"schema {status.found}"
+            fail("schema_migration_pending", f"{url} has {found}; current is {status.current}")
+        console.print(f"schema is current (version {status.found})")
         return
 
-    async def apply(host: Any) -> str:
-        hook = getattr(host, "migrate", None)
-        if callable(hook):  # a substrate that migrates explicitly
-            result = hook(check=check)
-            return str(await result if inspect.isawaitable(result) else result)
-        if check:
-            fail("migrate_check_unsupported", f"{scheme} cannot be checked without opening it")
+    async def apply(host: DurableEffectHost) -> str:
+        if not host.substrate.capabilities.schema_migrations:
+            return f"nothing to migrate: {host.backend} hosts keep no schema"
         return f"schema is current ({host.backend} applies migrations when a host opens)"
 
     console.print(with_host(url, apply), markup=False)
-
-
-def _check_sqlite(url: str) -> None:
-    """Read the file's schema version read-only, so a check never writes."""
-    from .._private.stores.sqlite.schema import SCHEMA_VERSION, file_version
-
-    path = sqlite_path(url)
-    if not Path(path).exists():
-        fail("schema_migration_pending", f"{path} does not exist yet (migrate creates it)")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            found = file_version(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        fail("sqlite_schema_unknown", f"cannot read {path}: {exc}")
-    if found is None:
-        fail("sqlite_schema_unknown", f"{path} holds tables that effecthost did not write")
-    if found > SCHEMA_VERSION:
-        fail(
-            "sqlite_schema_too_new",
-            f"{path} has schema {found}; this effecthost knows {SCHEMA_VERSION}",
-        )
-    if found < SCHEMA_VERSION:
-        fail("schema_migration_pending", f"{path} has schema {found}; current is {SCHEMA_VERSION}")
-    console.print(f"schema is current (version {found})")
 
 
 def conformance(

@@ -64,7 +64,7 @@ def _paging(request: Request) -> tuple[int, int]:
 async def list_sessions(request: Request) -> JSONResponse:
     require_admin(request)
     limit, offset = _paging(request)
-    sessions = await host_of(request).journal.list_sessions(limit=limit, offset=offset)
+    sessions = await host_of(request).browser.list_sessions(limit=limit, offset=offset)
     body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
     body["offset"] = offset
     return JSONResponse(body)
@@ -75,7 +75,7 @@ async def list_scopes(request: Request) -> JSONResponse:
     session_id = request.query_params.get("session_id") or None
     if session_id is not None:
         check_id(session_id, "session id")  # the same rule, and code, on every backend
-    scopes = await host_of(request).journal.list_scopes(session_id)
+    scopes = await host_of(request).browser.list_scopes(session_id)
     return JSONResponse({"session_id": session_id, "scopes": [scope_view(s) for s in scopes]})
 
 
@@ -84,7 +84,7 @@ async def list_effects(request: Request) -> JSONResponse:
     scope_key = str_param(request, "scope_key")
     check_id(scope_key, "scope key")
     limit, offset = _paging(request)
-    rows = await host_of(request).journal.list_effects(scope_key, limit=limit, offset=offset)
+    rows = await host_of(request).browser.list_effects(scope_key, limit=limit, offset=offset)
     return JSONResponse(
         {
             "scope_key": scope_key,
@@ -102,7 +102,7 @@ async def healthz(_: Request) -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     host = host_of(request)
     try:
-        await host.journal.list_sessions(limit=1)  # a real round trip to the substrate
+        await host.browser.list_sessions(limit=1)  # a real round trip to the substrate
     except Exception as exc:  # any substrate failure means "not ready", never a 500
         raise ApiError(503, "not_ready", f"the substrate did not answer: {exc}") from None
     return JSONResponse({"status": "ready", "backend": host.backend})

@@ -60,6 +60,8 @@ class ErrorCode(enum.StrEnum):
     HOST_URL_UNSUPPORTED = "host_url_unsupported"
     HOST_CLOSED = "host_closed"
     HOST_OPTION_INVALID = "host_option_invalid"
+    EXTRA_NOT_INSTALLED = "extra_not_installed"
+    SCHEMA_CHECK_UNSUPPORTED = "schema_check_unsupported"
     # memory substrate journal
     MEMORY_EFFECT_REPLAY_KEY_MISSING = "memory_effect_replay_key_missing"
     MEMORY_EFFECT_REPLAY_MISSING = "memory_effect_replay_missing"

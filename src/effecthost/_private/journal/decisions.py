@@ -1,7 +1,12 @@
-"""The claim decision (spec 4.2 steps 2-7, 7.2 prepare): a pure function of a row, a request, a time."""
+"""The journal's decisions as pure functions: the claim (spec 4.2 steps 2-7, 7.2 prepare), a replay
+from a row already read, and what to do once the executor has run. The driver only carries them out.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..core.errors import EffectHostError, ErrorCode
 from .model import (
     Busy,
     Claimed,
@@ -89,3 +94,63 @@ def _fence(request: ClaimRequest) -> LeaseFence:
     return LeaseFence(
         request.scope_key, request.replay_key, request.envelope_hash, request.owner, request.token
     )
+
+
+# ---- after the executor ran ------------------------------------------------------------------
+
+#: Errors that end an execution without being an outcome: the claim is released so the next
+#: drive re-executes instead of replaying a failure that was never the effect's answer. A
+#: cancelled sleep is this drive's decision; an unavailable or mismatched local executor is this
+#: drive's configuration (a replay-only caller reaching an unrecorded effect), a closed host is
+#: this process going away — journaling any of them would poison the key for every later drive.
+UNJOURNALED_CODES = frozenset(
+    {
+        ErrorCode.HOST_CLOSED.value,
+        ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED.value,
+        ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE.value,
+        ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH.value,
+    }
+)
+
+
+def is_journaled(error: EffectHostError) -> bool:
+    """Whether ``error`` is the effect's answer. An await event whose own substrate failed
+    (``*_await_event_store``: a full disk, a lost connection) got no answer at all: recording the
+    outage would replay it to every later drive instead of waiting again."""
+    return error.code not in UNJOURNALED_CODES and not error.code.endswith("_await_event_store")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """Finalize the claim with the executor's outcome (``completed``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """Finalize the claim with the effect's error (``failed``); every later drive replays it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAndRaise:
+    """Give the claim back and raise the error: it was this drive's, not the effect's answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLeaseLost:
+    """The lease was taken away while the executor ran: its result is discarded."""
+
+
+AfterRun = RecordOutcome | RecordError | ReleaseAndRaise | ReportLeaseLost
+# The steps carry no data: one instance each, so deciding allocates nothing (it runs per effect).
+_RECORD_OUTCOME, _RECORD_ERROR = RecordOutcome(), RecordError()
+_RELEASE_AND_RAISE, _REPORT_LEASE_LOST = ReleaseAndRaise(), ReportLeaseLost()
+
+
+def decide_after_run(error: EffectHostError | None, lease_lost: bool) -> AfterRun:
+    """What the driver does with a finished execution (the executor returned or raised a coded
+    error). A lost lease wins: the row may already be someone else's."""
+    if lease_lost:
+        return _REPORT_LEASE_LOST
+    if error is None:
+        return _RECORD_OUTCOME
+    return _RECORD_ERROR if is_journaled(error) else _RELEASE_AND_RAISE

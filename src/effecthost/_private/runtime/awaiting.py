@@ -1,23 +1,63 @@
-"""What every host with await events shares: the coordinator behind the public await methods."""
+"""A host's parts put together: await events, the interceptor chain, the public methods.
+
+A host is assembled from parts rather than inherited: an :class:`AwaitCoordinator` over the
+substrate's await store, an interceptor chain ending in :class:`HostCalls` (which carries each call
+out), and, for journaled hosts, a :class:`DriverContext` its controllers share. :class:`ComposedHost`
+is only the public face over those parts: every await-event method goes through the chain.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Self
 
-from ..awaits.store import AwaitStore
 from ..core.await_values import AwaitEventKey, WaitIdentity
 from ..core.errors import EffectHostError, ErrorCode
 from ..core.executor import CancelToken
 from ..core.identity import ExecutionScope
 from ..core.resolutions import Resolution, ResolveOutcome
 from .await_loop import AwaitCoordinator
+from .interceptors import (
+    AwaitAwaitEventInput,
+    EffectResult,
+    ExecuteEffectInput,
+    Interceptor,
+    MintAwaitEventKeyInput,
+    PeekAwaitEventInput,
+    ResolveAwaitEventInput,
+    build_chain,
+)
 
 
-class AwaitingHost:
-    """Await-event methods over an :class:`AwaitCoordinator`; subclasses add scoping/execution."""
+class HostCalls(Interceptor):
+    """The innermost link of a host's chain: carries each call out."""
 
-    def __init__(self, awaits: AwaitStore) -> None:
-        self._awaits = AwaitCoordinator(awaits)
+    def __init__(self, awaits: AwaitCoordinator) -> None:
+        self._awaits = awaits
+
+    async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
+        return await input.controller.execute_recorded(input.envelope, input.local_executor)
+
+    async def mint_await_event_key(self, input: MintAwaitEventKeyInput) -> AwaitEventKey:
+        return await self._awaits.mint(input.scope, input.wait)
+
+    async def resolve_await_event(self, input: ResolveAwaitEventInput) -> ResolveOutcome:
+        return await self._awaits.resolve(input.key, input.resolution)
+
+    async def await_await_event(self, input: AwaitAwaitEventInput) -> Resolution:
+        return await self._awaits.wait(input.key, input.cancel, input.deadline)
+
+    async def peek_await_event(self, input: PeekAwaitEventInput) -> Resolution | None:
+        return await self._awaits.peek(input.key)
+
+
+class ComposedHost:
+    """The await-event methods and the lifecycle every first-party host shares."""
+
+    def __init__(self, awaits: AwaitCoordinator, interceptors: Iterable[Interceptor] = ()) -> None:
+        self._awaits = awaits
+        self._interceptors = tuple(interceptors)
+        self._chain = build_chain(self._interceptors, HostCalls(awaits))
         self._closed = False
 
     def _check_open(self) -> None:
@@ -28,23 +68,28 @@ class AwaitingHost:
     def await_coordinator(self) -> AwaitCoordinator:
         return self._awaits
 
+    @property
+    def interceptors(self) -> tuple[Interceptor, ...]:
+        """The interceptors this host was opened with, outermost first."""
+        return self._interceptors
+
     async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
         self._check_open()
-        return await self._awaits.mint(scope, wait)
+        return await self._chain.mint_await_event_key(MintAwaitEventKeyInput(scope, wait))
 
     async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
         self._check_open()
-        return await self._awaits.resolve(key, resolution)
+        return await self._chain.resolve_await_event(ResolveAwaitEventInput(key, resolution))
 
     async def await_await_event(
         self, key: AwaitEventKey, cancel: CancelToken | None = None, deadline: float | None = None
     ) -> Resolution:
         self._check_open()
-        return await self._awaits.wait(key, cancel, deadline)
+        return await self._chain.await_await_event(AwaitAwaitEventInput(key, cancel, deadline))
 
     async def peek_await_event(self, key: AwaitEventKey) -> Resolution | None:
         self._check_open()
-        return await self._awaits.peek(key)
+        return await self._chain.peek_await_event(PeekAwaitEventInput(key))
 
     async def revoke_await_events_for_session(self, session_id: str) -> None:
         self._check_open()

@@ -13,16 +13,18 @@ import contextlib
 import itertools
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..core import canonical
+from ..core.await_values import AwaitEventKey
 from ..core.commands import AwaitEvent, EffectEnvelope, Sleep
 from ..core.errors import EffectHostError, ErrorCode, backend_code
-from ..core.executor import LocalExecutor, check_effect_arguments
+from ..core.executor import CancelToken, LocalExecutor, check_effect_arguments
 from ..core.identity import ExecutionScope
 from ..core.outcomes import AwaitEventOutcome, Outcome, SleepOutcome, outcome_from_json
 from ..core.resolutions import Resolution
-from ..journal.decisions import decide_replay
+from ..journal.decisions import RecordError, RecordOutcome, ReleaseAndRaise, decide_after_run, decide_replay
 from ..journal.mismatch import mismatch_error
 from ..journal.model import (
     Busy,
@@ -32,66 +34,64 @@ from ..journal.model import (
     Decision,
     HashConflict,
     JournalRow,
-    JournalStore,
     LeaseFence,
+    LeaseTimings,
     ReplayError,
     ReplayOutcome,
     StrictReplayMiss,
 )
-
-if TYPE_CHECKING:
-    from .durable import DurableEffectHost
+from ..journal.store import JournalStore
+from .interceptors import EffectResult, ExecuteEffectInput, Interceptor
+from .leases import LeaseKeeper
 
 BUSY_POLL_MS = 25
-#: The longest durable sleep: its due time (now + duration, in ms) must fit a signed 64-bit
-#: column on every substrate; 2**62 ms is about 146 million years.
-MAX_SLEEP_MS = 2**62
-#: Errors that end an execution without being an outcome: the claim is released so the next
-#: drive re-executes instead of replaying a failure that was never the effect's answer. A
-#: cancelled sleep is this drive's decision; an unavailable or mismatched local executor is this
-#: drive's configuration (a replay-only caller reaching an unrecorded effect), a closed host is
-#: this process going away — journaling any of them would poison the key for every later drive.
-UNJOURNALED_CODES = frozenset(
-    {
-        ErrorCode.HOST_CLOSED.value,
-        ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED.value,
-        ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE.value,
-        ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH.value,
-    }
-)
 _owner_counter = itertools.count(1)
 
-
-def is_journaled(error: EffectHostError) -> bool:
-    """Whether ``error`` is the effect's answer. An await event whose own substrate failed
-    (``*_await_event_store``: a full disk, a lost connection) got no answer at all: recording the
-    outage would replay it to every later drive instead of waiting again."""
-    return error.code not in UNJOURNALED_CODES and not error.code.endswith("_await_event_store")
+#: An effect's answer: (outcome, None, replayed) or (None, the error it recorded, replayed).
+Settled = tuple[Outcome | None, EffectHostError | None, bool]
+AwaitCall = Callable[[AwaitEventKey, CancelToken | None, float | None], Awaitable[Resolution]]
 
 
 def new_owner_id() -> str:
     return f"pid{os.getpid()}-{next(_owner_counter)}-{time.time_ns() // 1_000_000}"
 
 
-class LeaseTimings:
-    """ttl ≥ 1 ms, renew ≥ 1 ms, ttl ≥ 3 x renew; ``from_ttl`` renews every third of the ttl."""
+class DriverContext:
+    """What a host shares with the controllers it hands out, and all they may touch of it.
 
-    def __init__(self, ttl_ms: int, renew_ms: int | None = None) -> None:
-        renew = renew_ms if renew_ms is not None else max(1, ttl_ms // 3)
-        if ttl_ms < 1 or renew < 1 or ttl_ms < 3 * renew:
-            raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID, "lease ttl must be ≥ 1 ms and at least 3x the renewal"
-            )
-        self.ttl_ms = ttl_ms
-        self.renew_ms = renew
+    ``await_event`` is the host's await call (through its interceptor chain), ``chain`` the
+    host's interceptors in front of :meth:`JournalController.execute_recorded`, or None when it
+    has none (the common case: no input or result objects are built per effect then).
+    """
+
+    def __init__(
+        self,
+        journal: JournalStore,
+        clock: Any,
+        lease: LeaseTimings,
+        await_event: AwaitCall,
+    ) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.lease = lease
+        self.leases = LeaseKeeper(journal, clock, lease)
+        self.owner_id = new_owner_id()
+        self.await_event = await_event
+        self.chain: Interceptor | None = None
+        self.strict = False  # the host's start_replay(): every controller replays strictly
+        self.closed = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise EffectHostError(ErrorCode.HOST_CLOSED, "this effect host is closed")
 
 
 class JournalController:
     """The controller a durable host hands out for one execution scope."""
 
-    def __init__(self, host: DurableEffectHost, scope: ExecutionScope) -> None:
-        self._host = host
-        self._store: JournalStore = host.journal
+    def __init__(self, context: DriverContext, scope: ExecutionScope) -> None:
+        self._context = context
+        self._store: JournalStore = context.journal
         self._scope = scope
         self._scope_key = scope.journal_key()
         self._session_id = scope.session_id
@@ -111,16 +111,28 @@ class JournalController:
         """From now on a missing journal row is ``{backend}_effect_replay_missing``."""
         self._strict = True
 
-    def _code(self, suffix: str) -> str:
-        return backend_code(self._store.backend, suffix)
-
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        self._host._check_open()
+        context = self._context
+        context.check_open()
         if not (isinstance(envelope, EffectEnvelope) and isinstance(local_executor, LocalExecutor)):
             check_effect_arguments(envelope, local_executor)  # raises the coded error
+        if context.chain is not None:
+            input = ExecuteEffectInput(self._scope, envelope, local_executor, self._store.backend, self)
+            return (await context.chain.execute_effect(input)).unwrap()
+        outcome, error, _ = await self._settle(envelope, local_executor)
+        if error is not None:
+            raise error
+        assert outcome is not None
+        return outcome
+
+    async def execute_recorded(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> EffectResult:
+        """The effect's answer from the journal, or from running it now and recording it."""
+        return EffectResult(*await self._settle(envelope, local_executor))
+
+    async def _settle(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Settled:
+        # A tuple, not an EffectResult: with no interceptors nobody sees it, and building the
+        # dataclass per effect cost ~2k instructions (bench/instructions.py).
         replay_key = envelope.replay_key
-        if not replay_key:
-            raise EffectHostError(self._code("key_missing"), "runtime effect envelope has no replay key")
         if self._cache is None:
             await self._preload()
         assert self._cache is not None
@@ -130,18 +142,16 @@ class JournalController:
             decision = None  # preloaded rows may omit the envelope: re-read it for the diagnostics
         if decision is None:
             settled = await self._claim_until_decided(envelope, local_executor)
-            if isinstance(settled, Outcome):
+            if isinstance(settled, tuple):
                 return settled
             decision = settled
         if isinstance(decision, ReplayOutcome):
             outcome = self._decode_outcome(decision.outcome_json)
             if decision.due_at_ms is not None:
                 await self._sleep_until(decision.due_at_ms, local_executor)
-            self._host.stats_replayed += 1
-            return outcome
+            return outcome, None, True
         if isinstance(decision, ReplayError):
-            self._host.stats_replayed += 1
-            raise self._decode_error(decision.error_json)
+            return None, self._decode_error(decision.error_json), True
         if isinstance(decision, StrictReplayMiss):
             raise EffectHostError(
                 self._code("missing"),
@@ -158,37 +168,25 @@ class JournalController:
         assert isinstance(decision, CorruptRow)
         raise EffectHostError(self._code("corrupt_row"), decision.message)
 
+    def _code(self, suffix: str) -> str:
+        return backend_code(self._store.backend, suffix)
+
     async def _claim_until_decided(
         self, envelope: EffectEnvelope, local_executor: LocalExecutor
-    ) -> Decision | Outcome:
+    ) -> Decision | Settled:
         """Claim through the store, waiting out live leases; run the effect when the claim is ours."""
-        host = self._host
-        command = envelope.command
-        if isinstance(command, Sleep) and command.duration_ms > MAX_SLEEP_MS:
-            # A valid u64 (spec 2.6), but its due time would not fit the journal's 64-bit
-            # timestamps: refuse it here with a code instead of failing inside the store.
-            raise EffectHostError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"a durable sleep of {command.duration_ms} ms ends past what the journal can "
-                f"schedule (at most {MAX_SLEEP_MS} ms)",
-            )
-        owner = host.owner_id
-        request = ClaimRequest(  # positional, in field order: this runs once per effect
+        context = self._context
+        owner = context.owner_id
+        request = ClaimRequest.for_envelope(
+            envelope,
             self._scope_key,
-            envelope.replay_key,
             self._session_id,
-            envelope.stable_hash(),
-            envelope.canonical_json(),
-            command.kind._value_,  # the plain str (``.value`` is a Python-level enum property)
-            envelope.effect_id,
             owner,
             f"{owner}:{next(self._token_seq)}",
-            host.lease.ttl_ms,
-            command.duration_ms if isinstance(command, Sleep) else None,
-            self._strict or host.strict,
-            True,  # canonical: the envelope text comes from canonical.dumps
+            context.lease.ttl_ms,
+            self._strict or context.strict,
         )
-        clock = host.clock
+        clock = context.clock
         while True:
             decision = await self._store.claim(request)
             if isinstance(decision, Busy):
@@ -205,12 +203,11 @@ class JournalController:
         A store may leave ``envelope_json`` empty in these rows (it is only needed to explain a
         conflict, and it is the bulk of each row); the driver then re-reads the row on a conflict.
         """
-        preload = getattr(self._store, "preload", None)
-        rows = await preload(self._scope_key) if preload is not None else []
+        rows = await self._store.preload(self._scope_key)
         self._cache = {row.replay_key: row for row in rows}
 
     async def _sleep_until(self, due_at_ms: int, local_executor: LocalExecutor) -> None:
-        clock = self._host.clock
+        clock = self._context.clock
         cancel = local_executor.cancel_token
         while True:
             remaining = due_at_ms - clock.now_ms()
@@ -238,17 +235,17 @@ class JournalController:
             return SleepOutcome()
         if isinstance(command, AwaitEvent):
             cancel, deadline = executor.into_await_event_options()
-            resolution: Resolution = await self._host.await_await_event(command.key, cancel, deadline)
+            resolution: Resolution = await self._context.await_event(command.key, cancel, deadline)
             return AwaitEventOutcome(resolution)
         return await executor.execute(envelope)
 
     async def _run_claimed(
         self, envelope: EffectEnvelope, executor: LocalExecutor, claim: Claimed
-    ) -> Outcome:
+    ) -> Settled:
         fence = claim.fence
         task = asyncio.current_task()
         assert task is not None
-        keeper = self._host.leases
+        keeper = self._context.leases
         held = keeper.hold(fence, task)
         outcome: Outcome | None = None
         error: EffectHostError | None = None
@@ -268,37 +265,32 @@ class JournalController:
         except BaseException:
             await self._release_quietly(fence)
             raise
-        if held.lost:
-            raise self._lease_lost()
-        if error is not None and not is_journaled(error):
+        step = decide_after_run(error, held.lost)
+        if isinstance(step, ReleaseAndRaise):
+            assert error is not None
             await self._release_quietly(fence)
             raise error
-        return await self._finalize(fence, outcome, error)
+        if isinstance(step, RecordOutcome):
+            assert outcome is not None
+            await self._finalize(fence, "completed", outcome.to_json())
+            return outcome, None, False
+        if isinstance(step, RecordError):
+            assert error is not None
+            await self._finalize(fence, "failed", error.to_json())
+            return None, error, False
+        raise self._lease_lost()
 
-    async def _finalize(
-        self, fence: LeaseFence, outcome: Outcome | None, error: EffectHostError | None
-    ) -> Outcome:
+    async def _finalize(self, fence: LeaseFence, status: str, body: dict[str, Any]) -> None:
         try:
-            if error is not None:
-                ok = await self._store.finalize(
-                    fence, "failed", None, canonical.dumps(error.to_json()), canonical=True
-                )
-            else:
-                assert outcome is not None
-                ok = await self._store.finalize(
-                    fence, "completed", canonical.dumps(outcome.to_json()), None, canonical=True
-                )
-        except EffectHostError:
-            raise
+            text = canonical.dumps(body)
         except (TypeError, ValueError) as exc:
             raise EffectHostError(self._code("encode"), f"cannot encode the effect result: {exc}") from None
+        if status == "completed":
+            ok = await self._store.finalize(fence, "completed", text, None, canonical=True)
+        else:
+            ok = await self._store.finalize(fence, "failed", None, text, canonical=True)
         if not ok:
             raise self._lease_lost()
-        self._host.stats_executed += 1
-        if error is not None:
-            raise error
-        assert outcome is not None
-        return outcome
 
     def _lease_lost(self) -> EffectHostError:
         return EffectHostError(

@@ -1,61 +1,77 @@
-"""The durable host: a journal store and an await store of one substrate behind the host API."""
+"""The durable host: one substrate's journal and await store behind the host API.
+
+Assembled by :mod:`.registry` (``open_host``), which hands the same clock to the substrate and to
+the host. Two hosts on one substrate share everything durable.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 
-from ..awaits.store import AwaitStore
-from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.clock import Clock
 from ..core.identity import ExecutionScope
 from ..core.protocols import JournalRetirement, ScopedController
-from ..journal.model import JournalStore
-from .awaiting import AwaitingHost
-from .controller import JournalController, LeaseTimings, new_owner_id
-from .leases import LeaseKeeper
+from ..journal.model import LeaseTimings
+from ..journal.store import JournalBrowser, JournalStore
+from ..stores.base import Substrate
+from .await_loop import AwaitCoordinator
+from .awaiting import ComposedHost
+from .controller import DriverContext, JournalController
+from .interceptors import Interceptor
 
 DEFAULT_LEASE_TTL_MS = 30_000
 
 
-class DurableEffectHost(AwaitingHost):
-    """Hands out :class:`JournalController` s; two hosts on one substrate share everything durable."""
+class DurableEffectHost(ComposedHost):
+    """Hands out :class:`JournalController` s over one :class:`Substrate`."""
 
     def __init__(
         self,
-        journal: JournalStore,
-        awaits: AwaitStore,
+        substrate: Substrate,
         *,
         url: str = "",
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock,
         lease: LeaseTimings | None = None,
-        on_close: Callable[[], Awaitable[None]] | None = None,
+        interceptors: Iterable[Interceptor] = (),
     ) -> None:
-        super().__init__(awaits)
-        self.journal = journal
+        super().__init__(AwaitCoordinator(substrate.awaits), interceptors)
+        self.substrate = substrate
         self.url = url
         self.clock = clock
         self.lease = lease or LeaseTimings(DEFAULT_LEASE_TTL_MS)
-        self.leases = LeaseKeeper(journal, clock, self.lease)
-        self.owner_id = new_owner_id()
-        self.strict = False
-        self.stats_executed = 0
-        self.stats_replayed = 0
-        self._on_close = on_close
+        self._context = DriverContext(substrate.journal, clock, self.lease, self.await_await_event)
+        if self._interceptors:
+            self._context.chain = self._chain
 
     @property
     def supports_durable_effects(self) -> bool:
         return True
 
     @property
+    def journal(self) -> JournalStore:
+        return self.substrate.journal
+
+    @property
+    def browser(self) -> JournalBrowser:
+        """Sessions, scopes and rows of the journal, for operators (CLI, HTTP service)."""
+        return self.substrate.browser
+
+    @property
     def backend(self) -> str:
-        return self.journal.backend
+        return self.substrate.journal.backend
+
+    @property
+    def owner_id(self) -> str:
+        """The lease owner this host's executions claim rows as."""
+        return self._context.owner_id
 
     def start_replay(self) -> None:
         """Strict replay for every controller this host hands out (missing row → error)."""
-        self.strict = True
+        self._context.strict = True
 
     def controller(self, scope: ExecutionScope) -> JournalController:
         self._check_open()
-        return JournalController(self, ExecutionScope.require(scope))
+        return JournalController(self._context, ExecutionScope.require(scope))
 
     def scoped(self, scope: ExecutionScope) -> ScopedController:
         return ScopedController.shared(self.controller(scope), scope)
@@ -67,15 +83,18 @@ class DurableEffectHost(AwaitingHost):
         self._check_open()
         if retirement.kind == "session":
             assert retirement.session_id is not None
-            return await self.journal.retire_session(retirement.session_id)
+            return await self.browser.retire_session(retirement.session_id)
         assert retirement.scope is not None
-        return await self.journal.retire_scope(retirement.scope.journal_key())
+        return await self.browser.retire_scope(retirement.scope.journal_key())
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self.leases.close()
+        self._context.closed = True
+        self._context.leases.close()
         self._awaits.close()  # parked waits end with host_closed before the substrate goes away
-        if self._on_close is not None:
-            await self._on_close()
+        await self.substrate.close()
+
+    def __repr__(self) -> str:
+        return f"<DurableEffectHost {self.url or self.backend!r}>"

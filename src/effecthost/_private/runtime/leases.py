@@ -14,14 +14,11 @@ store error during a renewal is not a lost lease: the next renewal decides.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
+from ..core.clock import Clock, TimerHandle
 from ..core.errors import EffectHostError
-from ..journal.model import JournalStore, LeaseFence
-
-if TYPE_CHECKING:
-    from ..core.clock import Clock, TimerHandle
-    from .controller import LeaseTimings
+from ..journal.model import LeaseFence, LeaseTimings
+from ..journal.store import JournalStore
 
 
 class HeldLease:

@@ -1,20 +1,79 @@
-"""``open_host(url)``: pick a substrate by URL scheme; drivers are imported only when used."""
+"""``open_host(url)``: the one place that assembles durable hosts, from a registry of URL schemes.
+
+A scheme maps to a :class:`SchemeSpec`: an ``open`` function that opens a :class:`Substrate` for one
+host (given the host's clock and the remaining options), and optionally a ``check_schema`` that
+reads a substrate's schema version without writing. memory, sqlite and postgresql are built in and
+imported only when first used (so nobody imports psycopg who does not use PostgreSQL); a third party
+registers its own with :func:`register_scheme`. Because this module alone builds hosts, the clock
+a caller passes reaches the substrate and the host alike.
+"""
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import EffectHostError, ErrorCode
-from .controller import LeaseTimings
+from ..journal.model import LeaseTimings
+from ..stores.base import SchemaStatus, SchemeSpec
 from .durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
+from .interceptors import Interceptor
 
-SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 #: A lease is how long a crashed owner's claim blocks its successor; past a day it is a typo (and
 #: a ttl of 1e300 s would overflow every store's timestamps).
 MAX_LEASE_TTL_S = 86_400
+
+
+#: Built-in schemes, imported on first use: scheme -> (module, attribute of its SchemeSpec).
+_BUILT_IN = {
+    "memory": ("effecthost._private.stores.memory", "SCHEME"),
+    "sqlite": ("effecthost._private.stores.sqlite", "SCHEME"),
+    "postgresql": ("effecthost._private.stores.postgres", "SCHEME"),
+    "postgres": ("effecthost._private.stores.postgres", "SCHEME"),
+}
+_EXTRAS = {"postgresql": "postgres", "postgres": "postgres"}
+_REGISTERED: dict[str, SchemeSpec] = {}
+
+
+def register_scheme(scheme: str, spec: SchemeSpec) -> None:
+    """Make ``open_host("<scheme>://...")`` open substrates with ``spec`` (replacing any earlier)."""
+    if not isinstance(scheme, str) or not scheme.isascii() or not scheme.isalnum():
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID, f"a URL scheme is letters and digits: {scheme!r}"
+        )
+    if not isinstance(spec, SchemeSpec):
+        raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "register_scheme needs a SchemeSpec")
+    _REGISTERED[scheme.lower()] = spec
+
+
+def scheme_of(url: object) -> tuple[str, SchemeSpec]:
+    """The URL's scheme and how to open it; coded errors for what is not a host URL."""
+    if not isinstance(url, str) or "://" not in url:
+        raise EffectHostError(ErrorCode.HOST_URL_INVALID, f"not a host URL: {url!r}")
+    scheme = urlsplit(url).scheme.lower()
+    spec = _REGISTERED.get(scheme)
+    if spec is not None:
+        return scheme, spec
+    if scheme not in _BUILT_IN:
+        known = ", ".join(f"{name}://" for name in sorted({*_BUILT_IN, *_REGISTERED} - {"postgres"}))
+        raise EffectHostError(
+            ErrorCode.HOST_URL_UNSUPPORTED, f"unsupported host URL scheme {scheme!r}; use one of {known}"
+        )
+    module_name, attribute = _BUILT_IN[scheme]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get(scheme, "")
+        raise EffectHostError(
+            ErrorCode.EXTRA_NOT_INSTALLED,
+            f"{scheme}:// hosts need {exc.name}: pip install 'effecthost[{extra}]'",
+        ) from None
+    built: SchemeSpec = getattr(module, attribute)
+    return scheme, built
 
 
 def lease_from(lease_ttl_s: float | None) -> LeaseTimings:
@@ -33,50 +92,38 @@ def lease_from(lease_ttl_s: float | None) -> LeaseTimings:
     return LeaseTimings(max(3, int(lease_ttl_s * 1000)))
 
 
-def sqlite_path(url: str) -> str:
-    """``sqlite:///relative.db`` → ``relative.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
-    rest = url[len("sqlite://") :]
-    if not rest.startswith("/") or len(rest) < 2:
-        raise EffectHostError(
-            ErrorCode.HOST_URL_INVALID, "sqlite URLs look like sqlite:///relative.db or sqlite:////abs.db"
-        )
-    return rest[1:].split("?", 1)[0]
-
-
 async def open_host(
-    url: str, *, lease_ttl_s: float | None = None, clock: Clock | None = None, **options: Any
+    url: str,
+    *,
+    lease_ttl_s: float | None = None,
+    clock: Clock | None = None,
+    interceptors: Iterable[Interceptor] = (),
+    **options: Any,
 ) -> DurableEffectHost:
-    """Open a durable host. Two hosts on the same URL share journal, await events and secret."""
-    if not isinstance(url, str) or "://" not in url:
-        raise EffectHostError(ErrorCode.HOST_URL_INVALID, f"not a host URL: {url!r}")
-    scheme = urlsplit(url).scheme.lower()
+    """Open a durable host. Two hosts on the same URL share journal, await events and secret.
+
+    ``clock`` (default: the system clock) is the clock of the substrate's leases and due times and
+    of the host's waits alike; ``interceptors`` wrap every effect and await-event call, outermost
+    first. Other keyword options go to the substrate (e.g. ``synchronous=`` on SQLite).
+    """
+    _, spec = scheme_of(url)
     lease = lease_from(lease_ttl_s)
     use_clock = clock or SYSTEM_CLOCK
-    if scheme == "memory":
-        name = url[len("memory://") :]
-        if not name:
-            raise EffectHostError(ErrorCode.HOST_URL_INVALID, "memory URLs need a name: memory://NAME")
-        from ..stores.memory import named_substrate
+    interceptors = tuple(interceptors)
+    substrate = await spec.open(url, clock=use_clock, options=options)
+    try:
+        return DurableEffectHost(substrate, url=url, clock=use_clock, lease=lease, interceptors=interceptors)
+    except BaseException:
+        await substrate.close()
+        raise
 
-        substrate = named_substrate(name)
-        host = DurableEffectHost(substrate.journal, substrate.awaits, url=url, clock=use_clock, lease=lease)
-        host._substrate = substrate  # type: ignore[attr-defined]  # keeps the named substrate alive
-        return host
-    if scheme == "sqlite":
-        from ..stores import sqlite as sqlite_store
 
-        opened: DurableEffectHost = await sqlite_store.open_sqlite_host(
-            sqlite_path(url), url=url, clock=use_clock, lease=lease, **options
+async def check_schema(url: str) -> SchemaStatus:
+    """The schema version a substrate holds, read without writing (``effecthost migrate --check``)."""
+    scheme, spec = scheme_of(url)
+    if spec.check_schema is None:
+        raise EffectHostError(
+            ErrorCode.SCHEMA_CHECK_UNSUPPORTED,
+            f"{scheme}:// substrates have no schema to check without opening",
         )
-        return opened
-    if scheme in ("postgresql", "postgres"):
-        from ..stores import postgres as postgres_store
-
-        opened_pg: DurableEffectHost = await postgres_store.open_postgres_host(
-            url, clock=use_clock, lease=lease, **options
-        )
-        return opened_pg
-    raise EffectHostError(
-        ErrorCode.HOST_URL_UNSUPPORTED,
-        f"unsupported host URL scheme {scheme!r}; use one of memory://, sqlite://, postgresql://",
-    )
+    return await spec.check_schema(url)

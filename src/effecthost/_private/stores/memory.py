@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
 from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.errors import EffectHostError, ErrorCode
 from ..journal.decisions import decide_claim
 from ..journal.model import (
     ClaimRequest,
@@ -29,6 +30,7 @@ from ..journal.model import (
     Status,
     TakeOver,
 )
+from .base import SchemeSpec, Substrate
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -143,10 +145,17 @@ class MemoryAwaitStore:
 
 
 class MemoryJournalStore:
-    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._rows: dict[tuple[str, str], JournalRow] = {}
+    """One host's view of a memory substrate's journal: the rows are shared, the clock is the host's."""
+
+    def __init__(
+        self,
+        clock: Clock = SYSTEM_CLOCK,
+        rows: dict[tuple[str, str], JournalRow] | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        self._rows: dict[tuple[str, str], JournalRow] = rows if rows is not None else {}
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
 
     @property
     def backend(self) -> str:
@@ -296,8 +305,9 @@ class MemoryJournalStore:
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
         return self._rows.get((scope_key, replay_key))
 
-    # test hooks: the raw row updates the lease-fencing vectors need (spec 6.1)
-    def steal_lease(self, scope_key: str, replay_key: str) -> None:
+    # LeaseHooks: the raw row updates the lease-fencing vectors need (spec 6.1)
+    @_atomic
+    async def steal_lease(self, scope_key: str, replay_key: str) -> None:
         row = self._rows[(scope_key, replay_key)]
         self._rows[(scope_key, replay_key)] = dataclasses.replace(
             row,
@@ -306,18 +316,24 @@ class MemoryJournalStore:
             lease_expires_at_ms=self.now_ms() + 10_000,
         )
 
-    def expire_lease(self, scope_key: str, replay_key: str) -> None:
+    @_atomic
+    async def expire_lease(self, scope_key: str, replay_key: str) -> None:
         row = self._rows[(scope_key, replay_key)]
         self._rows[(scope_key, replay_key)] = dataclasses.replace(row, lease_expires_at_ms=0)
 
 
 class MemorySubstrate:
-    """One named in-process substrate: a journal and an await store with one secret."""
+    """One named in-process substrate: journal rows and an await store with one secret, shared by
+    every host opened on ``memory://NAME`` in this process; each host reads it with its own clock."""
 
-    def __init__(self, name: str, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.journal = MemoryJournalStore(clock)
+        self.rows: dict[tuple[str, str], JournalRow] = {}
+        self.lock = threading.RLock()
         self.awaits = MemoryAwaitStore()
+
+    def journal(self, clock: Clock) -> MemoryJournalStore:
+        return MemoryJournalStore(clock, self.rows, self.lock)
 
 
 _SUBSTRATES: weakref.WeakValueDictionary[str, MemorySubstrate] = weakref.WeakValueDictionary()
@@ -330,3 +346,24 @@ def named_substrate(name: str) -> MemorySubstrate:
         substrate = MemorySubstrate(name)
         _SUBSTRATES[name] = substrate
     return substrate
+
+
+async def open_memory_substrate(url: str, *, clock: Clock, options: dict[str, Any]) -> Substrate:
+    """``memory://NAME``: this process's substrate called NAME, seen with ``clock``."""
+    name = url.split("://", 1)[1]
+    if not name:
+        raise EffectHostError(ErrorCode.HOST_URL_INVALID, "memory URLs need a name: memory://NAME")
+    if options:
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID, f"unknown memory host option(s): {', '.join(sorted(options))}"
+        )
+    shared = named_substrate(name)
+    journal = shared.journal(clock)
+
+    async def close() -> None:
+        shared.name  # noqa: B018 - the closure keeps the named substrate alive while a host uses it
+
+    return Substrate(journal=journal, browser=journal, awaits=shared.awaits, close=close, lease_hooks=journal)
+
+
+SCHEME = SchemeSpec(open=open_memory_substrate)

@@ -7,7 +7,7 @@ import uuid
 
 from ..._private.core.identity import ExecutionScope
 from ..._private.core.protocols import JournalRetirement
-from ..._private.journal.model import JournalStore
+from ..._private.journal.store import JournalBrowser as JournalStore
 from ._support import ConformanceFailure, HostFactory, Hosts, check_eq, record_step
 
 

@@ -1,14 +1,13 @@
-"""``open_host("postgresql://...")``: pool, migrations, secret, listener, stores, host."""
+"""``open_host("postgresql://...")``: pool, migrations, secret, listener and stores of one schema."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...awaits.store import WakeHub
-from ...core.clock import SYSTEM_CLOCK, Clock
+from ...core.clock import Clock
 from ...core.errors import ErrorCode
-from ...runtime.controller import LeaseTimings
-from ...runtime.durable import DurableEffectHost
+from ..base import Capabilities, SchemeSpec, Substrate
 from .awaits import PostgresAwaitStore
 from .config import parse_options
 from .db import Database, store_error
@@ -17,14 +16,15 @@ from .listener import NotifyListener
 from .schema import migrate
 
 
-async def open_postgres_host(
-    url: str,
-    *,
-    clock: Clock = SYSTEM_CLOCK,
-    lease: LeaseTimings | None = None,
-    **options: Any,
-) -> DurableEffectHost:
-    """Open a host on the schema named by ``?schema=`` or ``schema=`` (default ``effecthost``).
+class PostgresSubstrate(Substrate):
+    """A PostgreSQL schema as one host sees it; ``listener`` is its LISTEN connection (tests wait
+    on its reconnects)."""
+
+    listener: NotifyListener
+
+
+async def open_postgres_substrate(url: str, *, clock: Clock, options: dict[str, Any]) -> Substrate:
+    """The schema named by ``?schema=`` or ``schema=`` (default ``effecthost``), migrated on open.
 
     Options (URL query or keywords): ``schema``, ``pool_min_size``, ``pool_max_size`` (alias
     ``pool_size``), ``max_payload_bytes``, ``connect_timeout_s``, ``application_name``.
@@ -48,13 +48,22 @@ async def open_postgres_host(
         await db.close()
         raise
     journal = PostgresJournalStore(db, clock)
-    awaits = PostgresAwaitStore(db, hub, secret)
     started = listener
 
     async def close() -> None:
         await started.stop()
         await db.close()
 
-    host = DurableEffectHost(journal, awaits, url=url, clock=clock, lease=lease, on_close=close)
-    host.listener = listener  # type: ignore[attr-defined]  # tests wait on its reconnects
-    return host
+    substrate = PostgresSubstrate(
+        journal=journal,
+        browser=journal,
+        awaits=PostgresAwaitStore(db, hub, secret),
+        close=close,
+        capabilities=Capabilities(shared_across_processes=True, schema_migrations=True),
+        lease_hooks=journal,
+    )
+    substrate.listener = listener
+    return substrate
+
+
+SCHEME = SchemeSpec(open=open_postgres_substrate)

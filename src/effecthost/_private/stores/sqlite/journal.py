@@ -350,7 +350,7 @@ class SqliteJournalStore:
         return await self._db.read(op, error_code=_STORE)
 
     # test hooks: the raw row updates the lease-fencing vectors need (spec 6.1)
-    def steal_lease(self, scope_key: str, replay_key: str) -> None:
+    async def steal_lease(self, scope_key: str, replay_key: str) -> None:
         self._raw_update(
             "lease_owner = 'stolen-owner', lease_token = 'stolen-token', lease_expires_at_ms = ?",
             (self.now_ms() + 10_000,),
@@ -358,7 +358,7 @@ class SqliteJournalStore:
             replay_key,
         )
 
-    def expire_lease(self, scope_key: str, replay_key: str) -> None:
+    async def expire_lease(self, scope_key: str, replay_key: str) -> None:
         self._raw_update("lease_expires_at_ms = 0", (), scope_key, replay_key)
 
     def _raw_update(

@@ -29,7 +29,6 @@ class SqliteSubstrate:
         self.hub = WakeHub()
         self.channel = WakeChannel(path, self.hub, loop)
         self.users = 0
-        self.schema_found: int | None = None
 
     async def prepare(self) -> None:
         """WAL mode and schema, retried asynchronously while another process holds the lock."""
@@ -43,7 +42,7 @@ class SqliteSubstrate:
                         ErrorCode.SQLITE_EFFECT_REPLAY_STORE,
                         f"{self.path}: cannot switch to WAL mode (got {mode!r})",
                     )
-                self.schema_found = ensure_schema(self.db.conn, self.path, SYSTEM_CLOCK.now_ms())
+                ensure_schema(self.db.conn, self.path, SYSTEM_CLOCK.now_ms())
                 presize_wal(self.db.conn, self.path)
                 return
             except sqlite3.Error as exc:

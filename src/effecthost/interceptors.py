@@ -1,0 +1,32 @@
+"""The interceptor chain around effect execution and await-event calls.
+
+Subclass :class:`Interceptor`, override the calls you observe, pass each on with
+``await self.next.<call>(input)``, and open a host with ``open_host(url, interceptors=[...])``
+(or ``InlineEffectHost(interceptors=[...])``); the first interceptor given is the outermost. An
+effect's call returns an :class:`EffectResult`, whose ``replayed`` says whether the answer came
+from the journal or from running the executor now. See docs/architecture.md.
+"""
+
+from ._private.runtime.interceptors import (
+    AwaitAwaitEventInput,
+    EffectCounter,
+    EffectResult,
+    ExecuteEffectInput,
+    Interceptor,
+    MintAwaitEventKeyInput,
+    PeekAwaitEventInput,
+    RecordedExecution,
+    ResolveAwaitEventInput,
+)
+
+__all__ = [
+    "AwaitAwaitEventInput",
+    "EffectCounter",
+    "EffectResult",
+    "ExecuteEffectInput",
+    "Interceptor",
+    "MintAwaitEventKeyInput",
+    "PeekAwaitEventInput",
+    "RecordedExecution",
+    "ResolveAwaitEventInput",
+]
