@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from effecthost import ExecutionScope, Resolution, ResolveOutcome, WaitIdentity, open_host
-from effecthost._private.awaits.store import WakeHub
+from effecthost._private.awaits.hub import WakeHub
 from effecthost._private.stores.sqlite.wake import MAX_DATAGRAM, WakeChannel
 
 SCOPE = ExecutionScope.turn("outbox-session", "outbox-turn")

@@ -22,6 +22,8 @@ _JOURNAL = {
 DESCRIPTIONS: dict[str, str] = {
     "missing_execution_scope_id": "An execution scope id is blank after trimming whitespace, the scope is malformed, or a call got something that is not an `ExecutionScope`.",
     "invalid_id": "An id (scope id, session id, effect id, replay key, wait identity field) holds NUL, a lone surrogate or an invisible format character (zero-width, bidi control), or is not in Unicode NFC. Refused when the value is built, on every host (see concepts.md, Ids).",
+    "turn_control_wait_cancelled": "A turn-control wait (cancel gate, turn terminal) was cancelled by its waiter: it publishes nothing and the promise stays open.",
+    "turn_control_wait_timeout": "A turn-control wait passed its deadline: it publishes nothing and the promise stays open.",
     "extra_not_installed": "A URL scheme (or another feature) needs a package that is not installed; the message names the extra to install, e.g. `pip install 'effecthost[postgres]'`.",
     "schema_check_unsupported": "The substrate keeps no schema that can be read without opening it (`effecthost migrate --check`).",
     "invalid_argument": "A public call got an argument of the wrong type or an impossible value (a cancel token that is not a `CancelToken`, a NaN deadline, something that is not a `LocalExecutor` or an envelope, a sleep longer than the journal can schedule).",

@@ -51,6 +51,8 @@ class ErrorCode(enum.StrEnum):
     AWAIT_EVENT_TOKEN_MALFORMED = "await_event_token_malformed"
     AWAIT_EVENT_RESOLUTION_INVALID = "await_event_resolution_invalid"
     AWAIT_EVENT_CANCEL_UNSUPPORTED = "await_event_cancel_unsupported"
+    TURN_CONTROL_WAIT_CANCELLED = "turn_control_wait_cancelled"
+    TURN_CONTROL_WAIT_TIMEOUT = "turn_control_wait_timeout"
     # recording host
     RECORDING_EFFECT_HOST_UNSUPPORTED_COMMAND = "recording_effect_host_unsupported_command"
     # journal (backend-neutral names; backends use ``{backend}_effect_replay_*``)

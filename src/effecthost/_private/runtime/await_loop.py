@@ -13,6 +13,16 @@ import asyncio
 import time
 
 from ..awaits import keys
+from ..awaits.steps import (
+    Publish,
+    Refuse,
+    Register,
+    ReturnTerminal,
+    StopTurnControl,
+    WaitState,
+    next_poll_s,
+    next_wait_step,
+)
 from ..awaits.store import AwaitStore, Inspection, PromiseIdentity, StoreResult
 from ..core import canonical
 from ..core.await_values import AwaitEventKey, WaitIdentity
@@ -22,6 +32,8 @@ from ..core.identity import ExecutionScope, check_id
 from ..core.resolutions import Resolution, ResolveOutcome
 
 _UNKNOWN_MESSAGE = "await-event key is invalid or revoked"
+#: How a parked waiter polls its row when no wake-up comes: a safety net only (tests that prove a
+#: wake-up arrived switch polling off by setting both to an hour).
 POLL_START_S = 0.025
 POLL_MAX_S = 1.0
 
@@ -161,29 +173,27 @@ class AwaitCoordinator:
             while True:
                 self._check_not_closing()
                 subscription.event.clear()  # clear *before* reading: a later store re-sets it
-                try:
-                    state, terminal = await self._store.inspect(key.key_id, identity)
-                except EffectHostError as exc:
-                    if not _is_store_outage(exc):
-                        raise
-                    # The substrate is unreachable (a database restart, a cut connection). The
-                    # waiter is registered and rows are the truth: keep waiting and read again on
-                    # the next wake-up or poll, instead of ending a wait that may last hours.
-                    state, terminal = None, None
-                if state is Inspection.RESOLVED and terminal is not None:
-                    return Resolution.from_json(canonical.loads(terminal))
-                if state is Inspection.UNKNOWN_OR_REVOKED:
-                    raise unknown_or_revoked()
-                if state is Inspection.MISSING and not await self._store.ensure_pending(key.key_id, identity):
-                    raise unknown_or_revoked()
-                # Cancellation wins over an already-passed deadline: a deterministic priority.
-                if cancel.cancelled:
-                    await self._give_up(key, _CANCELLED_JSON, "turn_control_wait_cancelled")
-                    continue
+                state, terminal = await self._read_tolerating_outage(key.key_id, identity)
                 remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    await self._give_up(key, _TIMEOUT_JSON, "turn_control_wait_timeout")
+                step = next_wait_step(
+                    WaitState(state, terminal, cancel.cancelled, remaining, key.wait.is_turn_control, poll),
+                    _CANCELLED_JSON,
+                    _TIMEOUT_JSON,
+                )
+                if isinstance(step, ReturnTerminal):
+                    return Resolution.from_json(canonical.loads(step.terminal_json))
+                if isinstance(step, Refuse):
+                    raise unknown_or_revoked()
+                if isinstance(step, Register):
+                    if not await self._store.ensure_pending(key.key_id, identity):
+                        raise unknown_or_revoked()
                     continue
+                if isinstance(step, StopTurnControl):
+                    raise EffectHostError(step.code, step.message)
+                if isinstance(step, Publish):
+                    if await self._publish(key, step.terminal_json) == ResolveOutcome.UNKNOWN_OR_REVOKED:
+                        raise unknown_or_revoked()
+                    continue  # stored or already resolved: the next read returns whichever won
                 if not waiters:
                     waiters = [
                         asyncio.ensure_future(subscription.event.wait()),
@@ -192,23 +202,27 @@ class AwaitCoordinator:
                     ]
                 elif waiters[0].done():
                     waiters[0] = asyncio.ensure_future(subscription.event.wait())
-                timeout = poll if remaining is None else min(poll, remaining)
-                done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                poll = POLL_START_S if waiters[0] in done else min(poll * 2, POLL_MAX_S)
+                done, _ = await asyncio.wait(
+                    waiters, timeout=step.timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                poll = next_poll_s(poll, waiters[0] in done, POLL_START_S, POLL_MAX_S)
         finally:
             for waiter in waiters:
                 waiter.cancel()
             subscription.close()
 
-    async def _give_up(self, key: AwaitEventKey, terminal_json: str, turn_control_code: str) -> None:
-        if key.wait.is_turn_control:
-            # Turn-control waits never publish from an observer: they leave the promise open.
-            what = "cancelled" if "cancelled" in turn_control_code else "timed out"
-            raise EffectHostError(turn_control_code, f"turn-control wait {what}")
-        outcome = await self._publish(key, terminal_json)
-        if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
-            raise unknown_or_revoked()
-        # Stored or already resolved: the loop re-reads and returns whichever terminal won.
+    async def _read_tolerating_outage(
+        self, key_id: str, identity: PromiseIdentity
+    ) -> tuple[Inspection | None, str | None]:
+        try:
+            return await self._store.inspect(key_id, identity)
+        except EffectHostError as exc:
+            if not _is_store_outage(exc):
+                raise
+            # The substrate is unreachable (a database restart, a cut connection). The waiter is
+            # registered and rows are the truth: keep waiting and read again on the next wake-up
+            # or poll, instead of ending a wait that may last hours.
+            return None, None
 
     async def revoke_session(self, session_id: str) -> None:
         await self._store.revoke_session(_check_session_id(session_id))

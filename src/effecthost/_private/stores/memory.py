@@ -15,7 +15,8 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
+from ..awaits.hub import WakeHub
+from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import EffectHostError, ErrorCode
 from ..journal.decisions import decide_claim

@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
+from ...awaits.hub import WakeHub
+from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
 from ...core.errors import EffectHostError, ErrorCode
 from .db import NOW_MS, Conn, Database
 

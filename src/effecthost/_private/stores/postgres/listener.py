@@ -14,7 +14,7 @@ import contextlib
 import psycopg
 from psycopg import AsyncConnection, sql
 
-from ...awaits.store import WakeHub
+from ...awaits.hub import WakeHub
 from .config import PostgresOptions
 
 _BACKOFF_START_S = 0.05

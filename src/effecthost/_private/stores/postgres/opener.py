@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...awaits.store import WakeHub
+from ...awaits.hub import WakeHub
 from ...core.clock import Clock
 from ...core.errors import ErrorCode
 from ..base import Capabilities, SchemeSpec, Substrate

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult, WakeHub
+from ...awaits.hub import WakeHub
+from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
 from ...core.clock import Clock
 from ...core.errors import ErrorCode
 from .db import Database

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import weakref
 
-from ...awaits.store import WakeHub
+from ...awaits.hub import WakeHub
 from ...core.clock import SYSTEM_CLOCK
 from ...core.errors import EffectHostError, ErrorCode
 from .db import BUSY_GIVE_UP_S, BUSY_RETRY_MAX_S, Database, is_busy

@@ -43,7 +43,7 @@ import sys
 import time
 from collections.abc import Sized
 
-from ...awaits.store import WakeHub
+from ...awaits.hub import WakeHub
 
 #: The largest datagram this channel sends; a longer one received is not ours and is ignored.
 MAX_DATAGRAM = 16384
