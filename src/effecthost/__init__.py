@@ -19,6 +19,7 @@ from ._private.core.commands import (
 )
 from ._private.core.errors import EffectHostError, ErrorCode
 from ._private.core.executor import CancelToken, LocalExecutor
+from ._private.core.exports import claim_exports
 from ._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
 from ._private.core.outcomes import (
     AwaitEventOutcome,
@@ -83,3 +84,5 @@ __all__ = [
     "WaitIdentity",
     "open_host",
 ]
+
+claim_exports(globals())

@@ -7,6 +7,7 @@ effect's call returns an :class:`EffectResult`, whose ``replayed`` says whether 
 from the journal or from running the executor now. See docs/architecture.md.
 """
 
+from ._private.core.exports import claim_exports
 from ._private.runtime.interceptors import (
     AwaitAwaitEventInput,
     EffectCounter,
@@ -30,3 +31,5 @@ __all__ = [
     "RecordedExecution",
     "ResolveAwaitEventInput",
 ]
+
+claim_exports(globals())

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..core.clock import Clock
-from ..core.identity import ExecutionScope
+from ..core.identity import ExecutionScope, check_id
 from ..core.protocols import JournalRetirement, ScopedController
-from ..journal.model import LeaseTimings
+from ..journal.model import JournalRow, LeaseTimings, ScopeSummary, SessionSummary
 from ..journal.store import JournalBrowser, JournalStore
 from ..stores.base import Substrate
 from .await_loop import AwaitCoordinator
@@ -20,6 +20,42 @@ from .controller import DriverContext, JournalController
 from .interceptors import Interceptor
 
 DEFAULT_LEASE_TTL_MS = 30_000
+
+
+class CheckedBrowser:
+    """A substrate's :class:`JournalBrowser` behind the id rules: a session id or scope key that no
+    store holds exactly (NUL, lone surrogates, ...) is refused with one code before any backend
+    sees it, instead of a store error on one backend and an empty page on another."""
+
+    def __init__(self, browser: JournalBrowser) -> None:
+        self._browser = browser
+
+    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+        return await self._browser.list_sessions(limit, offset)
+
+    async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
+        if session_id is not None:
+            check_id(session_id, "session id")
+        return await self._browser.list_scopes(session_id)
+
+    async def list_effects(
+        self, scope_key: str, limit: int | None = None, offset: int = 0
+    ) -> list[JournalRow]:
+        check_id(scope_key, "scope key")
+        return await self._browser.list_effects(scope_key, limit, offset)
+
+    async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
+        check_id(scope_key, "scope key")
+        check_id(replay_key, "replay key")
+        return await self._browser.get_row(scope_key, replay_key)
+
+    async def retire_session(self, session_id: str) -> int:
+        check_id(session_id, "session id")
+        return await self._browser.retire_session(session_id)
+
+    async def retire_scope(self, scope_key: str) -> int:
+        check_id(scope_key, "scope key")
+        return await self._browser.retire_scope(scope_key)
 
 
 class DurableEffectHost(ComposedHost):
@@ -36,6 +72,7 @@ class DurableEffectHost(ComposedHost):
     ) -> None:
         super().__init__(AwaitCoordinator(substrate.awaits), interceptors)
         self.substrate = substrate
+        self._browser = CheckedBrowser(substrate.browser)
         self.url = url
         self.clock = clock
         self.lease = lease or LeaseTimings(DEFAULT_LEASE_TTL_MS)
@@ -53,8 +90,9 @@ class DurableEffectHost(ComposedHost):
 
     @property
     def browser(self) -> JournalBrowser:
-        """Sessions, scopes and rows of the journal, for operators (CLI, HTTP service)."""
-        return self.substrate.browser
+        """Sessions, scopes and rows of the journal, for operators (CLI, HTTP service). Ids and
+        scope keys given to it follow the id rules on every backend (``invalid_id``)."""
+        return self._browser
 
     @property
     def backend(self) -> str:
