@@ -13,10 +13,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .commands import EffectEnvelope
+from .commands import AwaitEvent, EffectEnvelope, ExecCode, LlmCall, Sleep, ToolCall
 from .errors import EffectHostError, ErrorCode
 from .identity import EffectKind
-from .outcomes import DurableStepOutcome, Outcome, SleepOutcome
+from .outcomes import (
+    DurableStepOutcome,
+    ExecCodeOutcome,
+    ExecResponse,
+    LlmCallOutcome,
+    Outcome,
+    SleepOutcome,
+    ToolCallOutcome,
+)
 
 
 def _invalid(message: str) -> EffectHostError:
@@ -78,6 +86,8 @@ class CancelToken:
         await self._event.wait()
 
 
+ExecResult = ExecResponse | str
+
 #: Plain JSON values a step function returns: not awaitable, no ABC check needed.
 _PLAIN = frozenset({type(None), bool, int, float, str, list, dict})
 
@@ -128,8 +138,34 @@ class LocalExecutor:
         return cls("durable_step", fn=fn)
 
     @classmethod
+    def llm_call(cls, fn: Callable[[LlmCall], Any | Awaitable[Any]]) -> LocalExecutor:
+        """``fn(command) -> response`` (sync or async): the model's response as JSON becomes an
+        ``LlmCallOutcome``. An EffectHostError it raises is the effect's error (journaled, replayed).
+        Return an ``LlmCallOutcome`` yourself to record a provider's error as data."""
+        if not callable(fn):
+            raise _not_callable(fn)
+        return cls("llm_call", fn=fn)
+
+    @classmethod
+    def tool_call(cls, fn: Callable[[ToolCall], Any | Awaitable[Any]]) -> LocalExecutor:
+        """``fn(command) -> result`` (sync or async): the tool's JSON result becomes a finished tool
+        launch (``ToolCallOutcome({"status": "done", "result": result})``). An EffectHostError it
+        raises is the effect's error."""
+        if not callable(fn):
+            raise _not_callable(fn)
+        return cls("tool_call", fn=fn)
+
+    @classmethod
+    def exec_code(cls, fn: Callable[[ExecCode], ExecResult | Awaitable[ExecResult]]) -> LocalExecutor:
+        """``fn(command) -> ExecResponse | str`` (sync or async) becomes an ``ExecCodeOutcome``. An
+        EffectHostError it raises is the effect's error."""
+        if not callable(fn):
+            raise _not_callable(fn)
+        return cls("exec_code", fn=fn)
+
+    @classmethod
     def testing(cls, fn: Callable[[EffectEnvelope], Outcome | Awaitable[Outcome]]) -> LocalExecutor:
-        """``fn(envelope) -> outcome`` (sync or async), for tests and custom effects."""
+        """``fn(envelope) -> outcome`` (sync or async), for tests and effects of other kinds."""
         if not callable(fn):
             raise _not_callable(fn)
         return cls("testing", fn=fn)
@@ -150,16 +186,16 @@ class LocalExecutor:
     async def execute(self, envelope: EffectEnvelope) -> Outcome:
         command = envelope.command
         if self._variant == "durable_step" and command.kind is EffectKind.DURABLE_STEP:
-            # The common case first, without the enum's value property (a Python-level call).
+            # The common case, tested first (one string compare, one identity check).
             assert self._fn is not None
             return DurableStepOutcome(await _maybe_await(self._fn(command.input)))  # type: ignore[attr-defined]
-        kind = command.kind.value
-        if self._variant == "unavailable":
+        variant, kind = self._variant, str(command.kind)
+        if variant == "unavailable":
             raise EffectHostError(
                 ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE,
                 f"no local executor is available for {kind}",
             )
-        if self._variant == "testing":
+        if variant == "testing":
             assert self._fn is not None
             outcome = await _maybe_await(self._fn(envelope))
             if not isinstance(outcome, Outcome):
@@ -168,30 +204,31 @@ class LocalExecutor:
                     f"testing executor returned {type(outcome).__name__}, not an outcome",
                 )
             return outcome
-        if self._variant == "durable_step":
-            if kind != "durable_step":
-                raise EffectHostError(
-                    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
-                    f"local durable step executor cannot execute {kind} command",
-                )
-            assert self._fn is not None
-            value = await _maybe_await(self._fn(envelope.command.input))  # type: ignore[attr-defined]
-            return DurableStepOutcome(value)
-        if self._variant == "sleep":
-            if kind != "sleep":
-                raise EffectHostError(
-                    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
-                    f"local sleep executor cannot execute {kind} command",
-                )
-            await sleep_until(
-                time.monotonic() + envelope.command.duration_ms / 1000,  # type: ignore[attr-defined]
-                self._cancel,
+        if variant != kind:  # every other variant runs exactly the kind it is named after
+            raise EffectHostError(
+                ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                f"a local {variant} executor cannot execute a {kind} command",
             )
+        if isinstance(command, Sleep):
+            await sleep_until(time.monotonic() + command.duration_ms / 1000, self._cancel)
             return SleepOutcome()
-        raise EffectHostError(
-            ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
-            f"local await-event options cannot execute {kind} command directly",
-        )
+        if isinstance(command, AwaitEvent):
+            raise EffectHostError(
+                ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                "await-event options cannot execute the await directly: a controller waits on its key",
+            )
+        assert self._fn is not None
+        value = await _maybe_await(self._fn(command))
+        if isinstance(command, LlmCall):
+            return value if isinstance(value, LlmCallOutcome) else LlmCallOutcome(value)
+        if isinstance(command, ToolCall):
+            return ToolCallOutcome({"status": "done", "result": value})
+        if not isinstance(value, (ExecResponse, str)):
+            raise EffectHostError(
+                ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH,
+                f"an exec_code executor returned {type(value).__name__}, not an ExecResponse or str",
+            )
+        return ExecCodeOutcome(value)
 
 
 def _not_callable(fn: object) -> EffectHostError:
