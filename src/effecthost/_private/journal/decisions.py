@@ -34,26 +34,8 @@ def decide_claim(row: JournalRow | None, request: ClaimRequest, now_ms: int) -> 
     if row is None:
         if request.strict:
             return StrictReplayMiss(), None
-        due = now_ms + request.sleep_ms if request.sleep_ms is not None else None
-        new_row = JournalRow(  # positional, in field order: this runs for every first-run claim
-            request.scope_key,
-            request.replay_key,
-            request.session_id,
-            request.envelope_hash,
-            request.envelope_json,
-            "in_progress",
-            None,  # outcome_json
-            None,  # error_json
-            request.owner,
-            request.token,
-            now_ms + request.ttl_ms,  # lease_expires_at_ms
-            due,
-            now_ms,  # created_at_ms
-            now_ms,  # updated_at_ms
-            request.effect_kind,
-            request.effect_id,
-        )
-        return Claimed(_fence(request), due, took_over=False), Insert(new_row)
+        new_row = JournalRow.claimed(request, now_ms)
+        return Claimed(_fence(request), new_row.due_at_ms, took_over=False), Insert(new_row)
     recorded = decide_replay(row, request.envelope_hash)
     if recorded is not None:
         return recorded, None

@@ -39,6 +39,18 @@ class JournalRow:
     effect_kind: str = ""
     effect_id: str = ""
 
+    @classmethod
+    def claimed(cls, request: ClaimRequest, now_ms: int) -> JournalRow:
+        """The in-progress row a first claim inserts: leased to the claimer for ``ttl_ms``, and a
+        sleep's due time fixed once, now."""
+        due = now_ms + request.sleep_ms if request.sleep_ms is not None else None
+        # Positional, in field order (as in ClaimRequest.for_envelope): this runs per first claim.
+        return cls(
+            request.scope_key, request.replay_key, request.session_id, request.envelope_hash,
+            request.envelope_json, "in_progress", None, None, request.owner, request.token,
+            now_ms + request.ttl_ms, due, now_ms, now_ms, request.effect_kind, request.effect_id,
+        )  # fmt: skip
+
     def values(self) -> tuple[object, ...]:
         """The fields in declaration order: the column order both SQL stores use."""
         return (

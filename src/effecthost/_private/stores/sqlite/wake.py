@@ -41,9 +41,9 @@ import socket
 import stat
 import sys
 import time
-from collections.abc import Sized
 
 from ...awaits.hub import WakeHub
+from .db import ready_queue
 
 #: The largest datagram this channel sends; a longer one received is not ours and is ignored.
 MAX_DATAGRAM = 16384
@@ -111,9 +111,8 @@ class WakeChannel:
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = RETRY_START_S
         self._blocked_since: float | None = None
-        # CPython's queue of callbacks ready this turn (as db.py reads it); None: cannot tell.
-        ready = getattr(loop, "_ready", None)
-        self._ready: Sized | None = ready if isinstance(ready, Sized) else None
+        # The callbacks ready this turn (db.ready_queue says why); None: cannot tell.
+        self._ready = ready_queue(loop)
         self.received = 0
         #: Sends that found a peer's queue full and were kept for a retry (benchmarks read these).
         self.deferred = 0
