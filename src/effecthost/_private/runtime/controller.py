@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core import canonical
 from ..core.await_values import AwaitEventKey
+from ..core.clock import Clock
 from ..core.commands import AwaitEvent, EffectEnvelope, Sleep
 from ..core.errors import EffectHostError, ErrorCode, backend_code
 from ..core.executor import CancelToken, LocalExecutor, check_effect_arguments
@@ -67,7 +68,7 @@ class DriverContext:
     def __init__(
         self,
         journal: JournalStore,
-        clock: Any,
+        clock: Clock,
         lease: LeaseTimings,
         await_event: AwaitCall,
     ) -> None:
@@ -81,9 +82,9 @@ class DriverContext:
         self.strict = False  # the host's start_replay(): every controller replays strictly
         self.closed = False
 
-    def check_open(self) -> None:
-        if self.closed:
-            raise EffectHostError(ErrorCode.HOST_CLOSED, "this effect host is closed")
+
+def host_closed() -> EffectHostError:
+    return EffectHostError(ErrorCode.HOST_CLOSED, "this effect host is closed")
 
 
 class JournalController:
@@ -113,7 +114,8 @@ class JournalController:
 
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
         context = self._context
-        context.check_open()
+        if context.closed:  # an attribute test, not a method call: this runs once per effect
+            raise host_closed()
         if not (isinstance(envelope, EffectEnvelope) and isinstance(local_executor, LocalExecutor)):
             check_effect_arguments(envelope, local_executor)  # raises the coded error
         if context.chain is not None:
