@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 from cli_support import park_turn
 
+import effecthost as effecthost_package
 from effecthost import DurableEffectHost, Resolution
 
 pytestmark = pytest.mark.timeout(90)
@@ -45,6 +47,32 @@ def test_errors_exit_1_with_code_and_no_traceback(db_url: str) -> None:
 def test_usage_errors_exit_2() -> None:
     assert effecthost("journal", "sessions", "--limit", "many").returncode == 2
     assert effecthost("no-such-command").returncode == 2
+
+
+def test_python_m_effecthost_is_the_command_line(db_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "effecthost", "journal", "sessions", "--json", "--url", db_url],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sessions"] == []
+    usage = subprocess.run([sys.executable, "-m", "effecthost"], capture_output=True, text=True, check=False)
+    assert "Usage: effecthost [OPTIONS] COMMAND" in usage.stdout  # named as the script, not __main__
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "effecthost"],
+        [sys.executable, "-m", "effecthost.cli"],
+        # the console script pyproject installs into this venv
+        [str(Path(sys.executable).parent / "effecthost")],
+    ],
+    ids=["python -m effecthost", "python -m effecthost.cli", "effecthost"],
+)
+def test_version_prints_the_package_version_and_exits_0(command: list[str]) -> None:
+    done = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"effecthost {effecthost_package.__version__}\n", "")
 
 
 def _free_port() -> int:

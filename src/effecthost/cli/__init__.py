@@ -1,41 +1,64 @@
-"""The ``effecthost`` command line (typer + rich).
+"""The ``effecthost`` command line (typer + rich: ``pip install 'effecthost[cli]'``).
 
 Exit codes: 0 success; 1 an effect-host or operation error (``code: message`` on stderr);
-2 a usage error (bad option, missing argument, malformed JSON option).
+2 a usage error (bad option, missing argument, malformed JSON option) or a missing extra.
+
+This module imports neither typer nor rich: ``effecthost.cli:main`` is the console script of
+every install, extras or not, and without them it must say which extra to install instead of
+dying on an import. The commands live in :mod:`effecthost.cli.root` and are imported by ``main``.
 """
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .awaits import await_app, session_app
-from .journal import journal_app
-from .ops import conformance, demo, migrate, serve
+if TYPE_CHECKING:
+    from .root import app
 
-EPILOG = (
-    "Exit codes: 0 ok; 1 effect-host error (prints `code: message`); 2 usage error. "
-    "Every command takes --url (env EFFECTHOST_URL, default sqlite:///effecthost.db)."
-)
+EXIT_MISSING_EXTRA = 2
 
-app = typer.Typer(
-    name="effecthost",
-    help="Operate durable effect hosts: serve the API and page, browse journals, resolve awaits.",
-    epilog=EPILOG,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command("serve")(serve)
-app.add_typer(journal_app, name="journal")
-app.add_typer(await_app, name="await")
-app.add_typer(session_app, name="session")
-app.command("migrate")(migrate)
-app.command("conformance")(conformance)
-app.command("demo")(demo)
+
+def _is_install_gap(exc: ModuleNotFoundError) -> bool:
+    # A missing third-party package is fixed by installing the extra; a missing effecthost
+    # module is a bug and keeps its traceback.
+    name = exc.name or ""
+    return bool(name) and name.partition(".")[0] != "effecthost"
+
+
+def _needs(needs: str, extra: str, module: str | None) -> str:
+    return f"{needs} needs the {extra} extra ({module} is not installed): pip install 'effecthost[{extra}]'"
+
+
+def missing_extra(exc: ModuleNotFoundError, needs: str, extra: str) -> NoReturn:
+    """Exit 2 with one line on stderr naming the extra to install when ``exc`` is a missing
+    third-party package; re-raise anything else."""
+    if not _is_install_gap(exc):
+        raise exc
+    sys.stderr.write(f"effecthost: {_needs(needs, extra, exc.name)}\n")
+    raise SystemExit(EXIT_MISSING_EXTRA)
 
 
 def main() -> None:
+    """The console script: run the command line on ``sys.argv``."""
+    try:
+        from .root import app
+    except ModuleNotFoundError as exc:
+        missing_extra(exc, "the command line", "cli")
     app(prog_name="effecthost")
+
+
+def __getattr__(name: str) -> Any:
+    # ``from effecthost.cli import app`` keeps working, and only then needs typer.
+    if name == "app":
+        try:
+            from .root import app
+        except ModuleNotFoundError as exc:
+            if not _is_install_gap(exc):
+                raise
+            raise ModuleNotFoundError(_needs("effecthost.cli", "cli", exc.name), name=exc.name) from None
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["app", "main"]

@@ -1,3 +1,6 @@
+"""``python -m effecthost.cli``: the command line."""
+
 from . import main
 
-main()
+if __name__ == "__main__":
+    main()

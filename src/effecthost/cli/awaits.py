@@ -8,11 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.core.await_values import AwaitEventKey
-from .._private.core.errors import EffectHostError, ErrorCode
-from .._private.core.resolutions import Resolution, ResolveOutcome
-from .._private.runtime.durable import DurableEffectHost
-from ..server.views import await_key_view
+from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
+from ..views import await_key_view
 from .common import (
     DEFAULT_URL,
     JsonOption,

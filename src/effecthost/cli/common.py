@@ -16,9 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .._private.core.errors import EffectHostError
-from .._private.runtime.durable import DurableEffectHost
-from .._private.runtime.registry import open_host
+from .. import DurableEffectHost, EffectHostError, open_host
 
 T = TypeVar("T")
 

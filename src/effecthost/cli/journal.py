@@ -8,9 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.core.protocols import JournalRetirement
-from .._private.runtime.durable import DurableEffectHost
-from ..server.views import effect_view, scope_view, session_view
+from .. import DurableEffectHost, JournalRetirement
+from ..views import effect_view, scope_view, session_view
 from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, when, with_host
 
 journal_app = typer.Typer(help="Browse and retire the effect journal.", no_args_is_help=True)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._private.runtime.durable import DurableEffectHost
-from .._private.runtime.registry import check_schema, open_host
+from .. import DurableEffectHost, open_host
+from ..store import check_schema
+from . import missing_extra
 from .common import (
     DEFAULT_URL,
     EXIT_ERROR,
@@ -53,8 +54,8 @@ def serve(
 
         from ..server import create_app
         from ..server.protocol import uvicorn_options
-    except ImportError as exc:
-        fail("server_extra_missing", f"install effecthost[server] to serve ({exc})")
+    except ModuleNotFoundError as exc:
+        missing_extra(exc, "serve", "server")
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
     with_host(url, _noop)
     token = admin_token or secrets.token_urlsafe(18)

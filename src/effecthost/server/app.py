@@ -14,8 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from .._private.core.errors import EffectHostError, ErrorCode
-from .._private.runtime.registry import open_host
+from .. import EffectHostError, ErrorCode, open_host
 from . import routes, sessions
 from .errors import HANDLERS
 from .middleware import BodyDeadline, SecurityHeaders

@@ -8,9 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._private.core.await_values import AwaitEventKey
-from .._private.core.resolutions import Resolution
-from .._private.runtime.durable import DurableEffectHost
+from .. import AwaitEventKey, DurableEffectHost, Resolution
+from ..views import effect_view, scope_view, session_view
 from .errors import ApiError
 from .inputs import (
     MAX_LIMIT,
@@ -21,7 +20,6 @@ from .inputs import (
     require_resolver,
     str_param,
 )
-from .views import effect_view, scope_view, session_view
 
 
 def host_of(request: Request) -> DurableEffectHost:

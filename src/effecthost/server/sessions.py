@@ -15,12 +15,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._private.core.protocols import JournalRetirement
-from .._private.runtime.durable import DurableEffectHost
+from .. import DurableEffectHost, JournalRetirement
+from ..views import await_key_view
 from .errors import ApiError
 from .inputs import read_json, require_admin, str_param
 from .routes import host_of
-from .views import await_key_view
 
 Source = Callable[[Request], Awaitable[str]]
 Operation = Callable[[DurableEffectHost, str], Awaitable[dict[str, Any]]]

@@ -1,6 +1,9 @@
-"""JSON shapes of journal rows, summaries and await keys, shared by the HTTP API and the CLI.
+"""The JSON shapes of sessions, scopes, journal rows and await keys.
 
-Kept free of any web framework import so the command line can use it without the server extra.
+The HTTP API (``effecthost.server``) answers with them and the command line prints them for
+``--json``, so both faces show one shape. Public and free of any web framework or terminal
+import: the command line uses it without the server extra, and a program can render the same
+JSON from a :class:`~effecthost.store.JournalRow` it read through ``host.browser``.
 """
 
 from __future__ import annotations
@@ -8,10 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._private.core.await_values import AwaitEventKey
-from .._private.core.errors import EffectHostError
-from .._private.core.identity import ExecutionScope
-from .._private.journal.model import JournalRow, ScopeSummary, SessionSummary
+from . import AwaitEventKey, EffectHostError, ExecutionScope
+from .store import JournalRow, ScopeSummary, SessionSummary
 
 
 def _parse(text: str | None) -> Any:
@@ -97,3 +98,6 @@ def await_key_view(key: AwaitEventKey) -> dict[str, Any]:
         "scope_key": key.scope.journal_key(),
         "wait": key.wait.to_json(),
     }
+
+
+__all__ = ["await_key_view", "effect_view", "scope_json", "scope_view", "session_view"]
