@@ -143,10 +143,9 @@ class JournalController:
         if isinstance(decision, HashConflict) and not decision.recorded_json:
             decision = None  # preloaded rows may omit the envelope: re-read it for the diagnostics
         if decision is None:
-            settled = await self._claim_until_decided(envelope, local_executor)
-            if isinstance(settled, tuple):
-                return settled
-            decision = settled
+            decision = await self._claim(envelope)
+            if isinstance(decision, Claimed):
+                return await self._run_claimed(envelope, local_executor, decision)
         if isinstance(decision, ReplayOutcome):
             outcome = self._decode_outcome(decision.outcome_json)
             if decision.due_at_ms is not None:
@@ -173,10 +172,8 @@ class JournalController:
     def _code(self, suffix: str) -> str:
         return backend_code(self._store.backend, suffix)
 
-    async def _claim_until_decided(
-        self, envelope: EffectEnvelope, local_executor: LocalExecutor
-    ) -> Decision | Settled:
-        """Claim through the store, waiting out live leases; run the effect when the claim is ours."""
+    async def _claim(self, envelope: EffectEnvelope) -> Decision:
+        """Claim through the store, waiting out live leases: any decision but ``Busy``."""
         context = self._context
         owner = context.owner_id
         request = ClaimRequest.for_envelope(
@@ -195,8 +192,6 @@ class JournalController:
                 wait_ms = decision.retry_at_ms - decision.now_ms
                 await clock.sleep(min(max(wait_ms, 1), BUSY_POLL_MS) / 1000)
                 continue
-            if isinstance(decision, Claimed):
-                return await self._run_claimed(envelope, local_executor, decision)
             return decision
 
     async def _preload(self) -> None:
@@ -268,31 +263,29 @@ class JournalController:
             await self._release_quietly(fence)
             raise
         step = decide_after_run(error, held.lost)
-        if isinstance(step, ReleaseAndRaise):
+        if isinstance(step, RecordOutcome):  # the common case first
+            assert outcome is not None
+            ok = await self._store.finalize(fence, "completed", self._encode(outcome), None, canonical=True)
+            result: Settled = (outcome, None, False)
+        elif isinstance(step, RecordError):
+            assert error is not None
+            ok = await self._store.finalize(fence, "failed", None, self._encode(error), canonical=True)
+            result = (None, error, False)
+        elif isinstance(step, ReleaseAndRaise):
             assert error is not None
             await self._release_quietly(fence)
             raise error
-        if isinstance(step, RecordOutcome):
-            assert outcome is not None
-            await self._finalize(fence, "completed", outcome.to_json())
-            return outcome, None, False
-        if isinstance(step, RecordError):
-            assert error is not None
-            await self._finalize(fence, "failed", error.to_json())
-            return None, error, False
-        raise self._lease_lost()
-
-    async def _finalize(self, fence: LeaseFence, status: str, body: dict[str, Any]) -> None:
-        try:
-            text = canonical.dumps(body)
-        except (TypeError, ValueError) as exc:
-            raise EffectHostError(self._code("encode"), f"cannot encode the effect result: {exc}") from None
-        if status == "completed":
-            ok = await self._store.finalize(fence, "completed", text, None, canonical=True)
         else:
-            ok = await self._store.finalize(fence, "failed", None, text, canonical=True)
+            ok = False  # ReportLeaseLost
         if not ok:
             raise self._lease_lost()
+        return result
+
+    def _encode(self, answer: Outcome | EffectHostError) -> str:
+        try:
+            return canonical.dumps(answer.to_json())
+        except (TypeError, ValueError) as exc:
+            raise EffectHostError(self._code("encode"), f"cannot encode the effect result: {exc}") from None
 
     def _lease_lost(self) -> EffectHostError:
         return EffectHostError(
