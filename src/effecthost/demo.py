@@ -28,16 +28,13 @@ from . import (
     AwaitEventKey,
     DurableEffectHost,
     DurableStep,
-    DurableStepOutcome,
     EffectEnvelope,
     EffectHostError,
     EffectKind,
     ExecCode,
-    ExecCodeOutcome,
     ExecResponse,
     ExecutionScope,
     LlmCall,
-    LlmCallOutcome,
     LocalExecutor,
     Outcome,
     Resolution,
@@ -45,7 +42,6 @@ from . import (
     RuntimeScope,
     Sleep,
     ToolCall,
-    ToolCallOutcome,
     WaitIdentity,
     open_host,
 )
@@ -93,6 +89,15 @@ async def open_demo_host(url: str, **options: Any) -> tuple[DurableEffectHost, O
     return await open_host(url, interceptors=[origins], **options), origins
 
 
+#: How each kind the demo's turn uses runs locally (sleeps and awaits are the host's own).
+_EXECUTORS: dict[EffectKind, Callable[[Callable[[Any], Any]], LocalExecutor]] = {
+    EffectKind.LLM_CALL: LocalExecutor.llm_call,
+    EffectKind.TOOL_CALL: LocalExecutor.tool_call,
+    EffectKind.EXEC_CODE: LocalExecutor.exec_code,
+    EffectKind.DURABLE_STEP: LocalExecutor.durable_step,
+}
+
+
 class DemoTurn:
     """One agent turn. Every side effect goes through the host; nothing else touches the world."""
 
@@ -112,26 +117,27 @@ class DemoTurn:
         return EffectEnvelope(RuntimeInvocation.effect(lineage, name, kind, key), command)
 
     async def _effect(self, name: str, kind: EffectKind, command: Any, perform: Callable[[], Any]) -> Outcome:
+        """Run one effect through the host. ``perform()`` returns the effect's value (the model's
+        response, the tool's result, ...): it runs only when the journal has no answer yet."""
         record = EffectRecord(len(self.report.effects) + 1, name, kind.value)
         self.report.effects.append(record)
 
-        async def run(_: EffectEnvelope) -> Outcome:
+        async def run(_: Any) -> Any:
             record.executed = True
             self._announce("started", record)
             if self._slow_effect == record.index:
                 await asyncio.sleep(3600)  # the parent kills us here, mid-execution
-            result = perform()
-            assert isinstance(result, Outcome)
-            return result
+            return perform()
 
         envelope = self._envelope(record.index, name, kind, command)
-        if kind in (EffectKind.SLEEP, EffectKind.AWAIT_EVENT):
-            # sleeps and await events are performed by the host itself (durable timer / promise)
-            executor = LocalExecutor.sleep() if kind is EffectKind.SLEEP else LocalExecutor.await_event()
-            outcome: Outcome = await self.controller.execute_effect(envelope, executor)
-            record.executed = envelope.replay_key in self.origins.executed
+        if kind is EffectKind.SLEEP:  # performed by the host itself: a durable timer
+            executor = LocalExecutor.sleep()
+        elif kind is EffectKind.AWAIT_EVENT:  # and a durable promise
+            executor = LocalExecutor.await_event()
         else:
-            outcome = await self.controller.execute_effect(envelope, LocalExecutor.testing(run))
+            executor = _EXECUTORS[kind](run)
+        outcome: Outcome = await self.controller.execute_effect(envelope, executor)
+        record.executed = envelope.replay_key in self.origins.executed
         self._announce("finished", record)
         return outcome
 
@@ -139,17 +145,17 @@ class DemoTurn:
         plan = await self._effect(
             "plan", EffectKind.LLM_CALL,
             LlmCall(model="fake-llm", messages=[{"role": "user", "content": "Make my agent durable?"}]),
-            lambda: LlmCallOutcome({"text": "Search the docs, compute, draft, ask for approval."}),
+            lambda: {"text": "Search the docs, compute, draft, ask for approval."},
         )  # fmt: skip
         self.report.effects[-1].result = plan.into_llm_call().response["text"]
         search = await self._effect(
             "search", EffectKind.TOOL_CALL, ToolCall("call-1", "search", {"q": "durable agents"}),
-            lambda: ToolCallOutcome({"status": "done", "result": ["journal every effect", "replay by key"]}),
+            lambda: ["journal every effect", "replay by key"],
         )  # fmt: skip
         self.report.effects[-1].result = ", ".join(search.into_tool_call()["result"])
         code = await self._effect(
             "compute", EffectKind.EXEC_CODE, ExecCode("sum(range(10))"),
-            lambda: ExecCodeOutcome(ExecResponse(observations=["45"], terminal_finish=45)),
+            lambda: ExecResponse(observations=["45"], terminal_finish=45),
         )  # fmt: skip
         response = code.into_exec_code()
         self.report.effects[-1].result = str(
@@ -159,7 +165,7 @@ class DemoTurn:
         self.report.effects[-1].result = "slept 300 ms (durable timer)"
         draft = await self._effect(
             "draft", EffectKind.DURABLE_STEP, DurableStep("draft", {"facts": 2}),
-            lambda: DurableStepOutcome("Journal every effect; replay by key."),
+            lambda: "Journal every effect; replay by key.",
         )  # fmt: skip
         self.report.effects[-1].result = str(draft.into_durable_step())
         approval = await self._effect(
@@ -171,7 +177,7 @@ class DemoTurn:
         final = await self._effect(
             "answer", EffectKind.LLM_CALL,
             LlmCall(model="fake-llm", messages=[{"role": "system", "content": f"approved={approved}"}]),
-            lambda: LlmCallOutcome({"text": "Use effecthost." if approved else "Not approved; stopping."}),
+            lambda: {"text": "Use effecthost." if approved else "Not approved; stopping."},
         )  # fmt: skip
         self.report.answer = final.into_llm_call().response["text"]
         self.report.effects[-1].result = self.report.answer
