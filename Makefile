@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests/typing
 
 typecheck: lint
 
@@ -29,7 +29,7 @@ browser-deps:
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests/typing
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -8,7 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._private.core.errors import EffectHostError, ErrorCode
+from .. import EffectHostError
+from .._private.core.errors import traits_of  # private until a public root exports it
 
 log = logging.getLogger("effecthost.server")
 
@@ -23,25 +24,14 @@ class ApiError(Exception):
         self.message = message
 
 
-#: Library codes whose HTTP status is not the default 400.
-_STATUS_BY_CODE: dict[str, int] = {
-    ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED.value: 404,
-    ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID.value: 422,
-    # the body was within the HTTP limit, but the resolution exceeds the store's payload limit
-    ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE.value: 413,
-    ErrorCode.HOST_CLOSED.value: 503,
-}
-_UNAVAILABLE_SUFFIXES = ("_store", "_lease_lost")
+#: A code that is not effecthost's (an executor's own error, journaled and replayed verbatim).
+_UNKNOWN_CODE_STATUS = 400
 
 
 def status_for(code: str) -> int:
-    if code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[code]
-    if code.startswith("canonical_json_"):
-        return 422  # a well-formed body whose payload cannot be journaled
-    if code.endswith(_UNAVAILABLE_SUFFIXES):
-        return 503  # the substrate failed, not the request
-    return 400
+    """The status a code carries as data next to it (``traits_of``); 400 for codes that are not ours."""
+    traits = traits_of(code)
+    return _UNKNOWN_CODE_STATUS if traits is None else traits.status
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

@@ -5,18 +5,19 @@ Regenerate the page with ``python -m effecthost._private.core.error_docs > docs/
 
 from __future__ import annotations
 
-from .errors import ErrorCode
+from .errors import FAMILIES, TRAITS, ErrorCode, family_of
 
-_JOURNAL = {
-    "key_missing": "the envelope reached the journal without a replay key.",
-    "missing": "strict replay (`start_replay()`): no recorded outcome for this scope and replay key.",
-    "hash_conflict": "non-determinism: the replay key was recorded with a different envelope; "
+#: What a ``{backend}_{tail}`` code means, by tail (see ``errors.FAMILIES``).
+_FAMILY = {
+    "effect_replay_missing": "strict replay (`start_replay()`): no recorded outcome for this scope and replay key.",
+    "effect_replay_hash_conflict": "non-determinism: the replay key was recorded with a different envelope; "
     "`err.summary` lists the divergent JSON paths.",
-    "corrupt_row": "a journal row is inconsistent (e.g. completed without an outcome).",
-    "decode": "a recorded outcome or error could not be decoded.",
-    "encode": "an outcome or error could not be encoded for the journal.",
-    "lease_lost": "the lease was stolen, expired or taken over before finalize; the local result was discarded.",
-    "store": "the substrate failed (SQL error, lost connection); nothing was recorded by this call.",
+    "effect_replay_corrupt_row": "a journal row is inconsistent (e.g. completed without an outcome).",
+    "effect_replay_decode": "a recorded outcome or error could not be decoded.",
+    "effect_replay_encode": "an outcome or error could not be encoded for the journal.",
+    "effect_replay_lease_lost": "the lease was stolen, expired or taken over before finalize; the local result was discarded.",
+    "effect_replay_store": "the substrate failed (SQL error, lost connection, an injected fault); nothing was recorded by this call.",
+    "await_event_store": "an await-event read or write failed (SQL error, lost connection, an injected fault).",
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -31,12 +32,10 @@ DESCRIPTIONS: dict[str, str] = {
     "runtime_effect_invocation_kind": "The invocation's effect kind differs from the command's kind.",
     "runtime_effect_replay_required": "The envelope has no replay key (an empty key counts as none; keys are not trimmed).",
     "runtime_effect_durable_step_id": "A durable step's id is blank after trimming.",
-    "runtime_effect_envelope_hash": "The envelope could not be serialised for hashing.",
     "runtime_effect_envelope_canonical_decode": "A recorded envelope's JSON does not parse (replay diagnostics).",
     "runtime_effect_envelope_canonical_hash_invariant": "Recorded and current envelope JSON are identical but their hashes differ.",
     "runtime_effect_wrong_outcome": "A typed extractor (`into_*`) was used on another outcome variant.",
     "runtime_effect_tool_call_pending": "`into_tool_call` on a tool launch that is still pending.",
-    "runtime_effect_discriminator": "Reserved (seed code for direct-call discriminators).",
     "runtime_effect_command": "A command or lineage field has the wrong type or range (e.g. a negative sleep).",
     "runtime_effect_outcome_decode": "An outcome or error JSON does not have a known shape.",
     "canonical_json_unsupported_type": "A value is not JSON (bytes, set, date, any other object).",
@@ -47,20 +46,16 @@ DESCRIPTIONS: dict[str, str] = {
     "canonical_json_too_deep": "A value nests deeper than 128 levels.",
     "runtime_effect_local_executor_unavailable": "No local executor can run this effect. Not journaled: a later drive with an executor runs it.",
     "runtime_effect_local_executor_mismatch": "The local executor cannot run this command kind. Not journaled: a later drive with a fitting executor runs it.",
-    "runtime_effect_local_executor_failed": "Reserved: a local executor failed without a code.",
     "runtime_effect_sleep_cancelled": "A sleep was cancelled. Not journaled: the next drive sleeps again.",
     "await_event_unsupported": "The host has no await events (e.g. the recording host).",
     "await_event_unknown_or_revoked": "The key is forged, unknown, for another scope, or its session is revoked: "
     "always the same answer, so a caller learns nothing.",
     "invalid_await_event_wait_identity": "A wait identity id is blank, or a process-signal ordinal is 0.",
     "invalid_await_event_session_id": "A blank session id was given to revoke, cancel-sweep or listing.",
-    "await_event_key_hash": "Reserved: key derivation failed.",
-    "await_event_key_sign": "Reserved: signing failed.",
     "await_event_token_malformed": "An await-event token is not a well-formed `ehk1.` token.",
     "await_event_resolution_invalid": "A resolution is not one of the four shapes (ok, err, timeout, cancelled).",
     "await_event_cancel_unsupported": "The host cannot cancel-sweep a session.",
     "recording_effect_host_unsupported_command": "The recording host only synthesizes sleep and durable-step outcomes.",
-    "effect_journal_retirement_unsupported": "The host keeps no journal to retire.",
     "host_url_invalid": "A host URL is malformed.",
     "host_url_unsupported": "A host URL's scheme is not one effecthost knows.",
     "host_closed": "The host was closed: by a call made after `aclose()`, or by a wait that was parked when the host closed (its promise stays pending; another host can wait again). Not journaled.",
@@ -72,11 +67,16 @@ DESCRIPTIONS: dict[str, str] = {
     "postgres_effect_journal_retirement": "PostgreSQL: retiring journal rows failed.",
     "postgres_await_event_store": "PostgreSQL: an await-event read or write failed.",
     "postgres_schema_too_new": "PostgreSQL: the schema was written by a newer effecthost; upgrade effecthost.",
+    "memory_effect_replay_store": "memory journal: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own. Nothing was recorded by this call.",
+    "memory_await_event_store": "memory await events: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own.",
     "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
 }
-for _backend in ("memory", "sqlite", "postgres"):
-    for _suffix, _text in _JOURNAL.items():
-        DESCRIPTIONS.setdefault(f"{_backend}_effect_replay_{_suffix}", f"{_backend} journal: {_text}")
+for _code in ErrorCode:
+    _tail = family_of(_code)
+    if _tail is not None:
+        _backend = _code.value.removesuffix(f"_{_tail}")
+        _part = "journal" if _tail.startswith("effect_replay_") else "await events"
+        DESCRIPTIONS.setdefault(_code.value, f"{_backend} {_part}: {_FAMILY[_tail]}")
 
 _HEADER = """# Error codes
 
@@ -85,14 +85,36 @@ string) and a `message`; `str(err) == f"{code}: {message}"`. Codes are data: a j
 keeps whatever code it had, so codes raised by your own executors round-trip unchanged.
 
 This page is generated from `effecthost._private.core.error_docs` and lists every member of
-`effecthost.ErrorCode`; a test keeps the two equal.
+`effecthost.ErrorCode`; a test keeps the two equal, and another keeps `ErrorCode` equal to the codes
+the source raises. **HTTP** is the status the HTTP service answers the code with. **retryable**
+says the failure was not the request's (the substrate or the host failed, or the call was
+interrupted before it recorded anything), so the same call, unchanged, can succeed later.
+"""
+
+_FAMILY_HEADER = """
+## Code families
+
+Every substrate raises these codes in one shape, `{backend}_{tail}`: the journal's as
+`{backend}_effect_replay_{suffix}` (`effecthost.store.backend_code`), and
+`{backend}_await_event_store`. Such a code has its tail's status and retryability, whoever's
+backend raised it.
 """
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def render() -> str:
-    rows = [_HEADER, "| code | when |", "|---|---|"]
+    rows = [_HEADER, "| code | HTTP | retryable | when |", "|---|---|---|---|"]
     for code in ErrorCode:
-        rows.append(f"| `{code.value}` | {DESCRIPTIONS.get(code.value, '(undocumented)')} |")
+        traits = TRAITS[code.value]
+        text = DESCRIPTIONS.get(code.value, "(undocumented)")
+        rows.append(f"| `{code.value}` | {traits.status} | {_yes(traits.retryable)} | {text} |")
+    rows += [_FAMILY_HEADER, "| code | HTTP | retryable | when |", "|---|---|---|---|"]
+    for tail, traits in FAMILIES.items():
+        text = _FAMILY.get(tail, "(undocumented)")
+        rows.append(f"| `{{backend}}_{tail}` | {traits.status} | {_yes(traits.retryable)} | {text} |")
     return "\n".join(rows) + "\n"
 
 

@@ -1,12 +1,20 @@
-"""One error tree with stable string codes.
+"""One error tree with stable string codes, and what each code means to a caller.
 
 Codes are data: a journaled error keeps whatever code it had, so ``EffectHostError.code`` is a plain
-``str`` and :class:`ErrorCode` only names the codes this library raises itself.
+``str`` and :class:`ErrorCode` names exactly the codes this library raises itself (a test scans the
+source to keep it so). Next to the codes, :func:`traits_of` gives each one its :class:`CodeTraits`:
+the HTTP status the service answers with and whether the same call can succeed later. Some codes
+come in one shape per substrate, ``{backend}_{tail}``: the journal's
+``{backend}_effect_replay_{suffix}`` (:func:`backend_code`) and ``{backend}_await_event_store``;
+their traits are the tail's (:data:`FAMILIES`), for a third party's backend too.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 
@@ -21,12 +29,10 @@ class ErrorCode(enum.StrEnum):
     RUNTIME_EFFECT_INVOCATION_KIND = "runtime_effect_invocation_kind"
     RUNTIME_EFFECT_REPLAY_REQUIRED = "runtime_effect_replay_required"
     RUNTIME_EFFECT_DURABLE_STEP_ID = "runtime_effect_durable_step_id"
-    RUNTIME_EFFECT_ENVELOPE_HASH = "runtime_effect_envelope_hash"
     RUNTIME_EFFECT_ENVELOPE_CANONICAL_DECODE = "runtime_effect_envelope_canonical_decode"
     RUNTIME_EFFECT_ENVELOPE_CANONICAL_HASH_INVARIANT = "runtime_effect_envelope_canonical_hash_invariant"
     RUNTIME_EFFECT_WRONG_OUTCOME = "runtime_effect_wrong_outcome"
     RUNTIME_EFFECT_TOOL_CALL_PENDING = "runtime_effect_tool_call_pending"
-    RUNTIME_EFFECT_DISCRIMINATOR = "runtime_effect_discriminator"
     RUNTIME_EFFECT_COMMAND = "runtime_effect_command"
     RUNTIME_EFFECT_OUTCOME_DECODE = "runtime_effect_outcome_decode"
     # canonical JSON (effecthost's own: the seed never sees such values)
@@ -39,15 +45,12 @@ class ErrorCode(enum.StrEnum):
     # local executors
     RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE = "runtime_effect_local_executor_unavailable"
     RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH = "runtime_effect_local_executor_mismatch"
-    RUNTIME_EFFECT_LOCAL_EXECUTOR_FAILED = "runtime_effect_local_executor_failed"
     RUNTIME_EFFECT_SLEEP_CANCELLED = "runtime_effect_sleep_cancelled"
     # await events
     AWAIT_EVENT_UNSUPPORTED = "await_event_unsupported"
     AWAIT_EVENT_UNKNOWN_OR_REVOKED = "await_event_unknown_or_revoked"
     INVALID_AWAIT_EVENT_WAIT_IDENTITY = "invalid_await_event_wait_identity"
     INVALID_AWAIT_EVENT_SESSION_ID = "invalid_await_event_session_id"
-    AWAIT_EVENT_KEY_HASH = "await_event_key_hash"
-    AWAIT_EVENT_KEY_SIGN = "await_event_key_sign"
     AWAIT_EVENT_TOKEN_MALFORMED = "await_event_token_malformed"
     AWAIT_EVENT_RESOLUTION_INVALID = "await_event_resolution_invalid"
     AWAIT_EVENT_CANCEL_UNSUPPORTED = "await_event_cancel_unsupported"
@@ -55,8 +58,6 @@ class ErrorCode(enum.StrEnum):
     TURN_CONTROL_WAIT_TIMEOUT = "turn_control_wait_timeout"
     # recording host
     RECORDING_EFFECT_HOST_UNSUPPORTED_COMMAND = "recording_effect_host_unsupported_command"
-    # journal (backend-neutral names; backends use ``{backend}_effect_replay_*``)
-    EFFECT_JOURNAL_RETIREMENT_UNSUPPORTED = "effect_journal_retirement_unsupported"
     # hosts, URLs
     HOST_URL_INVALID = "host_url_invalid"
     HOST_URL_UNSUPPORTED = "host_url_unsupported"
@@ -64,17 +65,17 @@ class ErrorCode(enum.StrEnum):
     HOST_OPTION_INVALID = "host_option_invalid"
     EXTRA_NOT_INSTALLED = "extra_not_installed"
     SCHEMA_CHECK_UNSUPPORTED = "schema_check_unsupported"
-    # memory substrate journal
-    MEMORY_EFFECT_REPLAY_KEY_MISSING = "memory_effect_replay_key_missing"
+    # memory substrate
     MEMORY_EFFECT_REPLAY_MISSING = "memory_effect_replay_missing"
     MEMORY_EFFECT_REPLAY_HASH_CONFLICT = "memory_effect_replay_hash_conflict"
     MEMORY_EFFECT_REPLAY_CORRUPT_ROW = "memory_effect_replay_corrupt_row"
     MEMORY_EFFECT_REPLAY_DECODE = "memory_effect_replay_decode"
     MEMORY_EFFECT_REPLAY_ENCODE = "memory_effect_replay_encode"
     MEMORY_EFFECT_REPLAY_LEASE_LOST = "memory_effect_replay_lease_lost"
+    # the memory substrate never fails on its own; injected faults (effecthost.testing.faults) do
     MEMORY_EFFECT_REPLAY_STORE = "memory_effect_replay_store"
+    MEMORY_AWAIT_EVENT_STORE = "memory_await_event_store"
     # sqlite substrate
-    SQLITE_EFFECT_REPLAY_KEY_MISSING = "sqlite_effect_replay_key_missing"
     SQLITE_EFFECT_REPLAY_MISSING = "sqlite_effect_replay_missing"
     SQLITE_EFFECT_REPLAY_HASH_CONFLICT = "sqlite_effect_replay_hash_conflict"
     SQLITE_EFFECT_REPLAY_CORRUPT_ROW = "sqlite_effect_replay_corrupt_row"
@@ -87,7 +88,6 @@ class ErrorCode(enum.StrEnum):
     SQLITE_SCHEMA_TOO_NEW = "sqlite_schema_too_new"
     SQLITE_SCHEMA_UNKNOWN = "sqlite_schema_unknown"
     # postgres substrate
-    POSTGRES_EFFECT_REPLAY_KEY_MISSING = "postgres_effect_replay_key_missing"
     POSTGRES_EFFECT_REPLAY_MISSING = "postgres_effect_replay_missing"
     POSTGRES_EFFECT_REPLAY_HASH_CONFLICT = "postgres_effect_replay_hash_conflict"
     POSTGRES_EFFECT_REPLAY_CORRUPT_ROW = "postgres_effect_replay_corrupt_row"
@@ -101,15 +101,128 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
 
 
-#: Codes of journal conflicts between a recorded and a reconstructed envelope.
-REPLAY_MISMATCH_CODES = frozenset(
+@dataclass(frozen=True, slots=True)
+class CodeTraits:
+    """What a code means to a caller."""
+
+    #: The HTTP status the service answers the code with.
+    status: int
+    #: True: the failure was not the request's (the substrate or the host failed, or the call was
+    #: interrupted before it recorded anything), so the same call, unchanged, can succeed later.
+    retryable: bool
+
+
+_INVALID = CodeTraits(400, False)  # the request (or the data it names) is wrong: retrying repeats it
+_INTERRUPTED = CodeTraits(400, True)  # cancelled or timed out by its caller; nothing was recorded
+_UNJOURNALABLE = CodeTraits(422, False)  # a well-formed value that cannot be journaled
+_UNAVAILABLE = CodeTraits(503, True)  # the substrate or the host failed, not the request
+_SUBSTRATE_400 = CodeTraits(400, True)  # a substrate failure the service has always answered 400
+
+_JOURNAL_INFIX = "_effect_replay_"
+
+#: Codes every substrate raises in the same shape, by tail: ``{backend}_{tail}`` has the traits of
+#: its tail, whoever's backend raised it.
+FAMILIES: Mapping[str, CodeTraits] = MappingProxyType(
     {
-        "memory_effect_replay_hash_conflict",
-        "sqlite_effect_replay_hash_conflict",
-        "postgres_effect_replay_hash_conflict",
-        "restate_effect_hash_mismatch",
+        "effect_replay_missing": _INVALID,
+        "effect_replay_hash_conflict": _INVALID,
+        "effect_replay_corrupt_row": _INVALID,
+        "effect_replay_decode": _INVALID,
+        "effect_replay_encode": _INVALID,
+        "effect_replay_lease_lost": _UNAVAILABLE,
+        "effect_replay_store": _UNAVAILABLE,
+        "await_event_store": _UNAVAILABLE,
     }
 )
+
+#: The traits of every member that is not a family code (those take their family's).
+_OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
+    ErrorCode.MISSING_EXECUTION_SCOPE_ID: _INVALID,
+    ErrorCode.INVALID_ID: _INVALID,
+    ErrorCode.INVALID_ARGUMENT: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_INVOCATION_SUBJECT: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_INVOCATION_KIND: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_REPLAY_REQUIRED: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_DURABLE_STEP_ID: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_ENVELOPE_CANONICAL_DECODE: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_ENVELOPE_CANONICAL_HASH_INVARIANT: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_WRONG_OUTCOME: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_TOOL_CALL_PENDING: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_COMMAND: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_OUTCOME_DECODE: _INVALID,
+    ErrorCode.CANONICAL_JSON_UNSUPPORTED_TYPE: _UNJOURNALABLE,
+    ErrorCode.CANONICAL_JSON_NON_FINITE: _UNJOURNALABLE,
+    ErrorCode.CANONICAL_JSON_INTEGER_RANGE: _UNJOURNALABLE,
+    ErrorCode.CANONICAL_JSON_KEY_TYPE: _UNJOURNALABLE,
+    ErrorCode.CANONICAL_JSON_INVALID_STRING: _UNJOURNALABLE,
+    ErrorCode.CANONICAL_JSON_TOO_DEEP: _UNJOURNALABLE,
+    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_UNAVAILABLE: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_LOCAL_EXECUTOR_MISMATCH: _INVALID,
+    ErrorCode.RUNTIME_EFFECT_SLEEP_CANCELLED: _INTERRUPTED,
+    ErrorCode.AWAIT_EVENT_UNSUPPORTED: _INVALID,
+    ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED: CodeTraits(404, False),
+    ErrorCode.INVALID_AWAIT_EVENT_WAIT_IDENTITY: _INVALID,
+    ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID: _INVALID,
+    ErrorCode.AWAIT_EVENT_TOKEN_MALFORMED: _INVALID,
+    ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID: CodeTraits(422, False),
+    ErrorCode.AWAIT_EVENT_CANCEL_UNSUPPORTED: _INVALID,
+    ErrorCode.TURN_CONTROL_WAIT_CANCELLED: _INTERRUPTED,
+    ErrorCode.TURN_CONTROL_WAIT_TIMEOUT: _INTERRUPTED,
+    ErrorCode.RECORDING_EFFECT_HOST_UNSUPPORTED_COMMAND: _INVALID,
+    ErrorCode.HOST_URL_INVALID: _INVALID,
+    ErrorCode.HOST_URL_UNSUPPORTED: _INVALID,
+    ErrorCode.HOST_CLOSED: _UNAVAILABLE,
+    ErrorCode.HOST_OPTION_INVALID: _INVALID,
+    ErrorCode.EXTRA_NOT_INSTALLED: _INVALID,
+    ErrorCode.SCHEMA_CHECK_UNSUPPORTED: _INVALID,
+    ErrorCode.SQLITE_EFFECT_JOURNAL_RETIREMENT: _SUBSTRATE_400,
+    ErrorCode.SQLITE_SCHEMA_TOO_NEW: _INVALID,
+    ErrorCode.SQLITE_SCHEMA_UNKNOWN: _INVALID,
+    ErrorCode.POSTGRES_EFFECT_JOURNAL_RETIREMENT: _SUBSTRATE_400,
+    ErrorCode.POSTGRES_SCHEMA_TOO_NEW: _INVALID,
+    # the body was within the HTTP limit, but the value exceeds the store's payload limit
+    ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
+}
+
+
+def backend_code(backend: str, suffix: str) -> str:
+    """``{backend}_effect_replay_{suffix}`` — the journal codes every substrate shares in shape."""
+    return f"{backend}{_JOURNAL_INFIX}{suffix}"
+
+
+def family_of(code: str) -> str | None:
+    """The :data:`FAMILIES` tail of a ``{backend}_{tail}`` code (a non-empty backend), else None."""
+    code = str(code)
+    for tail in FAMILIES:
+        if code.endswith(f"_{tail}") and len(code) > len(tail) + 1:
+            return tail
+    return None
+
+
+def _member_traits(code: ErrorCode) -> CodeTraits:
+    own = _OWN_TRAITS.get(code)
+    tail = family_of(code)
+    if (own is None) == (tail is None):
+        # a developer error, raised when effecthost is imported: every member has exactly one entry
+        raise RuntimeError(f"ErrorCode.{code.name} needs exactly one of: an _OWN_TRAITS entry, a family")
+    return own if own is not None else FAMILIES[tail or ""]
+
+
+#: Every member's traits: its own, or its family's.
+TRAITS: Mapping[str, CodeTraits] = MappingProxyType({code.value: _member_traits(code) for code in ErrorCode})
+
+
+def traits_of(code: str) -> CodeTraits | None:
+    """The traits of a code this library raises, or of any backend's family code; None for codes
+    that are not effecthost's (an executor's own errors, journaled and replayed verbatim)."""
+    traits = TRAITS.get(str(code))
+    if traits is None and (tail := family_of(code)) is not None:
+        traits = FAMILIES[tail]
+    return traits
+
+
+#: Replay-mismatch codes of other systems, carried when their journaled errors are.
+_FOREIGN_REPLAY_MISMATCH_CODES = frozenset({"restate_effect_hash_mismatch"})
 
 
 class EffectHostError(Exception):
@@ -136,7 +249,9 @@ class EffectHostError(Exception):
         return hash((self.code, self.message))
 
     def is_replay_mismatch(self) -> bool:
-        return self.code in REPLAY_MISMATCH_CODES
+        """A journal conflict between a recorded and a reconstructed envelope (any backend)."""
+        foreign = self.code in _FOREIGN_REPLAY_MISMATCH_CODES
+        return foreign or family_of(self.code) == "effect_replay_hash_conflict"
 
     def to_json(self) -> dict[str, Any]:
         """The journaled shape: ``{"code", "message"}`` (+ ``summary`` when present)."""
@@ -157,8 +272,3 @@ class EffectHostError(Exception):
             )
         summary = value.get("summary")
         return cls(value["code"], value["message"], summary=summary if isinstance(summary, dict) else None)
-
-
-def backend_code(backend: str, suffix: str) -> str:
-    """``{backend}_effect_replay_{suffix}`` — the journal codes every substrate shares in shape."""
-    return f"{backend}_effect_replay_{suffix}"
