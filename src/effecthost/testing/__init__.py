@@ -1,8 +1,22 @@
-"""Testing aids: the conformance kit (``effecthost.testing.conformance``) and a manual clock."""
+"""Testing aids: a manual clock, store faults on cue, and the conformance kit.
 
-from .._private.core.clock import ManualClock
-from .._private.core.exports import claim_exports
+- :class:`ManualClock`: leases and due times that move only when a test says so.
+- :class:`Faults` and :func:`inject_faults`: chosen store calls fail with the coded store error
+  a real outage gives (:mod:`effecthost.testing.faults`).
+- :mod:`effecthost.testing.conformance`: the vectors as plain async functions, ``run_all``.
+- :mod:`effecthost.testing.suites` and the opt-in :mod:`effecthost.testing.pytest_plugin`: the
+  vectors as pytest classes to subclass (needs the ``testing`` extra).
+"""
 
-__all__ = ["ManualClock"]
+from effecthost import ManualClock
 
-claim_exports(globals())
+from .faults import Faults, FaultyAwaitStore, FaultyBrowser, FaultyJournalStore, inject_faults
+
+__all__ = [
+    "FaultyAwaitStore",
+    "FaultyBrowser",
+    "FaultyJournalStore",
+    "Faults",
+    "ManualClock",
+    "inject_faults",
+]

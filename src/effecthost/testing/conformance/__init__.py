@@ -1,10 +1,14 @@
 """The conformance kit: the seed's suites ported one to one, the later vectors effecthost adopts
 and the store-level browsing vectors. Plain async functions taking a host factory (``make() ->
 host``, sync or async), plus :func:`run_all` (a report) and :func:`conformance_suite` (a pytest
-class) to check any host.
+class) to check any host. The suite classes to subclass in pytest are in
+:mod:`effecthost.testing.suites`, their fixtures in :mod:`effecthost.testing.pytest_plugin`.
+
+This package needs nothing beyond effecthost itself (the ``effecthost conformance`` command runs
+it); only :func:`conformance_suite` imports pytest, when called.
 """
 
-from ._support import ConformanceFailure
+from ._support import ConformanceFailure, HostFactory, HostPool
 from .browse import journal_store_lists_effects_in_pages
 from .cold import effect_host_await_events_cold_instance
 from .later import (
@@ -15,7 +19,7 @@ from .later import (
     effect_host_retires_process_journal,
     effect_host_retires_session_journal,
 )
-from .lease import LeaseFencingBackend, effect_controller_lease_fencing
+from .lease import LeaseFencingBackend, SubstrateLeaseBackend, effect_controller_lease_fencing
 from .runner import Capabilities, ConformanceReport, VectorResult, conformance_suite, run_all, vectors
 from .seed import (
     effect_controller_concurrent_replay_deterministic,
@@ -30,7 +34,10 @@ __all__ = [
     "Capabilities",
     "ConformanceFailure",
     "ConformanceReport",
+    "HostFactory",
+    "HostPool",
     "LeaseFencingBackend",
+    "SubstrateLeaseBackend",
     "VectorResult",
     "conformance_suite",
     "effect_controller_concurrent_replay_deterministic",

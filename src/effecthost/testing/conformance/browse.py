@@ -1,25 +1,35 @@
-"""Store-level vectors: the ``JournalStore`` browsing reads behind ``GET /v1/effects`` and
-``effecthost journal show``, checked through ``host.journal`` (as :class:`DurableEffectHost` has it)."""
+"""Store-level vectors: the :class:`~effecthost.store.JournalBrowser` reads behind ``GET /v1/effects``
+and ``effecthost journal show``, checked through ``host.browser`` (as :class:`DurableEffectHost`
+declares it; a host of another kind that claims browsing declares the same property)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Protocol, runtime_checkable
 
-from ..._private.core.identity import ExecutionScope
-from ..._private.core.protocols import JournalRetirement
-from ..._private.journal.store import JournalBrowser as JournalStore
-from ._support import ConformanceFailure, HostFactory, Hosts, check_eq, record_step
+from effecthost import EffectHost, ExecutionScope, JournalRetirement
+from effecthost.store import JournalBrowser
+
+from ._support import ConformanceFailure, HostFactory, HostPool, check_eq, record_step
+
+
+@runtime_checkable
+class BrowsableHost(EffectHost, Protocol):
+    """A host whose journal operators can read: ``browser`` is its :class:`JournalBrowser`."""
+
+    @property
+    def browser(self) -> JournalBrowser: ...
 
 
 async def journal_store_lists_effects_in_pages(make: HostFactory) -> None:
     """``list_effects(scope_key, limit, offset)``: every row of one scope by default, or pages of it,
     in the total order ``(created_at_ms, replay_key)``, so consecutive pages neither skip nor
     repeat a row."""
-    async with Hosts(make) as hosts:
+    async with HostPool(make) as hosts:
         host = await hosts.new()
-        journal: JournalStore | None = getattr(host, "journal", None)
-        if journal is None:
-            raise ConformanceFailure("a journal_store host exposes its JournalStore as .journal")
+        if not isinstance(host, BrowsableHost):
+            raise ConformanceFailure("a host that claims browsing exposes its JournalBrowser as .browser")
+        journal = host.browser
         session = f"paging-{uuid.uuid4().hex[:8]}"
         scope = ExecutionScope.turn(session, "turn")
         # Same prefix, zero-padded: every collation orders these keys alike.

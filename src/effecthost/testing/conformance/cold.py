@@ -8,16 +8,27 @@ import asyncio
 import dataclasses
 import uuid
 
-from ..._private.core.await_values import AwaitEventKey, WaitIdentity
-from ..._private.core.commands import AwaitEvent, EffectEnvelope
-from ..._private.core.errors import EffectHostError
-from ..._private.core.executor import CancelToken, LocalExecutor
-from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.core.resolutions import Resolution, ResolveOutcome
+from effecthost import (
+    AwaitEvent,
+    AwaitEventKey,
+    CancelToken,
+    EffectEnvelope,
+    EffectHost,
+    EffectHostError,
+    EffectKind,
+    ExecutionScope,
+    LocalExecutor,
+    Resolution,
+    ResolveOutcome,
+    RuntimeInvocation,
+    RuntimeScope,
+    WaitIdentity,
+)
+
 from ._support import (
     ConformanceFailure,
     HostFactory,
-    Hosts,
+    HostPool,
     check,
     check_eq,
     expect_unknown_or_revoked,
@@ -25,13 +36,15 @@ from ._support import (
 )
 from .later import effect_host_lists_registered_unresolved_waits
 
+Pool = HostPool[EffectHost]
+
 
 def _session(tag: str) -> str:
     return f"cold-{tag}-{uuid.uuid4().hex[:8]}"
 
 
 async def effect_host_await_events_cold_instance(make: HostFactory) -> None:
-    async with Hosts(make) as hosts:
+    async with HostPool(make) as hosts:
         await cold_mint_resolve_observe_all_identities(hosts)
         await cold_first_writer_wins(hosts)
         await cold_replayed_parked_owner(hosts)
@@ -45,7 +58,7 @@ async def effect_host_await_events_cold_instance(make: HostFactory) -> None:
         )
 
 
-async def cold_mint_resolve_observe_all_identities(hosts: Hosts) -> None:
+async def cold_mint_resolve_observe_all_identities(hosts: Pool) -> None:
     session = _session("identities")
     cases = [
         (ExecutionScope.turn(session, "turn"), WaitIdentity.tool_completion("call")),
@@ -70,7 +83,7 @@ async def cold_mint_resolve_observe_all_identities(hosts: Hosts) -> None:
         )
 
 
-async def cold_first_writer_wins(hosts: Hosts) -> None:
+async def cold_first_writer_wins(hosts: Pool) -> None:
     """A waiter on A; B resolves while C sweeps the session: exactly one terminal wins everywhere."""
     for round_ in range(5):
         session = _session(f"race{round_}")
@@ -106,7 +119,7 @@ def _await_envelope(key: AwaitEventKey, replay_key: str) -> EffectEnvelope:
     )
 
 
-async def cold_replayed_parked_owner(hosts: Hosts) -> None:
+async def cold_replayed_parked_owner(hosts: Pool) -> None:
     session = _session("parked")
     scope = ExecutionScope.turn(session, "turn")
     a = await hosts.new()
@@ -135,14 +148,14 @@ async def cold_replayed_parked_owner(hosts: Hosts) -> None:
     check_eq(d_outcome.into_await_event(), terminal, "D replays the journaled terminal after revocation")
 
 
-async def cold_key_stability(hosts: Hosts) -> None:
+async def cold_key_stability(hosts: Pool) -> None:
     scope = ExecutionScope.turn(_session("stable"), "turn")
     wait = WaitIdentity.tool_completion("stable")
     a, b = await hosts.new(), await hosts.new()
     check_eq(await a.await_event_key(scope, wait), await b.await_event_key(scope, wait), "keys agree")
 
 
-async def cold_auth_tamper_matrix(hosts: Hosts) -> None:
+async def cold_auth_tamper_matrix(hosts: Pool) -> None:
     session = _session("tamper")
     a, b, c = await hosts.new(), await hosts.new(), await hosts.new()
     key = await a.await_event_key(ExecutionScope.turn(session, "turn"), WaitIdentity.tool_completion("t"))
@@ -168,7 +181,7 @@ async def cold_auth_tamper_matrix(hosts: Hosts) -> None:
     check_eq(await c.peek_await_event(key), None, "no terminal was materialised for the genuine key")
 
 
-async def cold_revocation_survives_reopen(hosts: Hosts) -> None:
+async def cold_revocation_survives_reopen(hosts: Pool) -> None:
     session = _session("revoke")
     scope = ExecutionScope.turn(session, "turn")
     a = await hosts.new()
@@ -182,7 +195,7 @@ async def cold_revocation_survives_reopen(hosts: Hosts) -> None:
     )
 
 
-async def cold_cancel_sweep_excludes_turn_control(hosts: Hosts) -> None:
+async def cold_cancel_sweep_excludes_turn_control(hosts: Pool) -> None:
     session = _session("sweep")
     scope = ExecutionScope.turn(session, "turn")
     a, b, c = await hosts.new(), await hosts.new(), await hosts.new()
@@ -203,7 +216,7 @@ async def cold_cancel_sweep_excludes_turn_control(hosts: Hosts) -> None:
     check_eq(await asyncio.wait_for(gate_waiter, 5), Resolution.ok("gate"), "gate waiter gets it")
 
 
-async def cold_closing_a_host_ends_its_parked_waits(hosts: Hosts) -> None:
+async def cold_closing_a_host_ends_its_parked_waits(hosts: Pool) -> None:
     """Closing a host ends the waits parked on it with ``host_closed`` instead of leaving them
     hanging; the promise itself stays pending, so another host object resolves it and its own
     waiter receives exactly that terminal."""

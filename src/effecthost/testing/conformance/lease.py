@@ -1,18 +1,33 @@
 """Lease fencing (spec 6.1) through a backend adapter. With a :class:`ManualClock` the vectors are
 deterministic; with the system clock (a database that keeps its own lease clock) they use real,
-short waits."""
+short waits. :class:`SubstrateLeaseBackend` is the adapter for any durable host whose substrate
+declares :class:`~effecthost.store.LeaseHooks`."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..._private.core.commands import EffectEnvelope, ExecCode
-from ..._private.core.errors import EffectHostError
-from ..._private.core.executor import LocalExecutor
-from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.core.outcomes import ExecCodeOutcome, ExecResponse, Outcome
+from effecthost import (
+    DurableEffectHost,
+    EffectEnvelope,
+    EffectHost,
+    EffectHostError,
+    EffectKind,
+    ExecCode,
+    ExecCodeOutcome,
+    ExecResponse,
+    ExecutionScope,
+    LocalExecutor,
+    ManualClock,
+    Outcome,
+    RuntimeInvocation,
+    RuntimeScope,
+)
+from effecthost.store import LeaseHooks
+
 from ._support import ConformanceFailure, check, check_eq
 
 LEASE_SCOPE = ExecutionScope.turn("lease-session", "lease-turn")
@@ -34,6 +49,61 @@ class LeaseFencingBackend(Protocol):
     async def advance(self, ms: int) -> None:
         """Let ``ms`` of lease-clock time pass (advance a manual clock, or really wait)."""
         ...
+
+
+class SubstrateLeaseBackend:
+    """A :class:`LeaseFencingBackend` over durable hosts from ``open(lease_ttl_s=..., clock=...)``
+    (e.g. a :class:`~effecthost.testing.conformance.HostPool` over one URL), stealing and expiring
+    leases through the substrate's :class:`LeaseHooks` (``host.substrate.lease_hooks``).
+
+    ``clock``: a :class:`ManualClock` every host shares, so expiry and renewal are driven, not
+    waited for; None when the substrate keeps its own lease clock (PostgreSQL uses the database's
+    time), and then ``advance`` really waits.
+    """
+
+    def __init__(self, open: Callable[..., Awaitable[EffectHost]], clock: ManualClock | None = None) -> None:
+        self._open = open
+        self.clock = clock
+        self._keeper: EffectHost | None = None
+
+    async def make_host(self, ttl_ms: int) -> Any:
+        options: dict[str, Any] = {"lease_ttl_s": ttl_ms / 1000}
+        if self.clock is not None:
+            options["clock"] = self.clock
+        return await self._open(**options)
+
+    async def _hooks(self) -> LeaseHooks:
+        # A host of its own: the vectors close theirs, and a closed host's substrate may be gone.
+        if self._keeper is None:
+            self._keeper = await self.make_host(30_000)
+        host = self._keeper
+        if not isinstance(host, DurableEffectHost):
+            raise ConformanceFailure("lease hooks are read from a DurableEffectHost's substrate")
+        hooks = host.substrate.lease_hooks
+        if hooks is None:
+            raise ConformanceFailure(
+                "the substrate declares no lease hooks (Substrate.lease_hooks): the lease-fencing "
+                "vectors cannot steal or expire its leases"
+            )
+        return hooks
+
+    async def steal_lease(self, scope_key: str, replay_key: str) -> None:
+        await (await self._hooks()).steal_lease(scope_key, replay_key)
+
+    async def expire_lease(self, scope_key: str, replay_key: str) -> None:
+        await (await self._hooks()).expire_lease(scope_key, replay_key)
+
+    async def advance(self, ms: int) -> None:
+        if self.clock is not None:
+            self.clock.advance(ms)
+        else:
+            await asyncio.sleep(ms / 1000)
+
+    async def aclose(self) -> None:
+        """Close the host the hooks came from (hosts are closed twice harmlessly)."""
+        if self._keeper is not None:
+            keeper, self._keeper = self._keeper, None
+            await keeper.aclose()
 
 
 def _envelope(tag: str) -> EffectEnvelope:

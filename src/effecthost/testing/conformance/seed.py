@@ -8,27 +8,40 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..._private.core.await_values import WaitIdentity
-from ..._private.core.commands import DurableStep, EffectEnvelope, ExecCode
-from ..._private.core.errors import EffectHostError
-from ..._private.core.executor import CancelToken, LocalExecutor
-from ..._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
-from ..._private.core.outcomes import ExecCodeOutcome, ExecResponse, Outcome
-from ..._private.core.protocols import EffectController
-from ..._private.core.resolutions import Resolution, ResolveOutcome
-from ._support import ConformanceFailure, HostFactory, Hosts, check, check_eq, expect_unknown_or_revoked
+from effecthost import (
+    CancelToken,
+    DurableStep,
+    EffectController,
+    EffectEnvelope,
+    EffectHost,
+    EffectHostError,
+    EffectKind,
+    ExecCode,
+    ExecCodeOutcome,
+    ExecResponse,
+    ExecutionScope,
+    LocalExecutor,
+    Outcome,
+    Resolution,
+    ResolveOutcome,
+    RuntimeInvocation,
+    RuntimeScope,
+    WaitIdentity,
+)
+
+from ._support import ConformanceFailure, HostFactory, HostPool, check, check_eq, expect_unknown_or_revoked
 
 # ---- effect_host(make) ----------------------------------------------------------------------
 
 
 async def effect_host(make: HostFactory) -> None:
-    async with Hosts(make) as hosts:
+    async with HostPool(make) as hosts:
         await effect_host_preserves_scope_metadata(await hosts.new())
         await effect_host_rejects_missing_scope_ids(await hosts.new())
         await effect_host_static_scope_preserves_metadata_when_available(await hosts.new())
 
 
-async def effect_host_preserves_scope_metadata(host: Any) -> None:
+async def effect_host_preserves_scope_metadata(host: EffectHost) -> None:
     scope = ExecutionScope.queue_drain("session-1", "drain-1")
     scoped = host.scoped(scope)
     check_eq(scoped.execution_scope, scope, "scoped controller must retain the selected semantic scope")
@@ -41,7 +54,7 @@ async def effect_host_preserves_scope_metadata(host: Any) -> None:
     check_eq(scoped_turn.turn_id, "turn-1", "turn id")
 
 
-async def effect_host_rejects_missing_scope_ids(host: Any) -> None:
+async def effect_host_rejects_missing_scope_ids(host: EffectHost) -> None:
     invalid_scopes = [
         ExecutionScope.turn("", "turn"),
         ExecutionScope.turn("session", ""),
@@ -63,7 +76,7 @@ async def effect_host_rejects_missing_scope_ids(host: Any) -> None:
             raise ConformanceFailure(f"invalid execution scope must be rejected: {scope!r}")
 
 
-async def effect_host_static_scope_preserves_metadata_when_available(host: Any) -> None:
+async def effect_host_static_scope_preserves_metadata_when_available(host: EffectHost) -> None:
     scope = ExecutionScope.runtime_operation("static-runtime-op")
     scoped = host.scoped_static(scope)
     if scoped is None:
@@ -76,7 +89,7 @@ async def effect_host_static_scope_preserves_metadata_when_available(host: Any) 
 
 
 async def effect_host_await_events(make: HostFactory) -> None:
-    async with Hosts(make) as hosts:
+    async with HostPool(make) as hosts:
         await effect_host_await_event_key_is_stable(await hosts.new())
         await effect_host_await_event_accepts_early_resolution(await hosts.new())
         await effect_host_await_event_duplicate_resolution_is_terminal(await hosts.new())
@@ -85,7 +98,7 @@ async def effect_host_await_events(make: HostFactory) -> None:
         await effect_host_await_event_rejects_tampered_keys(await hosts.new())
 
 
-async def effect_host_await_event_key_is_stable(host: Any) -> None:
+async def effect_host_await_event_key_is_stable(host: EffectHost) -> None:
     scope = ExecutionScope.turn("await-event-session-stable", "turn-stable")
     wait = WaitIdentity.tool_completion("call-stable")
     first = await host.await_event_key(scope, wait)
@@ -93,7 +106,7 @@ async def effect_host_await_event_key_is_stable(host: Any) -> None:
     check_eq(first, second, "minting the same (scope, wait) twice yields equal keys")
 
 
-async def effect_host_await_event_accepts_early_resolution(host: Any) -> None:
+async def effect_host_await_event_accepts_early_resolution(host: EffectHost) -> None:
     scope = ExecutionScope.turn("await-event-session-early", "turn-early")
     key = await host.await_event_key(scope, WaitIdentity.tool_completion("call-early"))
     resolution = Resolution.ok({"ready": True})
@@ -102,7 +115,7 @@ async def effect_host_await_event_accepts_early_resolution(host: Any) -> None:
     check_eq(awaited, resolution, "await returns the early resolution")
 
 
-async def effect_host_await_event_duplicate_resolution_is_terminal(host: Any) -> None:
+async def effect_host_await_event_duplicate_resolution_is_terminal(host: EffectHost) -> None:
     scope = ExecutionScope.turn("await-event-session-dupe", "turn-dupe")
     key = await host.await_event_key(scope, WaitIdentity.tool_completion("call-dupe"))
     resolution = Resolution.ok("first")
@@ -112,7 +125,7 @@ async def effect_host_await_event_duplicate_resolution_is_terminal(host: Any) ->
     check_eq(second, ResolveOutcome.already_resolved(resolution), "duplicate resolve keeps the first")
 
 
-async def effect_host_await_event_cancel_and_timeout_are_terminal(host: Any) -> None:
+async def effect_host_await_event_cancel_and_timeout_are_terminal(host: EffectHost) -> None:
     cancel_scope = ExecutionScope.turn("await-event-session-cancel", "turn-cancel")
     cancel_key = await host.await_event_key(cancel_scope, WaitIdentity.tool_completion("call-cancel"))
     cancel = CancelToken()
@@ -130,7 +143,7 @@ async def effect_host_await_event_cancel_and_timeout_are_terminal(host: Any) -> 
     check_eq(timed_out, Resolution.TIMEOUT, "timed-out await-event")
 
 
-async def effect_host_await_event_revokes_session_scope(host: Any) -> None:
+async def effect_host_await_event_revokes_session_scope(host: EffectHost) -> None:
     scope = ExecutionScope.turn("await-event-session-revoke", "turn-revoke")
     key = await host.await_event_key(scope, WaitIdentity.tool_completion("call-revoke"))
     await host.revoke_await_events_for_session("await-event-session-revoke")
@@ -144,7 +157,7 @@ async def effect_host_await_event_revokes_session_scope(host: Any) -> None:
     )
 
 
-async def effect_host_await_event_rejects_tampered_keys(host: Any) -> None:
+async def effect_host_await_event_rejects_tampered_keys(host: EffectHost) -> None:
     import dataclasses
 
     scope = ExecutionScope.turn("await-event-session-tamper", "turn-tamper")
@@ -164,7 +177,7 @@ async def effect_host_await_event_rejects_tampered_keys(host: Any) -> None:
 
 
 async def effect_host_durable_steps(make: HostFactory) -> None:
-    async with Hosts(make) as hosts:
+    async with HostPool(make) as hosts:
         host = await hosts.new()
         check(
             host.supports_durable_effects,
