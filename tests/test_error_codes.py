@@ -49,10 +49,9 @@ EXECUTOR_CODES = {
 }
 EXECUTOR_CODES_LIVE_UNDER = SRC / "testing"
 
-#: Bare codes that never reach a caller, with where they are written. ``sqlite_drain``: the no-op
-#: write ``Database.drain`` queues behind pending writes; its error is suppressed right there.
-#: (It should read ``ErrorCode.SQLITE_EFFECT_REPLAY_STORE``; then drop it from here.)
-SUPPRESSED_CODES = {"sqlite_drain": "src/effecthost/_private/stores/sqlite/db.py"}
+#: Bare codes that never reach a caller, with where they are written (none today; an entry needs
+#: a reason).
+SUPPRESSED_CODES: dict[str, str] = {}
 
 #: The faces: their helpers take the service's and the CLI's own codes, not library codes.
 FACES = (SRC / "server", SRC / "cli")

@@ -25,6 +25,7 @@ EXPORTS: dict[str, list[str]] = {
         "AwaitEventOutcome",
         "CancelToken",
         "Clock",
+        "CodeTraits",
         "Command",
         "DurableEffectHost",
         "DurableStep",
@@ -61,6 +62,7 @@ EXPORTS: dict[str, list[str]] = {
         "ToolCallOutcome",
         "WaitIdentity",
         "open_host",
+        "traits_of",
     ],
     "effecthost.store": [
         "AwaitStore",

@@ -91,9 +91,7 @@ def test_the_resolver_keeps_public_imports_public() -> None:
 
 #: Faces that still import a private module, each until the name it needs is exported. Strict:
 #: once the import is public the case passes, the xfail fails, and the entry must go.
-PENDING = {
-    PACKAGE / "server" / "errors.py": "imports traits_of, which no public root exports yet",
-}
+PENDING: dict[Path, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from ._private.core.commands import (
     Sleep,
     ToolCall,
 )
-from ._private.core.errors import EffectHostError, ErrorCode
+from ._private.core.errors import CodeTraits, EffectHostError, ErrorCode, traits_of
 from ._private.core.executor import CancelToken, LocalExecutor
 from ._private.core.exports import claim_exports
 from ._private.core.identity import EffectKind, ExecutionScope, RuntimeInvocation, RuntimeScope
@@ -47,6 +47,7 @@ __all__ = [
     "AwaitEventOutcome",
     "CancelToken",
     "Clock",
+    "CodeTraits",
     "Command",
     "DurableEffectHost",
     "DurableStep",
@@ -83,6 +84,7 @@ __all__ = [
     "ToolCallOutcome",
     "WaitIdentity",
     "open_host",
+    "traits_of",
 ]
 
 claim_exports(globals())

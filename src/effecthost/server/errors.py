@@ -8,8 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import EffectHostError
-from .._private.core.errors import traits_of  # private until a public root exports it
+from .. import EffectHostError, traits_of
 
 log = logging.getLogger("effecthost.server")
 

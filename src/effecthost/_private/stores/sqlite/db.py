@@ -37,7 +37,7 @@ from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ...core.errors import EffectHostError
+from ...core.errors import EffectHostError, ErrorCode
 
 T = TypeVar("T")
 
@@ -419,7 +419,9 @@ class Database:
         if self._pending is not None or self._retrying is not None:
             # A no-op write queues behind them and returns after their commit.
             with contextlib.suppress(EffectHostError):
-                await self.write(lambda conn: None, durable=False, error_code="sqlite_drain")
+                await self.write(
+                    lambda conn: None, durable=False, error_code=ErrorCode.SQLITE_EFFECT_REPLAY_STORE
+                )
         if self._owed:
             await self._pay_once()  # what still fails now is left to its lease's expiry
 
