@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/python -m effecthost.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src tests/typing
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy src tests/typing examples
 
 typecheck: lint
 
@@ -28,8 +28,8 @@ browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 test: $(STAMP) browser-deps
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src tests/typing
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy src tests/typing examples
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

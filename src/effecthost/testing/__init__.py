@@ -13,10 +13,10 @@ from effecthost import ManualClock
 from .faults import Faults, FaultyAwaitStore, FaultyBrowser, FaultyJournalStore, inject_faults
 
 __all__ = [
+    "Faults",
     "FaultyAwaitStore",
     "FaultyBrowser",
     "FaultyJournalStore",
-    "Faults",
     "ManualClock",
     "inject_faults",
 ]
