@@ -24,18 +24,19 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 sys.path.insert(0, SRC)
 
 from effecthost import ExecutionScope, WaitIdentity, open_host  # noqa: E402 - after sys.path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sqlite_bench import emit, fresh  # noqa: E402 - the SQLite benchmark's JSON lines and files
 
 SESSION = "wake-load"
 
@@ -78,18 +79,6 @@ async def main():
     print(json.dumps({"times": times, **counters}), flush=True)
 asyncio.run(main())
 """
-
-
-def emit(**fields: Any) -> None:
-    print(json.dumps({"peer": "effecthost", "backend": "sqlite", **fields}), flush=True)
-
-
-def fresh(directory: Path, name: str) -> str:
-    path = directory / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    shutil.rmtree(str(path) + ".wake", ignore_errors=True)
-    return str(path)
 
 
 async def _spawn(code: str, *args: str) -> asyncio.subprocess.Process:
