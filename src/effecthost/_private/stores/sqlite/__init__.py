@@ -1,7 +1,7 @@
 """The SQLite substrate: ``open_host("sqlite:///path.db")``. See docs/sqlite.md.
 
 Modules: ``schema`` (tables, versions, migrations), ``db`` (connection, batched write
-transactions), ``journal`` and ``awaits`` (the store Protocols), ``wake`` (cross-process
+transactions), ``journal``, ``awaits`` and ``turns`` (the store Protocols), ``wake`` (cross-process
 wake-ups), ``durability`` (the ``synchronous`` option), ``substrate`` (per-process sharing).
 """
 
@@ -21,6 +21,7 @@ from .durability import Durability
 from .journal import SqliteJournalStore
 from .schema import SCHEMA_VERSION, file_version
 from .substrate import SqliteSubstrate, acquire
+from .turns import SqliteTurnStore
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,6 +29,7 @@ __all__ = [
     "SqliteAwaitStore",
     "SqliteJournalStore",
     "SqliteSubstrate",
+    "SqliteTurnStore",
     "open_sqlite_substrate",
     "sqlite_path",
 ]
@@ -70,10 +72,12 @@ async def open_sqlite_substrate(url: str, *, clock: Clock, options: dict[str, An
     shared = await acquire(path)
     journal = SqliteJournalStore(shared.db, clock, durability)
     awaits = SqliteAwaitStore(shared.db, clock, durability, shared.hub, shared.channel)
+    turns = SqliteTurnStore(shared.db, durability, shared.hub, shared.channel)
     return Substrate(
         journal=journal,
         browser=journal,
         awaits=awaits,
+        turns=turns,
         close=shared.release,
         capabilities=_CAPABILITIES,
         lease_hooks=journal,

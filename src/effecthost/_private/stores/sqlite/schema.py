@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...core.errors import EffectHostError, ErrorCode
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 VERSION_TABLE = "effecthost_schema_versions"
 
 # Version 1: the first release. Kept verbatim: migration tests build v1 files from it.
@@ -97,11 +97,63 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     )
 
 
+#: v5's two turn-record predicates, which the turn store's queries state word for word: SQLite uses
+#: a partial index only for a query whose WHERE holds the index's WHERE term, and an expression
+#: index only for a query that names the same expression. Part of schema v5: changing either needs
+#: a migration. ``TURN_LIVE``: not ended (``lifecycle.model.TurnStatus.terminal``).
+#: ``TURN_WAKE_AT``: ``lifecycle.model.next_wake_ms`` of a live row.
+TURN_LIVE = "status NOT IN ('completed', 'failed', 'cancelled')"
+TURN_WAKE_AT = (
+    "CASE WHEN owner != '' THEN lease_expires_at_ms WHEN status = 'pending' THEN created_at_ms"
+    " ELSE wake_at_ms END"
+)
+
+# Version 5's table, kept verbatim like V1_DDL: its columns are lifecycle.model.COLUMNS, in order.
+V5_TURN_DDL = f"""
+CREATE TABLE turn_records (
+  session_id TEXT NOT NULL,
+  turn_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  input_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  result_json TEXT,
+  error_json TEXT,
+  attempts INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  lease_expires_at_ms INTEGER NOT NULL,
+  waiting_json TEXT,
+  wake_at_ms INTEGER,
+  wait_key_id TEXT NOT NULL,
+  cancel_requested INTEGER NOT NULL,
+  resumes INTEGER NOT NULL,
+  meta_json TEXT NOT NULL,
+  PRIMARY KEY (session_id, turn_id)
+) WITHOUT ROWID;
+CREATE INDEX turn_records_created ON turn_records(created_at_ms, session_id, turn_id);
+CREATE INDEX turn_records_status ON turn_records(status, created_at_ms, session_id, turn_id);
+CREATE INDEX turn_records_live ON turn_records(created_at_ms, session_id, turn_id)
+  WHERE {TURN_LIVE};
+CREATE INDEX turn_records_wake ON turn_records(({TURN_WAKE_AT})) WHERE {TURN_LIVE};
+"""
+
+
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """v5 adds the turn records of durable turns (``lifecycle.model``): one row per (session id,
+    turn id). Indexes: ``created`` and ``status`` order the listings (a session's turns are a
+    primary-key range); ``live`` holds the turns that have not ended, in creation order, which a
+    claim walks oldest first without reading the ended turns that pile up behind it; ``wake`` holds
+    the same turns by the time each becomes runnable by time alone, so the earliest is one seek."""
+    _run_ddl(conn, V5_TURN_DDL)
+
+
 #: MIGRATIONS[v] upgrades a file at version v to v + 1.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 
