@@ -21,6 +21,7 @@ OWN_TABLES = {
     "await_event_meta",
     "await_event_waits",
     "await_event_revoked_sessions",
+    "turn_records",
 }
 
 

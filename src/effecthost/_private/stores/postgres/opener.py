@@ -14,6 +14,7 @@ from .db import Database, store_error
 from .journal import PostgresJournalStore
 from .listener import NotifyListener
 from .schema import migrate
+from .turns import PostgresTurnStore
 
 
 class PostgresSubstrate(Substrate):
@@ -58,6 +59,7 @@ async def open_postgres_substrate(url: str, *, clock: Clock, options: dict[str, 
         journal=journal,
         browser=journal,
         awaits=PostgresAwaitStore(db, hub, secret),
+        turns=PostgresTurnStore(db, hub),
         close=close,
         capabilities=Capabilities(shared_across_processes=True, schema_migrations=True),
         lease_hooks=journal,

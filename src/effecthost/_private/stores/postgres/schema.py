@@ -73,6 +73,57 @@ MIGRATIONS: tuple[tuple[int, str, tuple[LiteralString, ...]], ...] = (
             "DROP INDEX IF EXISTS {s}.runtime_effect_replay_status_lease_expires_at_ms_idx",
         ),
     ),
+    (
+        3,
+        "turn records",
+        (
+            # The columns are lifecycle.model.COLUMNS, in that order (turns.py reads and writes
+            # whole rows); cancel_requested is 0/1, as the model's row helpers expect. The ids
+            # sort by code point ("C"), as in every other store, whatever the database's locale.
+            """CREATE TABLE {s}.turn_records (
+                session_id TEXT COLLATE "C" NOT NULL,
+                turn_id TEXT COLLATE "C" NOT NULL,
+                name TEXT NOT NULL,
+                input_json TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                result_json TEXT,
+                error_json TEXT,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                owner TEXT NOT NULL DEFAULT '',
+                lease_expires_at_ms BIGINT NOT NULL DEFAULT 0,
+                waiting_json TEXT,
+                wake_at_ms BIGINT,
+                wait_key_id TEXT NOT NULL DEFAULT '',
+                cancel_requested SMALLINT NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+                resumes BIGINT NOT NULL DEFAULT 0,
+                meta_json TEXT NOT NULL DEFAULT '{{}}',
+                PRIMARY KEY (session_id, turn_id)
+            )""",
+            # Listing, all turns and by status, in the Protocol's order. (By session: the key.)
+            "CREATE INDEX turn_records_order_idx ON {s}.turn_records (created_at_ms, session_id, turn_id)",
+            "CREATE INDEX turn_records_status_idx ON {s}.turn_records "
+            "(status, created_at_ms, session_id, turn_id)",
+            # The rest are partial, so ended history never slows a worker. Claims walk, oldest
+            # first, the turns that time alone can make runnable (turns.CLAIMABLE): not those
+            # waiting on an event with no deadline, which may be many and wait for days.
+            # next_wake_ms takes the least wake time (turns.WAKE_MS, the SQL of
+            # model.next_wake_ms) of the live turns, overall or per name.
+            "CREATE INDEX turn_records_claim_idx ON {s}.turn_records "
+            "(created_at_ms, session_id, turn_id) "
+            "WHERE status NOT IN ('completed', 'failed', 'cancelled') "
+            "AND (owner <> '' OR status = 'pending' OR wake_at_ms IS NOT NULL)",
+            "CREATE INDEX turn_records_wake_idx ON {s}.turn_records "
+            "((CASE WHEN owner <> '' THEN lease_expires_at_ms WHEN status = 'pending' "
+            "THEN created_at_ms ELSE wake_at_ms END)) "
+            "WHERE status NOT IN ('completed', 'failed', 'cancelled')",
+            "CREATE INDEX turn_records_name_wake_idx ON {s}.turn_records "
+            "(name, (CASE WHEN owner <> '' THEN lease_expires_at_ms WHEN status = 'pending' "
+            "THEN created_at_ms ELSE wake_at_ms END)) "
+            "WHERE status NOT IN ('completed', 'failed', 'cancelled')",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 #: Second argument of hashtextextended for the migration lock; await-event locks use 562.
