@@ -299,7 +299,7 @@ def test_every_member_has_traits_and_family_codes_take_their_familys() -> None:
     assert set(TRAITS) == {code.value for code in ErrorCode}
     for code in ErrorCode:
         traits = TRAITS[code.value]
-        assert traits.status in (400, 404, 413, 422, 503), code
+        assert traits.status in (400, 404, 409, 413, 422, 503), code
         assert traits.retryable or traits.status < 500, f"{code}: a 5xx is always retryable"
         tail = family_of(code)
         if tail is not None:
@@ -318,6 +318,16 @@ def test_traits_of_knows_any_backends_journal_codes_and_nothing_else() -> None:
 
 #: Today's non-400 statuses (the service answered these before codes carried them as data).
 NOT_400 = {
+    "turn_not_found": 404,
+    "turn_start_conflict": 409,
+    "turn_not_resumable": 409,
+    "turn_cancelled": 409,
+    "turn_failed": 422,
+    "turn_step_failed": 422,
+    "turn_payload_too_large": 413,
+    "turn_lease_lost": 503,
+    "sqlite_turn_store": 503,
+    "postgres_turn_store": 503,
     "await_event_unknown_or_revoked": 404,
     "await_event_resolution_invalid": 422,
     "postgres_payload_too_large": 413,

@@ -33,11 +33,18 @@ from ._private.core.outcomes import (
 )
 from ._private.core.protocols import EffectController, EffectHost, JournalRetirement, ScopedController
 from ._private.core.resolutions import Resolution, ResolveOutcome
+from ._private.lifecycle.model import TurnStatus
 from ._private.runtime.controller import JournalController
 from ._private.runtime.durable import DurableEffectHost
 from ._private.runtime.inline import InlineEffectHost
 from ._private.runtime.recording import RecordingEffectHost, RecordingEffectHostRecord
 from ._private.runtime.registry import open_host
+from ._private.runtime.turn_control import TurnHandle, TurnInfo
+from ._private.turns.context import idempotency_key
+from ._private.turns.function import DurableTurn, durable_turn, step, tool
+from ._private.turns.retry import RetryPolicy
+from ._private.turns.turn import Turn, current_turn
+from ._private.turns.worker import Worker
 
 __version__ = "0.1.0"
 
@@ -52,6 +59,7 @@ __all__ = [
     "DurableEffectHost",
     "DurableStep",
     "DurableStepOutcome",
+    "DurableTurn",
     "EffectController",
     "EffectEnvelope",
     "EffectHost",
@@ -74,6 +82,7 @@ __all__ = [
     "RecordingEffectHostRecord",
     "Resolution",
     "ResolveOutcome",
+    "RetryPolicy",
     "RuntimeInvocation",
     "RuntimeScope",
     "ScopedController",
@@ -82,8 +91,18 @@ __all__ = [
     "SystemClock",
     "ToolCall",
     "ToolCallOutcome",
+    "Turn",
+    "TurnHandle",
+    "TurnInfo",
+    "TurnStatus",
     "WaitIdentity",
+    "Worker",
+    "current_turn",
+    "durable_turn",
+    "idempotency_key",
     "open_host",
+    "step",
+    "tool",
     "traits_of",
 ]
 

@@ -58,6 +58,19 @@ class ErrorCode(enum.StrEnum):
     TURN_CONTROL_WAIT_TIMEOUT = "turn_control_wait_timeout"
     # recording host
     RECORDING_EFFECT_HOST_UNSUPPORTED_COMMAND = "recording_effect_host_unsupported_command"
+    # durable turns
+    TURN_CONTEXT_MISSING = "turn_context_missing"
+    TURN_NOT_FOUND = "turn_not_found"
+    TURN_START_CONFLICT = "turn_start_conflict"
+    TURN_NOT_RESUMABLE = "turn_not_resumable"
+    TURN_KEY_REUSED = "turn_key_reused"
+    TURN_CANCELLED = "turn_cancelled"
+    TURN_LEASE_LOST = "turn_lease_lost"
+    TURN_FAILED = "turn_failed"
+    TURN_STEP_FAILED = "turn_step_failed"
+    TURN_RESULT_TIMEOUT = "turn_result_timeout"
+    TURN_PAYLOAD_TOO_LARGE = "turn_payload_too_large"
+    TURNS_UNSUPPORTED = "turns_unsupported"
     # hosts, URLs
     HOST_URL_INVALID = "host_url_invalid"
     HOST_URL_UNSUPPORTED = "host_url_unsupported"
@@ -85,6 +98,7 @@ class ErrorCode(enum.StrEnum):
     SQLITE_EFFECT_REPLAY_STORE = "sqlite_effect_replay_store"
     SQLITE_EFFECT_JOURNAL_RETIREMENT = "sqlite_effect_journal_retirement"
     SQLITE_AWAIT_EVENT_STORE = "sqlite_await_event_store"
+    SQLITE_TURN_STORE = "sqlite_turn_store"
     SQLITE_SCHEMA_TOO_NEW = "sqlite_schema_too_new"
     SQLITE_SCHEMA_UNKNOWN = "sqlite_schema_unknown"
     # postgres substrate
@@ -97,6 +111,7 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_EFFECT_REPLAY_STORE = "postgres_effect_replay_store"
     POSTGRES_EFFECT_JOURNAL_RETIREMENT = "postgres_effect_journal_retirement"
     POSTGRES_AWAIT_EVENT_STORE = "postgres_await_event_store"
+    POSTGRES_TURN_STORE = "postgres_turn_store"
     POSTGRES_SCHEMA_TOO_NEW = "postgres_schema_too_new"
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
 
@@ -132,6 +147,7 @@ FAMILIES: Mapping[str, CodeTraits] = MappingProxyType(
         "effect_replay_lease_lost": _UNAVAILABLE,
         "effect_replay_store": _UNAVAILABLE,
         "await_event_store": _UNAVAILABLE,
+        "turn_store": _UNAVAILABLE,
     }
 )
 
@@ -169,6 +185,20 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.TURN_CONTROL_WAIT_CANCELLED: _INTERRUPTED,
     ErrorCode.TURN_CONTROL_WAIT_TIMEOUT: _INTERRUPTED,
     ErrorCode.RECORDING_EFFECT_HOST_UNSUPPORTED_COMMAND: _INVALID,
+    ErrorCode.TURN_CONTEXT_MISSING: _INVALID,
+    ErrorCode.TURN_NOT_FOUND: CodeTraits(404, False),
+    ErrorCode.TURN_START_CONFLICT: CodeTraits(409, False),
+    ErrorCode.TURN_NOT_RESUMABLE: CodeTraits(409, False),
+    ErrorCode.TURN_KEY_REUSED: _INVALID,
+    # the turn's own terminal: the same call on the same turn answers it again
+    ErrorCode.TURN_CANCELLED: CodeTraits(409, False),
+    ErrorCode.TURN_LEASE_LOST: _UNAVAILABLE,
+    # the turn's own failure, recorded: the same call on the same turn answers it again
+    ErrorCode.TURN_FAILED: CodeTraits(422, False),
+    ErrorCode.TURN_STEP_FAILED: CodeTraits(422, False),
+    ErrorCode.TURN_RESULT_TIMEOUT: _INTERRUPTED,
+    ErrorCode.TURN_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
+    ErrorCode.TURNS_UNSUPPORTED: _INVALID,
     ErrorCode.HOST_URL_INVALID: _INVALID,
     ErrorCode.HOST_URL_UNSUPPORTED: _INVALID,
     ErrorCode.HOST_CLOSED: _UNAVAILABLE,

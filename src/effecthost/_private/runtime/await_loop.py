@@ -224,6 +224,13 @@ class AwaitCoordinator:
             # or poll, instead of ending a wait that may last hours.
             return None, None
 
+    async def register(self, key: AwaitEventKey) -> None:
+        """Register the key's promise without parking on it (a suspended turn's wait is listed
+        as outstanding until it resolves); a forged or revoked key is refused."""
+        admitted = await self._admitted(key)
+        if admitted is None or not await self._store.ensure_pending(key.key_id, admitted[0]):
+            raise unknown_or_revoked()
+
     async def revoke_session(self, session_id: str) -> None:
         await self._store.revoke_session(_check_session_id(session_id))
 

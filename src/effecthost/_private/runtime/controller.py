@@ -131,6 +131,14 @@ class JournalController:
         """The effect's answer from the journal, or from running it now and recording it."""
         return EffectResult(*await self._settle(envelope, local_executor))
 
+    async def has_recorded(self, replay_key: str) -> bool:
+        """True when the journal held an outcome or error for ``replay_key`` when this controller
+        first read it and it has not been replayed yet (a driver asks before deciding to park)."""
+        if self._cache is None:
+            await self._preload()
+        assert self._cache is not None
+        return replay_key in self._cache
+
     async def _settle(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Settled:
         # A tuple, not an EffectResult: with no interceptors nobody sees it, and building the
         # dataclass per effect cost ~2k instructions (bench/instructions.py).

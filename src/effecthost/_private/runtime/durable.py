@@ -7,17 +7,23 @@ the host. Two hosts on one substrate share everything durable.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from ..core.await_values import AwaitEventKey
 from ..core.clock import Clock
 from ..core.identity import ExecutionScope, check_id
 from ..core.protocols import JournalRetirement, ScopedController
+from ..core.resolutions import Resolution, ResolveOutcome
 from ..journal.model import JournalRow, LeaseTimings, ScopeSummary, SessionSummary
 from ..journal.store import JournalBrowser, JournalStore
+from ..lifecycle import transitions
+from ..lifecycle.model import TurnStatus
 from ..stores.base import Substrate
 from .await_loop import AwaitCoordinator
 from .awaiting import ComposedHost
 from .controller import DriverContext, JournalController
 from .interceptors import Interceptor
+from .turn_control import DEFAULT_MAX_PAYLOAD_BYTES, DrivenTurn, TurnControl, TurnHandle, TurnInfo
 
 DEFAULT_LEASE_TTL_MS = 30_000
 
@@ -69,6 +75,7 @@ class DurableEffectHost(ComposedHost):
         clock: Clock,
         lease: LeaseTimings | None = None,
         interceptors: Iterable[Interceptor] = (),
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         super().__init__(AwaitCoordinator(substrate.awaits), interceptors)
         self.substrate = substrate
@@ -79,6 +86,7 @@ class DurableEffectHost(ComposedHost):
         self._context = DriverContext(substrate.journal, clock, self.lease, self.await_await_event)
         if self._interceptors:
             self._context.chain = self._chain
+        self.turns = TurnControl(self, substrate.turns, clock, max_payload_bytes)
 
     @property
     def supports_durable_effects(self) -> bool:
@@ -116,6 +124,84 @@ class DurableEffectHost(ComposedHost):
 
     def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
         return self.scoped(scope)
+
+    # durable turns: records here, driving in effecthost._private.turns (see turn_control)
+
+    async def start_turn(
+        self,
+        fn_or_name: DrivenTurn | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> TurnHandle:
+        """Record the turn (idempotent by session and turn id) for a worker to drive."""
+        self._check_open()
+        return await self.turns.start(fn_or_name, session_id, turn_id, input)
+
+    async def run_turn(
+        self, fn: DrivenTurn, *, session_id: str, turn_id: str, input: dict[str, Any] | None = None
+    ) -> Any:
+        """Start the turn (idempotently) and drive it here; return its result or raise its error.
+        Called again after a crash, it finishes the same turn, replaying what was recorded."""
+        self._check_open()
+        return await fn.run_here(self, session_id=session_id, turn_id=turn_id, input=input)
+
+    async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
+        self._check_open()
+        record = await self.turns.get(session_id, turn_id)
+        return None if record is None else TurnInfo.of(record)
+
+    async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
+        self._check_open()
+        return await self.turns.cancel(session_id, turn_id)
+
+    async def resume_turn(self, session_id: str, turn_id: str) -> TurnHandle:
+        self._check_open()
+        return await self.turns.resume(session_id, turn_id)
+
+    def turn_handle(self, session_id: str, turn_id: str) -> TurnHandle:
+        """A handle on a turn started elsewhere (its result, its info)."""
+        return TurnHandle(self.turns, session_id, turn_id)
+
+    async def list_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TurnInfo]:
+        self._check_open()
+        return await self.turns.list(session_id, status, limit, offset)
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        outcome = await super().resolve_await_event(key, resolution)
+        await self.turns.woken_by(key, outcome)
+        return outcome
+
+    async def cancel_await_events_for_session(self, session_id: str) -> None:
+        await super().cancel_await_events_for_session(session_id)
+        await self._wake_waiting_turns(session_id)
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        await super().revoke_await_events_for_session(session_id)
+        await self._wake_waiting_turns(session_id)
+
+    async def _wake_waiting_turns(self, session_id: str) -> None:
+        """The session's suspended waits were answered in bulk: their turns run and find out."""
+        store = self.substrate.turns
+        if store is None:
+            return
+        now = self.clock.now_ms()
+        offset = 0
+        while page := await store.list_turns(
+            session_id=session_id, status=TurnStatus.WAITING, limit=500, offset=offset
+        ):
+            for record in page:
+                if not record.held and record.wait_key_id:
+                    await store.update(session_id, record.turn_id, transitions.wake(record.wait_key_id, now))
+            offset += len(page)
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
         self._check_open()

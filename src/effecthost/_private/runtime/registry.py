@@ -22,6 +22,7 @@ from ..journal.model import LeaseTimings
 from ..stores.base import SchemaStatus, SchemeSpec
 from .durable import DEFAULT_LEASE_TTL_MS, DurableEffectHost
 from .interceptors import Interceptor
+from .turn_control import DEFAULT_MAX_PAYLOAD_BYTES
 
 #: A lease is how long a crashed owner's claim blocks its successor; past a day it is a typo (and
 #: a ttl of 1e300 s would overflow every store's timestamps).
@@ -98,21 +99,36 @@ async def open_host(
     lease_ttl_s: float | None = None,
     clock: Clock | None = None,
     interceptors: Iterable[Interceptor] = (),
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     **options: Any,
 ) -> DurableEffectHost:
     """Open a durable host. Two hosts on the same URL share journal, await events and secret.
 
     ``clock`` (default: the system clock) is the clock of the substrate's leases and due times and
     of the host's waits alike; ``interceptors`` wrap every effect and await-event call, outermost
-    first. Other keyword options go to the substrate (e.g. ``synchronous=`` on SQLite).
+    first; ``max_payload_bytes`` bounds a turn's input, result and each effect's value (UTF-8 bytes
+    of their canonical JSON), the same on every substrate. Other keyword options go to the
+    substrate (e.g. ``synchronous=`` on SQLite).
     """
     _, spec = scheme_of(url)
+    if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or max_payload_bytes < 1:
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID,
+            f"max_payload_bytes must be a positive int, not {max_payload_bytes!r}",
+        )
     lease = lease_from(lease_ttl_s)
     use_clock = clock or SYSTEM_CLOCK
     interceptors = tuple(interceptors)
     substrate = await spec.open(url, clock=use_clock, options=options)
     try:
-        return DurableEffectHost(substrate, url=url, clock=use_clock, lease=lease, interceptors=interceptors)
+        return DurableEffectHost(
+            substrate,
+            url=url,
+            clock=use_clock,
+            lease=lease,
+            interceptors=interceptors,
+            max_payload_bytes=max_payload_bytes,
+        )
     except BaseException:
         await substrate.close()
         raise

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..awaits.store import AwaitStore
 from ..core.clock import Clock
 from ..journal.store import JournalBrowser, JournalStore, LeaseHooks
+from ..lifecycle.store import TurnStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Substrate:
         journal: JournalStore,
         browser: JournalBrowser,
         awaits: AwaitStore,
+        turns: TurnStore | None = None,
         close: Callable[[], Awaitable[None]],
         capabilities: Capabilities = Capabilities(),
         lease_hooks: LeaseHooks | None = None,
@@ -57,6 +59,9 @@ class Substrate:
         self.journal = journal
         self.browser = browser
         self.awaits = awaits
+        #: Turn records (durable turns); None for a substrate that keeps none, whose hosts then
+        #: refuse the turn API with ``turns_unsupported``.
+        self.turns = turns
         self.capabilities = capabilities
         #: Raw lease updates for the lease-fencing conformance vectors, when the substrate has them.
         self.lease_hooks = lease_hooks

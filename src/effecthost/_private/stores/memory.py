@@ -32,6 +32,7 @@ from ..journal.model import (
     TakeOver,
 )
 from .base import SchemeSpec, Substrate
+from .memory_turns import MemoryTurnStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -332,6 +333,7 @@ class MemorySubstrate:
         self.rows: dict[tuple[str, str], JournalRow] = {}
         self.lock = threading.RLock()
         self.awaits = MemoryAwaitStore()
+        self.turns = MemoryTurnStore(self.awaits.hub, self.lock)
 
     def journal(self, clock: Clock) -> MemoryJournalStore:
         return MemoryJournalStore(clock, self.rows, self.lock)
@@ -364,7 +366,14 @@ async def open_memory_substrate(url: str, *, clock: Clock, options: dict[str, An
     async def close() -> None:
         shared.name  # noqa: B018 - the closure keeps the named substrate alive while a host uses it
 
-    return Substrate(journal=journal, browser=journal, awaits=shared.awaits, close=close, lease_hooks=journal)
+    return Substrate(
+        journal=journal,
+        browser=journal,
+        awaits=shared.awaits,
+        turns=shared.turns,
+        close=close,
+        lease_hooks=journal,
+    )
 
 
 SCHEME = SchemeSpec(open=open_memory_substrate)

@@ -1,0 +1,204 @@
+"""Every change a turn record goes through, as pure functions ``record -> record | None``.
+
+A store applies one inside its write transaction (:class:`.store.TurnStore`). None means "write
+nothing": the caller then reads from the returned record why (another owner holds the turn, it
+already ended, ...). Fenced changes check ``owner`` first, so a driver whose lease was lost can
+never overwrite what its successor wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..core import canonical
+from ..core.errors import EffectHostError, ErrorCode
+from .model import HELD, TurnRecord, TurnStatus, is_runnable
+from .store import Change
+
+_CANCELLED_ERROR = canonical.dumps(
+    EffectHostError(ErrorCode.TURN_CANCELLED, "the turn was cancelled").to_json()
+)
+
+
+def new_turn(session_id: str, turn_id: str, name: str, input_json: str, now_ms: int) -> TurnRecord:
+    return TurnRecord(session_id, turn_id, name, input_json, TurnStatus.PENDING, now_ms, now_ms)
+
+
+def claim(owner: str, now_ms: int, ttl_ms: int) -> Change:
+    """Take a runnable turn: it is running, held by ``owner``, and waits for nothing until the
+    re-drive finds out again what it waits for."""
+
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if not is_runnable(record, now_ms):
+            return None
+        return dataclasses.replace(
+            record,
+            status=TurnStatus.RUNNING,
+            owner=owner,
+            lease_expires_at_ms=now_ms + ttl_ms,
+            attempts=record.attempts + 1,
+            waiting_json=None,
+            wake_at_ms=None,
+            wait_key_id="",
+            updated_at_ms=now_ms,
+        )
+
+    return change
+
+
+def renew(owner: str, now_ms: int, ttl_ms: int) -> Change:
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if record.owner != owner or record.status not in HELD:
+            return None
+        return dataclasses.replace(record, lease_expires_at_ms=now_ms + ttl_ms)
+
+    return change
+
+
+def _fenced(fence: str, **values: object) -> Change:
+    """Write ``values`` only while ``fence`` holds the turn."""
+
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if record.owner != fence or record.status not in HELD:
+            return None
+        return dataclasses.replace(record, **values)  # type: ignore[arg-type]
+
+    return change
+
+
+def complete(owner: str, result_json: str, now_ms: int) -> Change:
+    return _fenced(
+        owner,
+        status=TurnStatus.COMPLETED,
+        result_json=result_json,
+        error_json=None,
+        owner="",
+        lease_expires_at_ms=0,
+        waiting_json=None,
+        wake_at_ms=None,
+        wait_key_id="",
+        updated_at_ms=now_ms,
+    )
+
+
+def fail(owner: str, error_json: str, meta_json: str, now_ms: int) -> Change:
+    return _fenced(
+        owner,
+        status=TurnStatus.FAILED,
+        error_json=error_json,
+        meta_json=meta_json,
+        owner="",
+        lease_expires_at_ms=0,
+        waiting_json=None,
+        wake_at_ms=None,
+        wait_key_id="",
+        updated_at_ms=now_ms,
+    )
+
+
+def end_cancelled(owner: str, now_ms: int) -> Change:
+    return _fenced(
+        owner,
+        status=TurnStatus.CANCELLED,
+        error_json=_CANCELLED_ERROR,
+        owner="",
+        lease_expires_at_ms=0,
+        waiting_json=None,
+        wake_at_ms=None,
+        wait_key_id="",
+        updated_at_ms=now_ms,
+    )
+
+
+def park(
+    owner: str,
+    status: TurnStatus,
+    waiting_json: str | None,
+    wait_key_id: str,
+    wake_at_ms: int | None,
+    now_ms: int,
+    *,
+    suspend: bool,
+) -> Change:
+    """The turn waits (``status`` waiting or sleeping) or runs again (``running``). ``suspend``:
+    its driver lets go, and the turn is runnable again at ``wake_at_ms`` or when woken."""
+    values: dict[str, object] = {
+        "status": status,
+        "waiting_json": waiting_json,
+        "wait_key_id": wait_key_id,
+        "wake_at_ms": wake_at_ms if suspend else None,
+        "updated_at_ms": now_ms,
+    }
+    if suspend:
+        values.update(owner="", lease_expires_at_ms=0)
+    return _fenced(owner, **values)
+
+
+def release(owner: str, now_ms: int) -> Change:
+    """The driver stops without an end (its worker shuts down): runnable again at once."""
+    return _fenced(
+        owner,
+        status=TurnStatus.PENDING,
+        owner="",
+        lease_expires_at_ms=0,
+        waiting_json=None,
+        wake_at_ms=None,
+        wait_key_id="",
+        updated_at_ms=now_ms,
+    )
+
+
+def wake(key_id: str, now_ms: int) -> Change:
+    """The await event ``key_id`` resolved: a suspended turn waiting on it is runnable now."""
+
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if record.held or record.status is not TurnStatus.WAITING or record.wait_key_id != key_id:
+            return None
+        if record.wake_at_ms is not None and record.wake_at_ms <= now_ms:
+            return None
+        return dataclasses.replace(record, wake_at_ms=now_ms, updated_at_ms=now_ms)
+
+    return change
+
+
+def request_cancel(now_ms: int) -> Change:
+    """An ended turn stays as it is; an unheld one ends cancelled now; a held one is asked to stop
+    (its driver ends it at the next effect boundary)."""
+
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if record.status.terminal:
+            return None
+        if not record.held:
+            return dataclasses.replace(
+                record,
+                status=TurnStatus.CANCELLED,
+                error_json=_CANCELLED_ERROR,
+                cancel_requested=True,
+                waiting_json=None,
+                wake_at_ms=None,
+                wait_key_id="",
+                updated_at_ms=now_ms,
+            )
+        if record.cancel_requested:
+            return None
+        return dataclasses.replace(record, cancel_requested=True, updated_at_ms=now_ms)
+
+    return change
+
+
+def resume(meta_json: str, now_ms: int) -> Change:
+    """A failed turn runs again: pending, its error set aside in ``meta_json`` by the caller."""
+
+    def change(record: TurnRecord) -> TurnRecord | None:
+        if record.status is not TurnStatus.FAILED:
+            return None
+        return dataclasses.replace(
+            record,
+            status=TurnStatus.PENDING,
+            error_json=None,
+            resumes=record.resumes + 1,
+            meta_json=meta_json,
+            updated_at_ms=now_ms,
+        )
+
+    return change
