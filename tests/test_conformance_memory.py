@@ -43,7 +43,7 @@ from effecthost.testing.conformance import (
     run_all,
     vectors,
 )
-from effecthost.testing.suites import AwaitEventsSuite, DurableHostSuite, HostSuite
+from effecthost.testing.suites import AwaitEventsSuite, DurableHostSuite, HostSuite, TurnsSuite
 
 pytest_plugins = ["effecthost.testing.pytest_plugin"]
 
@@ -52,7 +52,7 @@ def _memory_url() -> str:
     return f"memory://kit-{uuid.uuid4().hex}"
 
 
-class TestMemoryHost(DurableHostSuite):
+class TestMemoryHost(TurnsSuite, DurableHostSuite):
     """memory:// claims every part; one fresh named substrate per test."""
 
     @pytest.fixture

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from pg_support import schema_url
 
-from effecthost.testing.suites import DurableHostSuite
+from effecthost.testing.suites import DurableHostSuite, TurnsSuite
 
 pytest_plugins = ["effecthost.testing.pytest_plugin"]
 
 
-class TestPostgresHost(DurableHostSuite):
+class TestPostgresHost(TurnsSuite, DurableHostSuite):
     @pytest.fixture
     def effecthost_url(self, pg_url: str, pg_schema: str) -> str:
         return schema_url(pg_url, pg_schema)

@@ -15,12 +15,12 @@ from effecthost import DurableEffectHost, EffectHostError, ExecutionScope
 from effecthost.testing import Faults
 from effecthost.testing.conformance import HostPool
 from effecthost.testing.conformance._support import record_step
-from effecthost.testing.suites import DurableHostSuite
+from effecthost.testing.suites import DurableHostSuite, TurnsSuite
 
 pytest_plugins = ["effecthost.testing.pytest_plugin"]
 
 
-class TestSqliteHost(DurableHostSuite):
+class TestSqliteHost(TurnsSuite, DurableHostSuite):
     @pytest.fixture
     def effecthost_url(self, db_url: str) -> str:
         return db_url

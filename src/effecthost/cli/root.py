@@ -11,6 +11,7 @@ from .awaits import await_app, session_app
 from .common import console
 from .journal import journal_app
 from .ops import conformance, demo, migrate, serve
+from .worker import worker
 
 EPILOG = (
     "Exit codes: 0 ok; 1 effect-host error (prints `code: message`); 2 usage error or missing extra. "
@@ -56,5 +57,6 @@ app.add_typer(session_app, name="session")
 app.command("migrate")(migrate)
 app.command("conformance")(conformance)
 app.command("demo")(demo)
+app.command("worker")(worker)
 
 __all__ = ["app"]

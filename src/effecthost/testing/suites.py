@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conformance import browse, cold, later, lease, parts, seed
+from .conformance import browse, cold, later, lease, parts, seed, turns
 from .conformance._support import HostFactory
 from .conformance.lease import LeaseFencingBackend
 
@@ -127,6 +127,44 @@ class LeaseFencingSuite:
         await lease.lease_fencing_reclaims_explicitly_expired_lease(effecthost_lease_backend)
 
 
+class TurnsSuite:
+    """Durable turns (``Substrate(turns=...)``): run once and replay, the key convention, mismatch
+    on changed code, retries and resume, suspension and resolve, durable deadlines, cancel, and the
+    refusals outside a turn. The factory opens hosts over one substrate."""
+
+    @pytest.mark.asyncio
+    async def test_turn_runs_once_and_replays(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_runs_once_and_replays(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_keys_follow_the_convention(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_keys_follow_the_convention(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_changed_code_reports_a_mismatch(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_changed_code_reports_a_mismatch(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_retries_and_resumes(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_retries_and_resumes(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_waits_suspend_and_resume(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_waits_suspend_and_resume(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_wait_deadline_is_durable(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_wait_deadline_is_durable(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_cancel_ends_the_turn(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_cancel_ends_the_turn(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_apis_refuse_outside_a_turn(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_apis_refuse_outside_a_turn(effecthost_host_factory)
+
+
 class DurableHostSuite(
     LeaseFencingSuite, ColdInstanceSuite, BrowsingSuite, DurableJournalSuite, AwaitEventsSuite, HostSuite
 ):
@@ -142,4 +180,5 @@ __all__ = [
     "DurableJournalSuite",
     "HostSuite",
     "LeaseFencingSuite",
+    "TurnsSuite",
 ]

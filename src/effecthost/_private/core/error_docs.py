@@ -67,7 +67,7 @@ DESCRIPTIONS: dict[str, str] = {
     "turn_failed": "The turn function raised an exception that is not an `EffectHostError`; the message names its type, `summary.exception` its classes.",
     "turn_step_failed": "A step or tool body raised an exception that is not an `EffectHostError` (journaled like any error, so a replay raises it again); `summary.exception` lists its classes, which `RetryPolicy.retry_on` matches.",
     "turn_result_timeout": "`handle.result(timeout=...)` gave up waiting; the turn goes on.",
-    "turn_payload_too_large": "A turn's input, result or an effect's value is over the host's `max_payload_bytes` budget: refused before it is written.",
+    "turn_payload_too_large": "A turn's input, result or an effect's value is over the host's `max_turn_payload_bytes` budget: refused before it is written.",
     "turns_unsupported": "The substrate keeps no turn records (a third-party store without `Substrate(turns=...)`).",
     "host_url_invalid": "A host URL is malformed.",
     "host_url_unsupported": "A host URL's scheme is not one effecthost knows.",

@@ -75,7 +75,7 @@ class DurableEffectHost(ComposedHost):
         clock: Clock,
         lease: LeaseTimings | None = None,
         interceptors: Iterable[Interceptor] = (),
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_turn_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         super().__init__(AwaitCoordinator(substrate.awaits), interceptors)
         self.substrate = substrate
@@ -86,7 +86,7 @@ class DurableEffectHost(ComposedHost):
         self._context = DriverContext(substrate.journal, clock, self.lease, self.await_await_event)
         if self._interceptors:
             self._context.chain = self._chain
-        self.turns = TurnControl(self, substrate.turns, clock, max_payload_bytes)
+        self.turns = TurnControl(self, substrate.turns, clock, max_turn_payload_bytes)
 
     @property
     def supports_durable_effects(self) -> bool:

@@ -99,22 +99,26 @@ async def open_host(
     lease_ttl_s: float | None = None,
     clock: Clock | None = None,
     interceptors: Iterable[Interceptor] = (),
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    max_turn_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     **options: Any,
 ) -> DurableEffectHost:
     """Open a durable host. Two hosts on the same URL share journal, await events and secret.
 
     ``clock`` (default: the system clock) is the clock of the substrate's leases and due times and
     of the host's waits alike; ``interceptors`` wrap every effect and await-event call, outermost
-    first; ``max_payload_bytes`` bounds a turn's input, result and each effect's value (UTF-8 bytes
+    first; ``max_turn_payload_bytes`` bounds a turn's input, result and each effect's value (UTF-8 bytes
     of their canonical JSON), the same on every substrate. Other keyword options go to the
     substrate (e.g. ``synchronous=`` on SQLite).
     """
     _, spec = scheme_of(url)
-    if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or max_payload_bytes < 1:
+    if (
+        isinstance(max_turn_payload_bytes, bool)
+        or not isinstance(max_turn_payload_bytes, int)
+        or max_turn_payload_bytes < 1
+    ):
         raise EffectHostError(
             ErrorCode.HOST_OPTION_INVALID,
-            f"max_payload_bytes must be a positive int, not {max_payload_bytes!r}",
+            f"max_turn_payload_bytes must be a positive int, not {max_turn_payload_bytes!r}",
         )
     lease = lease_from(lease_ttl_s)
     use_clock = clock or SYSTEM_CLOCK
@@ -127,7 +131,7 @@ async def open_host(
             clock=use_clock,
             lease=lease,
             interceptors=interceptors,
-            max_payload_bytes=max_payload_bytes,
+            max_turn_payload_bytes=max_turn_payload_bytes,
         )
     except BaseException:
         await substrate.close()

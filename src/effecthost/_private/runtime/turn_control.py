@@ -161,11 +161,13 @@ def _turn_ids(session_id: object, turn_id: object) -> tuple[str, str]:
 class TurnControl:
     """The record operations behind the host's turn methods."""
 
-    def __init__(self, host: TurnHost, store: TurnStore | None, clock: Clock, max_payload_bytes: int) -> None:
+    def __init__(
+        self, host: TurnHost, store: TurnStore | None, clock: Clock, max_turn_payload_bytes: int
+    ) -> None:
         self._host = host
         self._store = store
         self.clock = clock
-        self.max_payload_bytes = max_payload_bytes
+        self.max_turn_payload_bytes = max_turn_payload_bytes
 
     @property
     def store(self) -> TurnStore:
@@ -202,7 +204,7 @@ class TurnControl:
                 ErrorCode.INVALID_ARGUMENT, "a turn's input is a dict of keyword arguments (str keys) or None"
             )
         text = canonical.dumps(canonical.normalize(input, what="turn input"))
-        check_budget(text, self.max_payload_bytes, "the turn input")
+        check_budget(text, self.max_turn_payload_bytes, "the turn input")
         return text
 
     async def get(self, session_id: str, turn_id: str) -> TurnRecord | None:

@@ -119,7 +119,7 @@ class TurnDriver:
             )
         try:
             text = canonical.dumps(canonical.normalize(result, what="the turn's result"))
-            check_budget(text, self._host.turns.max_payload_bytes, "the turn's result")
+            check_budget(text, self._host.turns.max_turn_payload_bytes, "the turn's result")
         except EffectHostError as error:
             return await self._write(
                 transitions.fail(

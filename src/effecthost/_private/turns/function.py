@@ -51,9 +51,10 @@ class DurableTurn(Generic[R]):
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise outside_turn(
-            f"turn function {self.name!r} is not called directly: host.run_turn({self.name}, ...) or"
-            " host.start_turn with a Worker; it"
+        raise EffectHostError(
+            ErrorCode.TURN_CONTEXT_MISSING,
+            f"turn function {self.name!r} is not called directly, where it would run without being"
+            f" journaled: drive it with host.run_turn({self.name}, ...), or host.start_turn and a Worker",
         )
 
     async def run_here(

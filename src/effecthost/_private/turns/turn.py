@@ -181,7 +181,7 @@ class Turn:
         if isinstance(value, (dict, list, str)):
             check_budget(
                 canonical.dumps(canonical.normalize(value)),
-                self._rt.host.turns.max_payload_bytes,
+                self._rt.host.turns.max_turn_payload_bytes,
                 "the result",
             )
         return value

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from effecthost import DurableEffectHost, EffectController, ExecutionScope
 
-from . import browse, cold, later, lease, seed
+from . import browse, cold, later, lease, seed, turns
 from ._support import ConformanceFailure, HostFactory, HostPool, ReplayingController
 
 MakeVector = Callable[[HostFactory], Awaitable[None]]
@@ -85,4 +85,14 @@ LEASE_FENCING: tuple[tuple[str, LeaseVector], ...] = (
         "lease_fencing_reclaims_explicitly_expired_lease",
         lease.lease_fencing_reclaims_explicitly_expired_lease,
     ),
+)
+TURNS: tuple[tuple[str, MakeVector], ...] = (
+    ("turn_runs_once_and_replays", turns.turn_runs_once_and_replays),
+    ("turn_keys_follow_the_convention", turns.turn_keys_follow_the_convention),
+    ("turn_changed_code_reports_a_mismatch", turns.turn_changed_code_reports_a_mismatch),
+    ("turn_retries_and_resumes", turns.turn_retries_and_resumes),
+    ("turn_waits_suspend_and_resume", turns.turn_waits_suspend_and_resume),
+    ("turn_wait_deadline_is_durable", turns.turn_wait_deadline_is_durable),
+    ("turn_cancel_ends_the_turn", turns.turn_cancel_ends_the_turn),
+    ("turn_apis_refuse_outside_a_turn", turns.turn_apis_refuse_outside_a_turn),
 )

@@ -22,6 +22,7 @@ class Capabilities:
     durable_journal: bool = False  # journals outcomes: replay, diagnostics, retirement vectors
     cold_instances: bool = False  # make() opens another object over the same substrate
     journal_store: bool = False  # host.browser is a JournalBrowser (DurableEffectHost): browsing reads
+    turns: bool = False  # DurableEffectHosts whose substrate keeps turn records: the turn API vectors
     lease_backend: lease.LeaseFencingBackend | None = None
 
 
@@ -58,6 +59,7 @@ def vectors(make: HostFactory, caps: Capabilities) -> list[tuple[str, Vector]]:
         (caps.durable_journal, parts.DURABLE_JOURNAL),
         (caps.journal_store, parts.BROWSING),
         (caps.cold_instances, parts.COLD_INSTANCES),
+        (caps.turns, parts.TURNS),
     ]
     out = [(name, _bind(vector, make)) for on, part in claimed if on for name, vector in part]
     backend = caps.lease_backend
