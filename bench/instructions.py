@@ -32,7 +32,7 @@ DEFAULT_URL = os.environ.get("EFFECTHOST_TEST_POSTGRES_URL", "postgresql://postg
 BACKENDS = ("memory", "sqlite-normal", "sqlite-full", "postgres")
 
 
-async def child(backend: str, n: int, drive: bool, directory: str, url: str) -> None:
+async def child(backend: str, n: int, drive: bool, directory: str, url: str, api: str) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT / "bench"))
     from postgres_bench import _envelope, with_schema
@@ -55,7 +55,19 @@ async def child(backend: str, n: int, drive: bool, directory: str, url: str) -> 
     def step(value: Any) -> Any:  # as each benchmark's step: an int on SQLite, the input on PostgreSQL
         return value if backend == "postgres" else value["i"] + 1
 
-    if drive:
+    if api == "turn":
+        # The same N first-run steps through the turn API: one turn of N ``turn.step`` calls, less
+        # one turn of none (turn record, lease, driver), over N. The raw run's envelopes are built
+        # in both, so the turn API's own envelope building is counted as its cost.
+        from effecthost import Turn, durable_turn
+
+        @durable_turn(name="instructions")
+        async def steps(turn: Turn, count: int) -> None:
+            for i in range(count):
+                await turn.step("step", step, {"i": i})
+
+        await host.run_turn(steps, session_id="instructions", turn_id="t", input={"count": n if drive else 0})
+    elif drive:
         for envelope in envelopes:
             await controller.execute_effect(envelope, LocalExecutor.durable_step(step))
     await host.aclose()
@@ -66,12 +78,12 @@ async def child(backend: str, n: int, drive: bool, directory: str, url: str) -> 
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def counted(backend: str, n: int, drive: bool, url: str) -> int:
+def counted(backend: str, n: int, drive: bool, url: str, api: str = "raw") -> int:
     directory = tempfile.mkdtemp(prefix="effecthost-instr-")
     try:
         argv = [
             "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-            __file__, "--child", backend, "--n", str(n), "--dir", directory, "--url", url,
+            __file__, "--child", backend, "--n", str(n), "--dir", directory, "--url", url, "--api", api,
         ]
         if drive:
             argv.append("--drive")
@@ -91,23 +103,36 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument(
+        "--api", nargs="+", choices=("raw", "turn"), default=["raw", "turn"],
+        help="raw: controller.execute_effect; turn: turn.step inside a driven turn",
+    )
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(child(args.child, args.n, args.drive, args.dir, args.url))
+        asyncio.run(child(args.child, args.n, args.drive, args.dir, args.url, args.api[0]))
         return
     if shutil.which("valgrind") is None:
         print(json.dumps({"bench": "instructions", "skipped": "valgrind is not installed"}))
         return
     for backend in args.backends:
-        driven = counted(backend, args.n, True, args.url)
-        built = counted(backend, args.n, False, args.url)
-        print(json.dumps({
-            "bench": "instructions", "backend": backend, "n": args.n,
-            "instructions_per_effect": round((driven - built) / args.n),
-        }), flush=True)
+        per_effect: dict[str, int] = {}
+        for api in args.api:
+            driven = counted(backend, args.n, True, args.url, api)
+            built = counted(backend, args.n, False, args.url, api)
+            per_effect[api] = round((driven - built) / args.n)
+            print(json.dumps({
+                "bench": "instructions", "backend": backend, "api": api, "n": args.n,
+                "instructions_per_effect": per_effect[api],
+            }), flush=True)
+        if "raw" in per_effect and "turn" in per_effect:
+            print(json.dumps({
+                "summary": "turn_api_overhead", "backend": backend,
+                "turn_over_raw_pct": round(100 * (per_effect["turn"] / per_effect["raw"] - 1), 1),
+                "target_pct": 15,
+            }), flush=True)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ class Turn:
         self._prefix = f"{session_id}:{turn_id}:0:0"
         self._counts: dict[tuple[str, str], int] = {}
         self._used: set[tuple[str, str]] = set()
+        self._checked_names: set[str] = set()
         self._waiting = 0
         self._suspended = False
         #: The status a suspension wrote (waiting or sleeping), once it happened.
@@ -261,7 +262,7 @@ class Turn:
     ) -> Any:
         if not callable(fn):
             raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"step {name!r} needs a callable, not {fn!r}")
-        command = DurableStep(name, _arguments(name, args, kwargs))
+        command = _step_command(name, args, kwargs)
 
         def executor(base: str) -> LocalExecutor:
             return LocalExecutor.durable_step(lambda _input: self._invoke(base, fn, args, kwargs))
@@ -540,13 +541,11 @@ def _json(value: Any, what: str) -> Any:
         raise EffectHostError(exc.code, f"{exc.message} ({what} must be JSON)") from None
 
 
-def _arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """A step's arguments as JSON, part of its envelope (changed arguments are a mismatch)."""
+def _step_command(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> DurableStep:
+    """A step's command: its arguments are part of its envelope (changed arguments are a
+    mismatch), so they must be JSON; the command normalizes them once."""
     try:
-        return {
-            "args": canonical.normalize(list(args), what="args"),
-            "kwargs": canonical.normalize(kwargs, what="kwargs"),
-        }
+        return DurableStep(name, {"args": list(args), "kwargs": kwargs})
     except EffectHostError as exc:
         raise EffectHostError(
             exc.code,

@@ -1,0 +1,228 @@
+"""Durable turns, measured: JSON lines, peers side by side in one run.
+
+Usage: python bench/turns_bench.py [--parts three_step suspended recovery] [--turns 1000]
+       [--suspended 10000] [--dir DIR]
+
+- ``three_step``: start and finish N three-step turns (``run_turn``, one after another) on SQLite,
+  and N three-step DBOS workflows on SQLite in the same run (``bench_dbos.py``, when the peers
+  venv exists: ``EFFECTHOST_PEERS_PYTHON``, default /tmp/peers/bin/python). Target: >= 10x cheaper.
+- ``suspended``: N turns parked on waits under one worker process; its RSS while they are parked
+  (target < 150 MB for 10,000); then every wait resolved from this process in random order, and
+  each turn's resolve-to-resumed latency (the resumed turn journals ``time.time()`` in a step;
+  targets p50 < 20 ms, p99 < 100 ms) and the turns completed per second.
+- ``recovery``: a worker process with 100 turns in flight (each inside a 0.5 s step) is SIGKILLed;
+  a second worker finishes them all. Reported: kill-to-all-done seconds and the lease TTL
+  (target <= TTL + 1 s).
+"""
+
+# A benchmark driver: it polls its worker processes and runs the peer synchronously on purpose.
+# ruff: noqa: ASYNC110, ASYNC221, ASYNC240
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from effecthost import Resolution, Turn, TurnStatus, Worker, durable_turn, open_host  # noqa: E402
+
+PEERS = Path(os.environ.get("EFFECTHOST_PEERS_DIR", ROOT.parent / "shared" / "bench" / "peers"))
+PEERS_PYTHON = os.environ.get("EFFECTHOST_PEERS_PYTHON", "/tmp/peers/bin/python")
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+@durable_turn
+async def three_steps(turn: Turn, x: int) -> int:
+    a = await turn.step("one", _inc, x)
+    b = await turn.step("two", _inc, a)
+    return int(await turn.step("three", _inc, b))
+
+
+def _inc(value: int) -> int:
+    return value + 1
+
+
+@durable_turn
+async def parked(turn: Turn, i: int) -> float:
+    await turn.wait("go", question={"i": i})
+    return float(await turn.step("resumed", time.time))
+
+
+@durable_turn
+async def slow(turn: Turn, i: int) -> int:
+    await turn.step("started", _inc, i)
+    await turn.step("slow", _slow_inc, i)
+    return i
+
+
+async def _slow_inc(value: int) -> int:
+    await asyncio.sleep(0.5)
+    return value + 1
+
+
+TURNS = {"parked": parked, "slow": slow}
+
+
+async def worker_main(url: str, name: str, lease_ttl_s: float) -> None:
+    """A worker process for the suspended and recovery parts (``--worker``)."""
+    host = await open_host(url, lease_ttl_s=lease_ttl_s)
+    async with host, Worker(host, [TURNS[name]], concurrency=200, suspend_after_s=0.05, poll_interval_s=0.2):
+        await asyncio.Event().wait()
+
+
+def spawn_worker(url: str, name: str, lease_ttl_s: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", name, "--url", url, "--lease", str(lease_ttl_s)],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def three_step(directory: Path, n: int) -> None:
+    url = f"sqlite:///{directory / 'three.db'}"
+    async with await open_host(url) as host:
+        await host.run_turn(three_steps, session_id="warm", turn_id="w", input={"x": 0})
+        started = time.perf_counter()
+        for i in range(n):
+            await host.run_turn(three_steps, session_id="s", turn_id=f"t{i}", input={"x": i})
+        ours = (time.perf_counter() - started) / n * 1e3
+    emit(bench="turns_three_step", who="effecthost", backend="sqlite", turns=n, ms_per_turn=round(ours, 3))
+    if not Path(PEERS_PYTHON).exists():
+        emit(bench="turns_three_step", who="dbos", skipped=f"{PEERS_PYTHON} missing")
+        return
+    done = subprocess.run(
+        [PEERS_PYTHON, "bench_dbos.py", "--db", f"sqlite:///{directory / 'dbos.sqlite'}", "--n", "10",
+         "--runs", "1", "--wfs", str(n), "--wf-steps", "3"],
+        cwd=PEERS, capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    peer = next((x for x in lines if x.get("bench") == "wfs_x_steps_sequential"), None)
+    if peer is None:
+        emit(bench="turns_three_step", who="dbos", failed=done.stderr[-500:])
+        return
+    theirs = float(peer["ms_per_workflow"])
+    emit(bench="turns_three_step", who="dbos", backend="sqlite", turns=n, ms_per_turn=theirs)
+    emit(summary="turns_three_step", x_cheaper_than_dbos=round(theirs / ours, 2), target=10)
+
+
+async def suspended(directory: Path, n: int) -> None:
+    url = f"sqlite:///{directory / 'parked.db'}"
+    async with await open_host(url) as host:
+        started = time.perf_counter()
+        for i in range(n):
+            await host.start_turn(parked, session_id=f"s{i % 100}", turn_id=f"t{i}", input={"i": i})
+        emit(bench="turns_suspended", step="started", turns=n, s=round(time.perf_counter() - started, 2))
+        proc = spawn_worker(url, "parked", 30.0)
+        try:
+            parked_at = time.perf_counter()
+            while len(await host.list_turns(status=TurnStatus.WAITING, limit=n)) < n:
+                if proc.poll() is not None:
+                    raise RuntimeError("the worker died")
+                await asyncio.sleep(0.5)
+            parking_s = time.perf_counter() - parked_at
+            await asyncio.sleep(1.0)  # let the worker settle (its drives ended, garbage collected)
+            rss = rss_mb(proc.pid)
+            emit(bench="turns_suspended", step="parked", turns=n, parking_s=round(parking_s, 2),
+                 worker_rss_mb=round(rss, 1), target_mb=150)  # fmt: skip
+            keys = []
+            for s in range(100):
+                keys += await host.list_outstanding_await_event_keys(f"s{s}")
+            random.shuffle(keys)
+            resolved_at: dict[tuple[str, str], float] = {}
+            began = time.perf_counter()
+            for key in keys:
+                session, turn_id = key.scope.ids
+                resolved_at[(session, turn_id)] = time.time()
+                await host.resolve_await_event(key, Resolution.ok(True))
+                await asyncio.sleep(0.002)  # one resolve at a time, as people and webhooks do
+            latencies = []
+            for (session, turn_id), at in resolved_at.items():
+                resumed = await host.turn_handle(session, turn_id).result(timeout=300)
+                latencies.append((float(resumed) - at) * 1e3)
+            total_s = time.perf_counter() - began
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    latencies.sort()
+    emit(bench="turns_suspended", step="resumed", turns=len(latencies),
+         resolve_to_resumed_p50_ms=round(statistics.median(latencies), 2),
+         resolve_to_resumed_p99_ms=round(latencies[int(len(latencies) * 0.99) - 1], 2),
+         targets_ms={"p50": 20, "p99": 100}, turns_completed_per_s=round(len(latencies) / total_s, 1),
+         note="resolves paced at one per ~2 ms from one process")  # fmt: skip
+
+
+async def recovery(directory: Path, lease_ttl_s: float = 1.0) -> None:
+    url = f"sqlite:///{directory / 'recovery.db'}"
+    async with await open_host(url, lease_ttl_s=lease_ttl_s) as host:
+        for i in range(100):
+            await host.start_turn(slow, session_id="s", turn_id=f"t{i}", input={"i": i})
+        first = spawn_worker(url, "slow", lease_ttl_s)
+        try:
+            while len(await host.list_turns(status=TurnStatus.RUNNING, limit=200)) < 100:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            killed = time.perf_counter()
+            second = spawn_worker(url, "slow", lease_ttl_s)
+            try:
+                for i in range(100):
+                    await host.turn_handle("s", f"t{i}").result(timeout=120)
+                took = time.perf_counter() - killed
+            finally:
+                second.send_signal(signal.SIGKILL)
+                second.wait()
+        finally:
+            if first.poll() is None:
+                first.kill()
+    emit(bench="turns_recovery", turns=100, lease_ttl_s=lease_ttl_s, kill_to_all_done_s=round(took, 2),
+         target_s=lease_ttl_s + 1, note="each turn's slow step (0.5 s) runs again")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--parts", nargs="+", default=["three_step", "suspended", "recovery"])
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--suspended", type=int, default=10_000)
+    parser.add_argument("--dir", default="")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--lease", type=float, default=30.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(worker_main(args.url, args.worker, args.lease))
+        return
+    directory = Path(args.dir or tempfile.mkdtemp(prefix="effecthost-turns-bench-"))
+    if "three_step" in args.parts:
+        asyncio.run(three_step(directory, args.turns))
+    if "suspended" in args.parts:
+        asyncio.run(suspended(directory, args.suspended))
+    if "recovery" in args.parts:
+        asyncio.run(recovery(directory))
+
+
+if __name__ == "__main__":
+    main()
