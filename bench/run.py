@@ -175,6 +175,16 @@ def main() -> None:
                 run_lines([sys.executable, str(ROOT / "bench" / "postgres_bench.py"), *flags], timeout=3600)
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 say(bench="postgres", skipped=True, reason=str(exc))
+        # Durable turns: three-step turns vs DBOS workflows, suspended turns, crash recovery.
+        turns = [sys.executable, str(ROOT / "bench" / "turns_bench.py"), "--dir", str(work / "turns"),
+                 "--turns", "300" if args.quick else "1000", "--suspended", "1000" if args.quick else "10000"]
+        (work / "turns").mkdir()
+        if python is not None:
+            os.environ.setdefault("EFFECTHOST_PEERS_PYTHON", str(python))
+        try:
+            run_lines(turns, timeout=3600)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            say(bench="turns", skipped=True, reason=str(exc))
         if python is not None:
             # The ratio that matters, measured back to back in alternating rounds (see its docstring).
             h2h = [sys.executable, str(ROOT / "bench" / "head_to_head.py"), "--n", n,
