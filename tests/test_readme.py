@@ -1,4 +1,5 @@
-"""The README's quickstart is runnable as written (run twice: the second run replays)."""
+"""The README's quickstart is runnable as written (run twice: the second run returns the recorded
+result and runs nothing)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def test_readme_starts_with_the_demo_and_test_commands() -> None:
     assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()] == ["make demo", "make test"]
 
 
-def test_quickstart_runs_and_replays_on_a_second_run(tmp_path: Path) -> None:
+def test_quickstart_runs_and_a_second_run_runs_nothing_again(tmp_path: Path) -> None:
     code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
     assert code is not None
     script = tmp_path / "quickstart.py"
@@ -25,5 +26,6 @@ def test_quickstart_runs_and_replays_on_a_second_run(tmp_path: Path) -> None:
         for _ in range(2)
     ]
     assert [o.returncode for o in outputs] == [0, 0], [o.stderr for o in outputs]
-    assert [o.stdout.strip() for o in outputs] == ["{'status': 200}"] * 2
+    result = "{'sent': 'sent to ada@example.com', 'status': 200}"
+    assert [o.stdout.strip() for o in outputs] == [f"fetching https://example.com\n{result}", result]
     assert (tmp_path / "agent.db").exists()

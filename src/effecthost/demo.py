@@ -1,10 +1,18 @@
-"""``make demo``: a fake agent turn on a durable host, killed mid-turn, then re-driven.
+"""``make demo``: a durable agent turn, killed mid-turn, recovered by a worker, parked on a human.
 
-The turn plans with an "LLM", searches with a "tool", runs "code", backs off with a durable
-sleep, drafts a reply as a durable step, waits for a human's approval (an await event resolved by
-a "webhook" through a different host object, using only the key's token) and answers. A child
-process runs the turn and is killed with SIGKILL in the middle of an effect; the parent then
-re-drives the same turn and shows which effects were executed and which were replayed.
+The turn, a ``@durable_turn``, plans with a scripted model (``turn.llm``), searches with a tool
+(``turn.tool``), runs code (``turn.exec_code``), backs off with a durable sleep, waits for a human's
+approval (``turn.wait``) and answers with a second model call.
+
+1. A child process runs the turn with ``host.run_turn`` and is killed (SIGKILL) while the code runs.
+2. This process starts a ``Worker``. Once the dead child's lease expires, the worker takes the turn
+   over: it replays what the child recorded, runs the killed effect again, sleeps, and parks on the
+   approval. The turn is then suspended and no task holds it.
+3. A "webhook" resolves the approval with nothing but the key's token, through a different host
+   object on the same file. The worker drives the turn again from the start: every recorded effect
+   replays and only the answer is asked for.
+4. The records: ``host.get_turn`` and the journal's rows by replay key. Then ``run_turn`` once more
+   returns the recorded result and calls nothing.
 
     python -m effecthost.demo [--url sqlite:///effecthost.db] [--wait-for-approval]
 """
@@ -19,283 +27,285 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import (
-    AwaitEvent,
     AwaitEventKey,
     DurableEffectHost,
-    DurableStep,
-    EffectEnvelope,
     EffectHostError,
-    EffectKind,
-    ExecCode,
     ExecResponse,
     ExecutionScope,
     LlmCall,
-    LocalExecutor,
-    Outcome,
     Resolution,
-    RuntimeInvocation,
-    RuntimeScope,
-    Sleep,
-    ToolCall,
-    WaitIdentity,
+    Turn,
+    TurnStatus,
+    Worker,
+    current_turn,
+    durable_turn,
     open_host,
 )
 from .interceptors import EffectResult, ExecuteEffectInput, Interceptor
 
 DEFAULT_URL = "sqlite:///effecthost.db"  # the CLI default too: `effecthost serve` shows the demo
-#: The effect (1-based) during which the child process is killed.
-CRASH_DURING = 3
 DEMO_LEASE_TTL_S = 1.0
+#: The effect during which the child process is killed.
+CRASH_DURING = "compute#1"
+#: The effects of the turn as the table shows them (effect ids, numbered by name: `{name}#{n}`).
+EFFECTS = ("plan#1", "search#1", "compute#1", "backoff#1", "approval#1", "answer#1")
+
+#: What this process called: the model, the tool, the code runner. A replayed effect calls nothing.
+CALLS: Counter[str] = Counter()
+#: The child announces its progress to the parent as JSON lines (a no-op elsewhere).
+announce: Callable[[dict[str, Any]], None] = lambda _event: None  # noqa: E731
 
 
-@dataclass
-class EffectRecord:
-    index: int
-    name: str
+# -- the world the turn talks to: a scripted model, a tool, a code runner ------------------------
+
+
+def fake_model(request: LlmCall) -> dict[str, Any]:
+    """A scripted model: a plan for the question, then the answer once it knows the verdict."""
+    CALLS["model"] += 1
+    prompt = str(request.messages[-1]["content"])
+    if prompt.startswith("approved="):
+        if prompt == "approved=True":
+            return {"text": "Use effecthost: journal every effect, replay it by key."}
+        return {"text": "Not approved; stopping here."}
+    return {"text": "Search the docs, compute, ask for approval, answer."}
+
+
+def search(q: str) -> list[str]:
+    CALLS["tool"] += 1
+    return ["journal every effect", "replay by key"] if q else []
+
+
+async def run_code(code: str) -> ExecResponse:
+    CALLS["code"] += 1
+    announce({"event": "executing", "effect": CRASH_DURING})
+    if os.environ.get("EFFECTHOST_DEMO_HANG") == "1":
+        await asyncio.sleep(3600)  # the parent kills the child here, in the middle of the effect
+    return ExecResponse(observations=["45"], terminal_finish=45)
+
+
+# -- the turn ------------------------------------------------------------------------------------
+
+
+@durable_turn
+async def agent(turn: Turn, question: str) -> dict[str, Any]:
+    plan = await turn.llm(
+        fake_model, model="fake-llm", messages=[{"role": "user", "content": question}], name="plan"
+    )
+    found = await turn.tool("search", search, {"q": "durable agents"})
+    computed = await turn.exec_code("sum(range(10))", run_code, name="compute")
+    total = computed.terminal_finish if isinstance(computed, ExecResponse) else None
+    await turn.sleep(0.3, name="backoff")
+    verdict = await turn.wait("approval", question={"plan": plan["text"], "facts": found, "sum": total})
+    approved = verdict.is_ok and isinstance(verdict.value, dict) and verdict.value.get("approved") is True
+    answer = await turn.llm(
+        fake_model, model="fake-llm", messages=[{"role": "system", "content": f"approved={approved}"}],
+        name="answer",
+    )  # fmt: skip
+    return {
+        "plan": plan["text"],
+        "found": found,
+        "sum": total,
+        "approval": verdict.to_json(),
+        "answer": answer["text"],
+    }
+
+
+# -- watching it ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    attempt: int  # which drive of the turn (1: the child's)
+    effect_id: str
     kind: str
-    executed: bool = False
-    result: str = ""
-
-
-@dataclass
-class TurnReport:
-    effects: list[EffectRecord] = field(default_factory=list)
-    answer: str = ""
-
-
-Announce = Callable[[str, EffectRecord], None]
+    executed: bool
 
 
 class Origins(Interceptor):
-    """Which effects of a drive were executed rather than replayed (the demo's table shows it)."""
+    """Which effects each drive executed rather than replayed (the demo's table shows it)."""
 
     def __init__(self) -> None:
-        self.executed: set[str] = set()
+        self.seen: list[Seen] = []
 
     async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
         result = await self.next.execute_effect(input)
-        if not result.replayed:
-            self.executed.add(input.envelope.replay_key)
+        envelope = input.envelope
+        seen = Seen(
+            current_turn().attempt, envelope.effect_id, envelope.command.kind.value, not result.replayed
+        )
+        self.seen.append(seen)
+        if seen.executed:
+            announce({"event": "recorded", "effect": seen.effect_id, "kind": seen.kind})
         return result
 
 
 async def open_demo_host(url: str, **options: Any) -> tuple[DurableEffectHost, Origins]:
     origins = Origins()
-    return await open_host(url, interceptors=[origins], **options), origins
+    return await open_host(url, interceptors=[origins], lease_ttl_s=DEMO_LEASE_TTL_S, **options), origins
 
 
-#: How each kind the demo's turn uses runs locally (sleeps and awaits are the host's own).
-_EXECUTORS: dict[EffectKind, Callable[[Callable[[Any], Any]], LocalExecutor]] = {
-    EffectKind.LLM_CALL: LocalExecutor.llm_call,
-    EffectKind.TOOL_CALL: LocalExecutor.tool_call,
-    EffectKind.EXEC_CODE: LocalExecutor.exec_code,
-    EffectKind.DURABLE_STEP: LocalExecutor.durable_step,
-}
-
-
-class DemoTurn:
-    """One agent turn. Every side effect goes through the host; nothing else touches the world."""
-
-    def __init__(self, host: Any, session_id: str, turn_id: str, *, origins: Origins,
-                 announce: Announce | None = None, slow_effect: int | None = None) -> None:  # fmt: skip
-        self.host = host
-        self.origins = origins
-        self.scope = ExecutionScope.turn(session_id, turn_id)
-        self.controller = host.scoped(self.scope).controller
-        self.report = TurnReport()
-        self._announce = announce or (lambda _event, _record: None)
-        self._slow_effect = slow_effect
-
-    def _envelope(self, index: int, name: str, kind: EffectKind, command: Any) -> EffectEnvelope:
-        key = f"{self.scope.session_id}:{self.scope.turn_id}:{index}:{kind.value}:{name}"
-        lineage = RuntimeScope.for_turn(self.scope.session_id or "", self.scope.turn_id or "", 0, 0)
-        return EffectEnvelope(RuntimeInvocation.effect(lineage, name, kind, key), command)
-
-    async def _effect(self, name: str, kind: EffectKind, command: Any, perform: Callable[[], Any]) -> Outcome:
-        """Run one effect through the host. ``perform()`` returns the effect's value (the model's
-        response, the tool's result, ...): it runs only when the journal has no answer yet."""
-        record = EffectRecord(len(self.report.effects) + 1, name, kind.value)
-        self.report.effects.append(record)
-
-        async def run(_: Any) -> Any:
-            record.executed = True
-            self._announce("started", record)
-            if self._slow_effect == record.index:
-                await asyncio.sleep(3600)  # the parent kills us here, mid-execution
-            return perform()
-
-        envelope = self._envelope(record.index, name, kind, command)
-        if kind is EffectKind.SLEEP:  # performed by the host itself: a durable timer
-            executor = LocalExecutor.sleep()
-        elif kind is EffectKind.AWAIT_EVENT:  # and a durable promise
-            executor = LocalExecutor.await_event()
-        else:
-            executor = _EXECUTORS[kind](run)
-        outcome: Outcome = await self.controller.execute_effect(envelope, executor)
-        record.executed = envelope.replay_key in self.origins.executed
-        self._announce("finished", record)
-        return outcome
-
-    async def run(self, approval_key: AwaitEventKey) -> TurnReport:
-        plan = await self._effect(
-            "plan", EffectKind.LLM_CALL,
-            LlmCall(model="fake-llm", messages=[{"role": "user", "content": "Make my agent durable?"}]),
-            lambda: {"text": "Search the docs, compute, draft, ask for approval."},
-        )  # fmt: skip
-        self.report.effects[-1].result = plan.into_llm_call().response["text"]
-        search = await self._effect(
-            "search", EffectKind.TOOL_CALL, ToolCall("call-1", "search", {"q": "durable agents"}),
-            lambda: ["journal every effect", "replay by key"],
-        )  # fmt: skip
-        self.report.effects[-1].result = ", ".join(search.into_tool_call()["result"])
-        code = await self._effect(
-            "compute", EffectKind.EXEC_CODE, ExecCode("sum(range(10))"),
-            lambda: ExecResponse(observations=["45"], terminal_finish=45),
-        )  # fmt: skip
-        response = code.into_exec_code()
-        self.report.effects[-1].result = str(
-            response.terminal_finish if isinstance(response, ExecResponse) else response
-        )
-        await self._effect("backoff", EffectKind.SLEEP, Sleep(300), lambda: None)
-        self.report.effects[-1].result = "slept 300 ms (durable timer)"
-        draft = await self._effect(
-            "draft", EffectKind.DURABLE_STEP, DurableStep("draft", {"facts": 2}),
-            lambda: "Journal every effect; replay by key.",
-        )  # fmt: skip
-        self.report.effects[-1].result = str(draft.into_durable_step())
-        approval = await self._effect(
-            "approval", EffectKind.AWAIT_EVENT, AwaitEvent(approval_key), lambda: None
-        )
-        verdict = approval.into_await_event()
-        self.report.effects[-1].result = json.dumps(verdict.to_json())
-        approved = verdict.is_ok and isinstance(verdict.value, dict) and verdict.value.get("approved") is True
-        final = await self._effect(
-            "answer", EffectKind.LLM_CALL,
-            LlmCall(model="fake-llm", messages=[{"role": "system", "content": f"approved={approved}"}]),
-            lambda: {"text": "Use effecthost." if approved else "Not approved; stopping."},
-        )  # fmt: skip
-        self.report.answer = final.into_llm_call().response["text"]
-        self.report.effects[-1].result = self.report.answer
-        return self.report
-
-
-async def approval_key_for(host: Any, session_id: str, turn_id: str) -> AwaitEventKey:
-    key: AwaitEventKey = await host.await_event_key(
-        ExecutionScope.turn(session_id, turn_id), WaitIdentity.tool_completion("approval")
-    )
-    return key
-
-
-async def webhook_approves(url: str, token: str, session_id: str) -> None:
-    """A different host object — as a webhook handler would have — resolves with only the token."""
+async def webhook_approves(url: str, token: str) -> None:
+    """A different host object, as a webhook handler would have, resolves with only the token."""
     async with await open_host(url) as webhook:
-        key = AwaitEventKey.from_token(token)
-        while not await webhook.list_outstanding_await_event_keys(session_id):
-            if await webhook.peek_await_event(key) is not None:
-                return
-            await asyncio.sleep(0.05)
-        outcome = await webhook.resolve_await_event(key, Resolution.ok({"approved": True, "by": "webhook"}))
-        print(f"  webhook resolved the approval: {outcome.to_json()['status']}")
+        outcome = await webhook.resolve_await_event(
+            AwaitEventKey.from_token(token), Resolution.ok({"approved": True, "by": "webhook"})
+        )
+        print(
+            f"  a webhook (another host object on the same file) resolved it: {outcome.to_json()['status']}"
+        )
+
+
+# -- the child process ---------------------------------------------------------------------------
 
 
 async def _child(url: str, session_id: str, turn_id: str) -> None:
-    def announce(event: str, record: EffectRecord) -> None:
-        print(json.dumps({"event": event, "index": record.index, "name": record.name}), flush=True)
+    global announce
 
-    host, origins = await open_demo_host(url, lease_ttl_s=DEMO_LEASE_TTL_S)
+    def emit(event: dict[str, Any]) -> None:
+        print(json.dumps(event), flush=True)
+
+    announce = emit
+    host, _ = await open_demo_host(url)
     async with host:
-        key = await approval_key_for(host, session_id, turn_id)
-        turn = DemoTurn(
-            host, session_id, turn_id, origins=origins, announce=announce, slow_effect=CRASH_DURING
-        )
-        await turn.run(key)
+        await host.run_turn(agent, session_id=session_id, turn_id=turn_id, input=_INPUT)
 
 
-def _run_child_until_crash(url: str, session_id: str, turn_id: str) -> list[str]:
-    """Start the turn in a child process and SIGKILL it while effect CRASH_DURING executes."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "effecthost.demo",
-        "--child",
-        "--url",
-        url,
-        "--session",
-        session_id,
-        "--turn",
-        turn_id,
-    ]
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    finished: list[str] = []
+_INPUT = {"question": "How do I make my agent durable?"}
+
+
+def _run_child_until_crash(url: str, session_id: str, turn_id: str) -> dict[str, str]:
+    """Run the turn in a child process and SIGKILL it while CRASH_DURING executes. Returns what
+    the child did, by effect id: ``executed`` (recorded) or ``killed``."""
+    cmd = [sys.executable, "-m", "effecthost.demo", "--child", "--url", url, "--session", session_id,
+           "--turn", turn_id]  # fmt: skip
+    env = {**os.environ, "EFFECTHOST_DEMO_HANG": "1"}
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    done: dict[str, str] = {}
     assert child.stdout is not None
     for line in child.stdout:
         event = json.loads(line)
-        if event["event"] == "finished":
-            finished.append(event["name"])
-            print(f"  child: effect {event['index']} {event['name']} recorded")
-        if event["event"] == "started" and event["index"] == CRASH_DURING:
-            print(f"  child: effect {event['index']} {event['name']} is executing -> SIGKILL")
+        if event["event"] == "recorded" and event["effect"] in EFFECTS:
+            done[event["effect"]] = "executed"
+            print(f"  child: {event['kind']} {event['effect']} recorded")
+        if event["event"] == "executing" and event["effect"] == CRASH_DURING:
+            print(f"  child: exec_code {CRASH_DURING} is executing -> SIGKILL")
             os.kill(child.pid, signal.SIGKILL)
+            done[CRASH_DURING] = "killed"
             break
     child.wait()
-    return finished
+    return done
 
 
-def _print_table(before: list[str], report: TurnReport) -> None:
+# -- the parent ----------------------------------------------------------------------------------
+
+
+async def _until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo's turn did not get there in time")
+        await asyncio.sleep(0.02)
+
+
+def _cell(origins: Origins, attempt: int, effect_id: str) -> str:
+    seen = [s for s in origins.seen if s.attempt == attempt and s.effect_id == effect_id]
+    if seen:
+        return "executed" if any(s.executed for s in seen) else "replayed"
+    if any(s.attempt == attempt and s.effect_id == f"{effect_id}:deadline" for s in origins.seen):
+        return "suspended"  # reached, parked on: the wait's deadline recorded, the wait not yet
+    return "-"
+
+
+def _results(result: dict[str, Any]) -> dict[str, str]:
+    return {
+        "plan#1": result["plan"],
+        "search#1": ", ".join(result["found"]),
+        "compute#1": str(result["sum"]),
+        "backoff#1": "slept 0.3 s (durable timer)",
+        "approval#1": f"{result['approval']['status']}: {json.dumps(result['approval'].get('payload'))}",
+        "answer#1": result["answer"],
+    }
+
+
+def _print_table(child: dict[str, str], origins: Origins, first: int, result: dict[str, Any]) -> None:
+    kinds = {s.effect_id: s.kind for s in origins.seen}
+    values = _results(result)
     print()
-    print(f"  {'#':<3}{'effect':<10}{'kind':<14}{'first run (killed)':<21}{'re-drive':<11}result")
-    for record in report.effects:
-        first = "recorded" if record.name in before else "-"
-        again = "executed" if record.executed else "replayed"
-        print(
-            f"  {record.index:<3}{record.name:<10}{record.kind:<14}{first:<21}{again:<11}{record.result[:60]}"
-        )
+    print(f"  {'effect':<12}{'kind':<13}{'child':<10}{'worker 1st':<12}{'worker 2nd':<12}result")
+    for effect_id in EFFECTS:
+        cells = [
+            child.get(effect_id, "-"),
+            _cell(origins, first, effect_id),
+            _cell(origins, first + 1, effect_id),
+        ]
+        print(f"  {effect_id:<12}{kinds.get(effect_id, ''):<13}{cells[0]:<10}{cells[1]:<12}{cells[2]:<12}"
+              f"{values[effect_id][:50]}")  # fmt: skip
     print()
 
 
 async def main_async(url: str, wait_for_approval: bool) -> int:
     session_id, turn_id = f"demo-{int(time.time())}-{os.urandom(2).hex()}", "turn-1"
     print(f"effecthost demo on {url}\n  session {session_id}, turn {turn_id}")
-    print("1. a child process starts the turn; it is killed mid-effect")
-    before = _run_child_until_crash(url, session_id, turn_id)
-    print("2. a new process re-drives the same turn (the killed effect is taken over once its lease expires)")
-    host, origins = await open_demo_host(url, lease_ttl_s=DEMO_LEASE_TTL_S)
-    async with host:
-        key = await approval_key_for(host, session_id, turn_id)
-        token = key.to_token()
-        if wait_for_approval:
-            print("  waiting for approval; resolve it in the web page (effecthost serve) or with:")
-            print(f"  effecthost await resolve --url {url} {token} --ok '{{\"approved\": true}}'")
-            approver = None
-        else:
-            approver = asyncio.ensure_future(webhook_approves(url, token, session_id))
-        started = time.perf_counter()
-        report = await DemoTurn(host, session_id, turn_id, origins=origins).run(key)
-        if approver is not None:
-            await approver
-        elapsed = time.perf_counter() - started
-    _print_table(before, report)
-    executed = sum(r.executed for r in report.effects)
-    print(f"  answer: {report.answer}")
-    print(f"  {len(report.effects) - executed} effects replayed from the journal, {executed} executed, "
-          f"re-drive took {elapsed:.2f} s")  # fmt: skip
-    print("3. driving the finished turn once more replays every effect and executes nothing")
+    print("1. a child process runs the turn (host.run_turn); it is killed in the middle of an effect")
+    child = _run_child_until_crash(url, session_id, turn_id)
+
     host, origins = await open_demo_host(url)
     async with host:
+        info = await host.get_turn(session_id, turn_id)
+        assert info is not None
+        print(f"  the turn's record says {info.status}: the dead child holds it until its lease expires")
+        print("2. a Worker in this process takes the turn over once that lease expires")
         started = time.perf_counter()
-        again = await DemoTurn(host, session_id, turn_id, origins=origins).run(
-            await approval_key_for(host, session_id, turn_id)
-        )
+        handle = host.turn_handle(session_id, turn_id)
+        async with Worker(host, [agent], suspend_after_s=1.0, poll_interval_s=0.2) as worker:
+
+            async def suspended() -> bool:
+                info = await host.get_turn(session_id, turn_id)
+                return info is not None and info.status is TurnStatus.WAITING and worker.suspended > 0
+
+            await _until(suspended)
+            info = await host.get_turn(session_id, turn_id)
+            assert info is not None and info.waiting is not None
+            first = min(s.attempt for s in origins.seen)
+            print(f"  the turn is {info.status} on {info.waiting['name']!r} and suspended:"
+                  f" the worker drives {worker.active} turns now")  # fmt: skip
+            print(f"  question: {json.dumps(info.waiting['question'])}")
+            token = info.waiting["key"]
+            if wait_for_approval:
+                print("3. waiting for the approval; resolve it in the web page (effecthost serve) or with:")
+                print(f"  effecthost await resolve --url {url} {token} --ok '{{\"approved\": true}}'")
+                result = await handle.result()
+            else:
+                print("3. the approval arrives; the worker drives the turn again from the start")
+                await webhook_approves(url, token)
+                result = await handle.result(timeout=30)
         elapsed = time.perf_counter() - started
-    executed = sum(r.executed for r in again.effects)
-    print(f"  {len(again.effects) - executed} replayed, {executed} executed in {elapsed * 1000:.1f} ms; "
-          f"answer: {again.answer}")  # fmt: skip
-    return 0 if executed == 0 and again.answer == report.answer else 1
+        _print_table(child, origins, first, result)
+        print(f"  answer: {result['answer']}")
+        print(f"  calls made by this process: model {CALLS['model']}, tool {CALLS['tool']},"
+              f" code {CALLS['code']} (the rest replayed); {elapsed:.2f} s")  # fmt: skip
+
+        print("4. the records")
+        info = await host.get_turn(session_id, turn_id)
+        assert info is not None
+        print(
+            f"  host.get_turn: {info.status}, driven {info.attempts} times, result keys {sorted(info.result)}"
+        )
+        rows = await host.browser.list_effects(ExecutionScope.turn(session_id, turn_id).journal_key())
+        for row in rows:
+            print(f"  {row.status:<10}{row.replay_key}")
+        before = CALLS.copy()
+        again = await host.run_turn(agent, session_id=session_id, turn_id=turn_id, input=_INPUT)
+        new_calls = (CALLS - before).total()
+        print(f"  host.run_turn once more: the recorded result, {new_calls} new calls;"
+              f" answer: {again['answer']}")  # fmt: skip
+    return 0 if new_calls == 0 and again == result else 1
 
 
 def main(argv: list[str] | None = None) -> int:
