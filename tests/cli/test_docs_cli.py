@@ -32,6 +32,7 @@ COMMANDS = [
     ["migrate"],
     ["conformance"],
     ["demo"],
+    ["worker"],
 ]
 
 
