@@ -340,22 +340,22 @@ class Turn:
 
     def exec_code(
         self,
-        code: str,
+        source: str,
         fn: Callable[[str], ExecResult | Awaitable[ExecResult]],
         /,
         *,
         name: str = "exec",
         key: str | None = None,
     ) -> Coroutine[Any, Any, ExecResult]:
-        """Run ``code`` once through ``fn(code)`` (returns an ``ExecResponse`` or an error text),
-        journaled as an ``exec_code`` effect."""
+        """Run ``source`` once through ``fn(source)`` (returns an ``ExecResponse`` or an error
+        text), journaled as an ``exec_code`` effect."""
         effect_id = self._allocate(EffectKind.EXEC_CODE, name, key)
-        return self._exec(effect_id, code, fn)
+        return self._exec(effect_id, source, fn)
 
-    async def _exec(self, effect_id: str, code: str, fn: Callable[[str], Any]) -> ExecResult:
+    async def _exec(self, effect_id: str, source: str, fn: Callable[[str], Any]) -> ExecResult:
         base = self.replay_key(EffectKind.EXEC_CODE, effect_id)
         executor = LocalExecutor.exec_code(lambda cmd: self._invoke(base, fn, (cmd.code,), {}))
-        outcome = await self._execute(EffectKind.EXEC_CODE, effect_id, ExecCode(code), executor, base)
+        outcome = await self._execute(EffectKind.EXEC_CODE, effect_id, ExecCode(source), executor, base)
         assert isinstance(outcome, ExecCodeOutcome)
         return outcome.result
 

@@ -15,6 +15,7 @@ from typing import Any
 from effecthost import (
     DurableEffectHost,
     EffectHostError,
+    ErrorCode,
     ExecutionScope,
     Resolution,
     RetryPolicy,
@@ -92,7 +93,7 @@ async def turn_runs_once_and_replays(make: HostFactory) -> None:
         check_eq(await handle.result(timeout=5), first, "start_turn again returns the same turn")
         await _expect_code(
             host.start_turn(fn, session_id=session, turn_id="t", input={"x": 1}),
-            "turn_start_conflict",
+            ErrorCode.TURN_START_CONFLICT,
             "other input under a used turn id",
         )
         check(await host.get_turn(session, "missing") is None, "get_turn of an unknown turn is None")
@@ -153,7 +154,7 @@ async def turn_changed_code_reports_a_mismatch(make: HostFactory) -> None:
     async with HostPool(make) as hosts:
         host, session = await _durable(hosts), _session()
         err = await _expect_code(
-            host.run_turn(first, session_id=session, turn_id="t"), "turn_failed", "first run"
+            host.run_turn(first, session_id=session, turn_id="t"), ErrorCode.TURN_FAILED, "first run"
         )
         check("ValueError" in err.message, "a plain exception's type is in the turn's error")
         await host.resume_turn(session, "t")
@@ -191,7 +192,7 @@ async def turn_retries_and_resumes(make: HostFactory) -> None:
     async with HostPool(make) as hosts:
         host, session = await _durable(hosts), _session()
         err = await _expect_code(
-            host.run_turn(fn, session_id=session, turn_id="t"), "turn_step_failed", "first run"
+            host.run_turn(fn, session_id=session, turn_id="t"), ErrorCode.TURN_STEP_FAILED, "first run"
         )
         check("broken failed" in err.message, "the turn's error is the failing step's")
         check_eq(runs, ["flaky", "flaky", "flaky", "broken"], "two retries, then the failing step once")
@@ -204,7 +205,7 @@ async def turn_retries_and_resumes(make: HostFactory) -> None:
         info = await host.get_turn(session, "t")
         assert info is not None
         check_eq((info.status, info.resumes), (TurnStatus.COMPLETED, 1), "one resume")
-        await _expect_code(host.resume_turn(session, "t"), "turn_not_resumable", "a completed turn")
+        await _expect_code(host.resume_turn(session, "t"), ErrorCode.TURN_NOT_RESUMABLE, "a completed turn")
         keys = await _replay_keys(host, session, "t")
         base = f"{session}:t:0:0:durable_step:"
         for key in (f"{base}flaky#1", f"{base}flaky#1:attempt:2", f"{base}flaky#1:attempt:3",
@@ -275,7 +276,9 @@ async def turn_cancel_ends_the_turn(make: HostFactory) -> None:
             key = (await other.list_outstanding_await_event_keys(session))[0]
             info = await other.cancel_turn(session, "t")
             check_eq(info.status, TurnStatus.CANCELLED, "an unheld turn ends cancelled at once")
-            await _expect_code(handle.result(timeout=5), "turn_cancelled", "the result of a cancelled turn")
+            await _expect_code(
+                handle.result(timeout=5), ErrorCode.TURN_CANCELLED, "the result of a cancelled turn"
+            )
         check_eq(await other.peek_await_event(key), Resolution.CANCELLED, "its wait resolved Cancelled")
         check_eq((await other.cancel_turn(session, "t")).status, TurnStatus.CANCELLED, "cancel is idempotent")
 
@@ -300,7 +303,7 @@ async def turn_apis_refuse_outside_a_turn(make: HostFactory) -> None:
                 awaitable = call()
                 await awaitable
             except EffectHostError as err:
-                check_eq(err.code, "turn_context_missing", "outside a turn")
+                check_eq(err.code, ErrorCode.TURN_CONTEXT_MISSING, "outside a turn")
             else:
                 raise ConformanceFailure("ran outside a turn")
         check_eq(ran, [], "nothing ran")
