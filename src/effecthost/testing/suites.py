@@ -130,7 +130,7 @@ class LeaseFencingSuite:
 class TurnsSuite:
     """Durable turns (``Substrate(turns=...)``): run once and replay, the key convention, mismatch
     on changed code, retries and resume, suspension and resolve, durable deadlines, cancel, and the
-    refusals outside a turn. The factory opens hosts over one substrate."""
+    refusals outside a turn, fork. The factory opens hosts over one substrate."""
 
     @pytest.mark.asyncio
     async def test_turn_runs_once_and_replays(self, effecthost_host_factory: HostFactory) -> None:
@@ -163,6 +163,10 @@ class TurnsSuite:
     @pytest.mark.asyncio
     async def test_turn_apis_refuse_outside_a_turn(self, effecthost_host_factory: HostFactory) -> None:
         await turns.turn_apis_refuse_outside_a_turn(effecthost_host_factory)
+
+    @pytest.mark.asyncio
+    async def test_turn_fork_keeps_the_first_effects(self, effecthost_host_factory: HostFactory) -> None:
+        await turns.turn_fork_keeps_the_first_effects(effecthost_host_factory)
 
 
 class DurableHostSuite(

@@ -160,6 +160,12 @@ class DurableEffectHost(ComposedHost):
         self._check_open()
         return await self.turns.resume(session_id, turn_id)
 
+    async def fork_turn(self, session_id: str, turn_id: str, *, new_turn_id: str, keep: int) -> TurnHandle:
+        """Fork ``turn_id`` into ``new_turn_id``: the new turn takes the recorded outcomes of the
+        first ``keep`` effects (program order) and runs the rest, for a worker or ``run_turn``."""
+        self._check_open()
+        return await self.turns.fork(session_id, turn_id, new_turn_id, keep)
+
     def turn_handle(self, session_id: str, turn_id: str) -> TurnHandle:
         """A handle on a turn started elsewhere (its result, its info)."""
         return TurnHandle(self.turns, session_id, turn_id)

@@ -9,6 +9,7 @@ to the turn function object (:class:`DrivenTurn`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -290,6 +291,38 @@ class TurnControl:
                 ErrorCode.TURN_NOT_RESUMABLE, f"turn {session_id!r}/{turn_id!r} changed meanwhile"
             )
         return TurnHandle(self, session_id, turn_id)
+
+    async def fork(self, session_id: str, turn_id: str, new_turn_id: str, keep: int) -> TurnHandle:
+        """A new turn (same session, function and input) whose first ``keep`` effects, in program
+        order, take the outcomes recorded by ``turn_id``; the rest run (DBOS's fork)."""
+        session_id, turn_id = _turn_ids(session_id, turn_id)
+        _, new_turn_id = _turn_ids(session_id, new_turn_id)
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise EffectHostError(
+                ErrorCode.INVALID_ARGUMENT, f"keep is a number of effects >= 0, not {keep!r}"
+            )
+        source = await self.store.get(session_id, turn_id)
+        if source is None:
+            raise _not_found(session_id, turn_id)
+        meta = canonical.dumps({"fork": {"keep": keep, "turn_id": turn_id}})
+        wanted = dataclasses.replace(
+            transitions.new_turn(
+                session_id, new_turn_id, source.name, source.input_json, self.clock.now_ms()
+            ),
+            meta_json=meta,
+        )
+        stored = await self.store.insert(wanted)
+        forked_as = canonical.loads(stored.meta_json).get("fork")
+        if (stored.name, stored.input_json, forked_as) != (
+            source.name,
+            source.input_json,
+            {"keep": keep, "turn_id": turn_id},
+        ):
+            raise EffectHostError(
+                ErrorCode.TURN_START_CONFLICT,
+                f"turn {session_id!r}/{new_turn_id!r} exists and is not this fork (a fork needs a new id)",
+            )
+        return TurnHandle(self, session_id, new_turn_id)
 
     async def list(
         self, session_id: str | None, status: TurnStatus | str | None, limit: int, offset: int

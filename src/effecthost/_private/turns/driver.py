@@ -27,7 +27,7 @@ from ..lifecycle.store import Change
 from ..runtime.turn_control import check_budget
 from .context import Suspended
 from .retry import exception_names
-from .turn import CURRENT_TURN, Turn, TurnRuntime
+from .turn import CURRENT_TURN, ForkSource, Turn, TurnRuntime
 
 if TYPE_CHECKING:
     from ..runtime.durable import DurableEffectHost
@@ -75,6 +75,7 @@ class TurnDriver:
             suspend_after_s=self._suspend_after_s,
             grants={str(k): int(v) for k, v in (meta.get("grants") or {}).items()},
             park=self._park,
+            fork=_fork_of(record, meta),
         )
         turn = Turn(record.session_id, record.turn_id, record.name, record.attempts, runtime)
         task = asyncio.current_task()
@@ -226,3 +227,10 @@ class TurnDriver:
                     self._cancel.cancel()
         finally:
             watch.close()
+
+
+def _fork_of(record: TurnRecord, meta: dict[str, Any]) -> ForkSource | None:
+    fork = meta.get("fork")
+    if not isinstance(fork, dict):
+        return None
+    return ForkSource(record.session_id, str(fork["turn_id"]), int(fork["keep"]))

@@ -95,4 +95,5 @@ TURNS: tuple[tuple[str, MakeVector], ...] = (
     ("turn_wait_deadline_is_durable", turns.turn_wait_deadline_is_durable),
     ("turn_cancel_ends_the_turn", turns.turn_cancel_ends_the_turn),
     ("turn_apis_refuse_outside_a_turn", turns.turn_apis_refuse_outside_a_turn),
+    ("turn_fork_keeps_the_first_effects", turns.turn_fork_keeps_the_first_effects),
 )

@@ -309,6 +309,46 @@ async def turn_apis_refuse_outside_a_turn(make: HostFactory) -> None:
         check_eq(ran, [], "nothing ran")
 
 
+async def turn_fork_keeps_the_first_effects(make: HostFactory) -> None:
+    """``fork_turn(keep=N)``: a new turn whose first N effects (program order) take the source's
+    recorded outcomes, a wait's resolution included, and whose later effects run again."""
+    runs: list[str] = []
+
+    def work(name: str) -> str:
+        runs.append(name)
+        return f"{name}@{len(runs)}"
+
+    @durable_turn(name="conformance_fork")
+    async def fn(turn: Turn) -> list[Any]:
+        first = await turn.step("first", work, "first")
+        approval = await turn.wait("approval")
+        second = await turn.step("second", work, "second")
+        return [first, approval.to_json(), second]
+
+    async with HostPool(make) as hosts:
+        host, session = await _durable(hosts), _session()
+        running = asyncio.ensure_future(host.run_turn(fn, session_id=session, turn_id="t"))
+        info = await _until(host, session, "t", lambda i: i.status is TurnStatus.WAITING)
+        await host.resolve_await_event(
+            (await host.list_outstanding_await_event_keys(session))[0], Resolution.ok("yes")
+        )
+        original = await running
+        check_eq(original, ["first@1", Resolution.ok("yes").to_json(), "second@2"], "the source turn")
+        check(info is not None, "the source waited")
+        handle = await host.fork_turn(session, "t", new_turn_id="fork", keep=2)
+        forked = await host.run_turn(fn, session_id=session, turn_id="fork")
+        check_eq(forked, ["first@1", Resolution.ok("yes").to_json(), "second@3"], "kept two, ran the third")
+        check_eq(runs, ["first", "second", "second"], "only the effect after the kept ones ran")
+        check_eq(await handle.result(timeout=5), forked, "the fork's handle")
+        again = await host.fork_turn(session, "t", new_turn_id="fork", keep=2)
+        check_eq(await again.result(timeout=5), forked, "forking again under the same id is the same fork")
+        await _expect_code(
+            host.fork_turn(session, "t", new_turn_id="fork", keep=1),
+            ErrorCode.TURN_START_CONFLICT,
+            "another fork under a used id",
+        )
+
+
 async def _until(host: DurableEffectHost, session: str, turn_id: str, done: Any) -> Any:
     for _ in range(1000):
         info = await host.get_turn(session, turn_id)
