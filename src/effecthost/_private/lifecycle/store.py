@@ -28,16 +28,24 @@ class Watch(Protocol):
 
 
 class TurnStore(Protocol):
-    async def insert(self, record: TurnRecord) -> TurnRecord:
+    async def insert(self, record: TurnRecord, *, durable: bool = True) -> TurnRecord:
         """Insert ``record`` unless (session, turn) exists; return what is stored (the new record
-        or the existing one, unchanged). Publishes :func:`topics_for` ``(None, record)`` on insert."""
+        or the existing one, unchanged). Publishes :func:`topics_for` ``(None, record)`` on insert.
+        ``durable=False``: as for :meth:`update` (``run_turn`` inserting the turn it drives)."""
         ...
 
     async def get(self, session_id: str, turn_id: str) -> TurnRecord | None: ...
 
-    async def update(self, session_id: str, turn_id: str, change: Change) -> TurnRecord | None:
+    async def update(
+        self, session_id: str, turn_id: str, change: Change, *, durable: bool = True
+    ) -> TurnRecord | None:
         """One transaction: read the record, write ``change(record)`` unless it is None; return the
-        record as stored afterwards, or None when there is no such turn."""
+        record as stored afterwards, or None when there is no such turn.
+
+        ``durable=False`` marks lease bookkeeping (a claim, a renewal, a park, a wake-up): a store
+        may commit it without waiting for the disk, as it does the journal's claims. A power loss
+        may then undo it, and the turn is re-claimed and re-driven exactly as after a lease expiry.
+        What a caller is told (an end, a cancel request, a resume) is always durable."""
         ...
 
     async def claim_runnable(

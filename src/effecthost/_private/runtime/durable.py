@@ -206,7 +206,9 @@ class DurableEffectHost(ComposedHost):
         ):
             for record in page:
                 if not record.held and record.wait_key_id:
-                    await store.update(session_id, record.turn_id, transitions.wake(record.wait_key_id, now))
+                    await store.update(
+                        session_id, record.turn_id, transitions.wake(record.wait_key_id, now), durable=False
+                    )
             offset += len(page)
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:

@@ -179,6 +179,20 @@ class TurnControl:
     async def start(
         self, fn_or_name: DrivenTurn | str, session_id: str, turn_id: str, input: dict[str, Any] | None
     ) -> TurnHandle:
+        record = await self.insert(fn_or_name, session_id, turn_id, input)
+        return TurnHandle(self, record.session_id, record.turn_id)
+
+    async def insert(
+        self,
+        fn_or_name: DrivenTurn | str,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None,
+        *,
+        held_by: tuple[str, int] | None = None,
+    ) -> TurnRecord:
+        """Record the turn unless it exists; the record stored. ``held_by=(owner, ttl_ms)`` inserts
+        it already claimed (``run_turn`` drives what it starts: one write instead of two)."""
         name = fn_or_name if isinstance(fn_or_name, str) else getattr(fn_or_name, "name", None)
         if not isinstance(name, str) or not name.strip():
             raise EffectHostError(
@@ -187,15 +201,21 @@ class TurnControl:
             )
         session_id, turn_id = _turn_ids(session_id, turn_id)
         input_json = self.encode_input(input)
-        wanted = transitions.new_turn(session_id, turn_id, name, input_json, self.clock.now_ms())
-        stored = await self.store.insert(wanted)
+        now = self.clock.now_ms()
+        wanted = transitions.new_turn(session_id, turn_id, name, input_json, now)
+        if held_by is not None:
+            wanted = transitions.claim(held_by[0], now, held_by[1])(wanted) or wanted
+        # A turn inserted held by its driver (``run_turn``) tells nobody anything until it ends,
+        # and the first synced commit after it (an effect's outcome, the end) makes it durable
+        # too (the WAL is sequential): it needs no sync of its own.
+        stored = await self.store.insert(wanted, durable=held_by is None)
         if stored.name != name or stored.input_json != input_json:
             raise EffectHostError(
                 ErrorCode.TURN_START_CONFLICT,
                 f"turn {session_id!r}/{turn_id!r} was started as {stored.name} with other input;"
                 " a turn id names one run (use a new turn id)",
             )
-        return TurnHandle(self, session_id, turn_id)
+        return stored
 
     def encode_input(self, input: dict[str, Any] | None) -> str:
         if input is None:
@@ -347,7 +367,9 @@ class TurnControl:
         session_id, turn_id = key.scope.ids
         record = await self._store.get(session_id, turn_id)
         if record is not None and record.wait_key_id == key.key_id and not record.held:
-            await self._store.update(session_id, turn_id, transitions.wake(key.key_id, self.clock.now_ms()))
+            await self._store.update(
+                session_id, turn_id, transitions.wake(key.key_id, self.clock.now_ms()), durable=False
+            )
 
 
 def _not_found(session_id: str, turn_id: str) -> EffectHostError:

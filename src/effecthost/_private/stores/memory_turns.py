@@ -20,7 +20,7 @@ class MemoryTurnStore:
         for topic in topics_for(before, after):
             self._hub.notify_key(topic)
 
-    async def insert(self, record: TurnRecord) -> TurnRecord:
+    async def insert(self, record: TurnRecord, *, durable: bool = True) -> TurnRecord:
         with self._lock:
             existing = self._records.get((record.session_id, record.turn_id))
             if existing is not None:
@@ -33,7 +33,9 @@ class MemoryTurnStore:
         with self._lock:
             return self._records.get((session_id, turn_id))
 
-    async def update(self, session_id: str, turn_id: str, change: Change) -> TurnRecord | None:
+    async def update(
+        self, session_id: str, turn_id: str, change: Change, *, durable: bool = True
+    ) -> TurnRecord | None:
         with self._lock:
             before = self._records.get((session_id, turn_id))
             if before is None:

@@ -166,6 +166,7 @@ class TurnDriver:
                     self._record.session_id,
                     self._record.turn_id,
                     transitions.release(self._owner, self._now()),
+                    durable=False,
                 )
             )
 
@@ -187,7 +188,7 @@ class TurnDriver:
         change = transitions.park(
             self._owner, status, waiting_json, key_id, wake_at_ms, self._now(), suspend=suspend
         )
-        after = await self._store.update(session_id, turn_id, change)
+        after = await self._store.update(session_id, turn_id, change, durable=False)
         ok = after is not None and after.status is status and after.owner == ("" if suspend else self._owner)
         if not ok:
             raise EffectHostError(
@@ -198,7 +199,9 @@ class TurnDriver:
             # held and woke nobody: look once more, now that any later resolve will wake it.
             key = AwaitEventKey.from_token(waiting["key"])
             if await self._host.peek_await_event(key) is not None:
-                await self._store.update(session_id, turn_id, transitions.wake(key_id, self._now()))
+                await self._store.update(
+                    session_id, turn_id, transitions.wake(key_id, self._now()), durable=False
+                )
 
     async def _keep(self, task: asyncio.Task[Any]) -> None:
         """Renew the turn's lease every third of its TTL and notice a cancel request (at once
@@ -213,7 +216,7 @@ class TurnDriver:
                 watch.event.clear()
                 try:
                     after = await self._store.update(
-                        session_id, turn_id, transitions.renew(self._owner, self._now(), ttl)
+                        session_id, turn_id, transitions.renew(self._owner, self._now(), ttl), durable=False
                     )
                 except EffectHostError as exc:  # an outage: the lease may still hold; try again
                     _log.warning("turn %r/%r: lease renewal failed: %s", session_id, turn_id, exc)

@@ -61,26 +61,36 @@ class DurableTurn(Generic[R]):
         self, host: DurableEffectHost, *, session_id: str, turn_id: str, input: dict[str, Any] | None
     ) -> R:
         """Start (idempotently) and drive here until the turn ends; waits never suspend."""
-        handle = await host.start_turn(self, session_id=session_id, turn_id=turn_id, input=input)
         store = host.turns.store
         owner = drive_owner(host)
+        ttl = host.lease.ttl_ms
+        record = await host.turns.insert(self, session_id, turn_id, input, held_by=(owner, ttl))
+        session_id, turn_id = record.session_id, record.turn_id
         while True:
-            now = host.clock.now_ms()
-            record = await store.update(
-                handle.session_id, handle.turn_id, transitions.claim(owner, now, host.lease.ttl_ms)
-            )
-            assert record is not None
             if record.status.terminal:
                 return outcome_of(record)  # type: ignore[no-any-return]
             if record.owner == owner:
                 await TurnDriver(host, self.fn, record, suspend_after_s=None).run()
-                continue  # read the end (or take the turn over again after a lost lease)
+                found = await store.get(session_id, turn_id)  # the end (or a lost lease: claim again)
+                assert found is not None
+                record = found
+                if record.owner == owner and not record.status.terminal:
+                    owner = drive_owner(host)  # the drive stopped without an end: a fresh claim
+                continue
+            now = host.clock.now_ms()
+            claimed = await store.update(
+                session_id, turn_id, transitions.claim(owner, now, ttl), durable=False
+            )
+            assert claimed is not None
+            if claimed.owner == owner or claimed.status.terminal:
+                record = claimed
+                continue
             # Held by another driver (or parked by a worker): wait for a change or its lease.
             wait_s = _HELD_RECHECK_S
-            if record.held:
-                wait_s = min(wait_s, max(record.lease_expires_at_ms - now, 1) / 1000)
+            if claimed.held:
+                wait_s = min(wait_s, max(claimed.lease_expires_at_ms - now, 1) / 1000)
             try:
-                ended = await host.turns.wait_ended(handle.session_id, handle.turn_id, wait_s)
+                ended = await host.turns.wait_ended(session_id, turn_id, wait_s)
                 return outcome_of(ended)  # type: ignore[no-any-return]
             except EffectHostError as exc:
                 if exc.code != ErrorCode.TURN_RESULT_TIMEOUT:

@@ -540,16 +540,22 @@ class Turn:
             assert isinstance(outcome, AwaitEventOutcome)
             return outcome.resolution
         remaining_ms = None if deadline_ms is None else deadline_ms - clock.now_ms()
-        if self._suspends(remaining_ms) and await self._rt.host.peek_await_event(event_key) is None:
+        answered = await self._rt.host.peek_await_event(event_key) is not None
+        if not answered and self._suspends(remaining_ms):
             await self._rt.host.await_coordinator.register(event_key)
             await self._suspend(TurnStatus.WAITING, waiting, event_key.key_id, deadline_ms)
-        await self._enter_wait(TurnStatus.WAITING, waiting, event_key.key_id)
-        try:
+        if answered:  # a resumed suspension, or an early resolve: the wait will not block
             outcome = await self._execute(
                 EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
             )
-        finally:
-            await self._leave_wait()
+        else:
+            await self._enter_wait(TurnStatus.WAITING, waiting, event_key.key_id)
+            try:
+                outcome = await self._execute(
+                    EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
+                )
+            finally:
+                await self._leave_wait()
         assert isinstance(outcome, AwaitEventOutcome)
         return outcome.resolution
 

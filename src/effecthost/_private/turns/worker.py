@@ -211,7 +211,7 @@ class Worker:
                     resolved = True  # revoked or unreadable: let the re-drive find out and say so
                 if resolved:
                     change = transitions.wake(record.wait_key_id, self._host.clock.now_ms())
-                    await store.update(record.session_id, record.turn_id, change)
+                    await store.update(record.session_id, record.turn_id, change, durable=False)
                     woken += 1
         return woken
 

@@ -127,9 +127,8 @@ async def turn_keys_follow_the_convention(make: HostFactory) -> None:
         )
         rows = await host.browser.list_effects(ExecutionScope.turn(session, "t").journal_key())
         by_key = {row.replay_key: row for row in rows}
-        check(
-            '"args":[3]' in by_key[f"{prefix}fetch#1"].envelope_json, "fetch#1 is the first call (argument 3)"
-        )
+        first = by_key[f"{prefix}fetch#1"].envelope_json
+        check('"input":[3]' in first, "fetch#1 is the first call (argument 3)")
 
 
 async def _slow_echo(value: int) -> int:
@@ -165,7 +164,7 @@ async def turn_changed_code_reports_a_mismatch(make: HostFactory) -> None:
         )
         paths = (err.summary or {}).get("first_divergent_paths") or []
         check(
-            any("args" in str(path) for path in paths),
+            any("input" in str(path) for path in paths),
             f"the mismatch names the changed arguments among its divergent paths (got {err.summary!r})",
         )
 

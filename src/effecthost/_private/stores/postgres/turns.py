@@ -111,7 +111,9 @@ class PostgresTurnStore:
 
     # ---- writes -----------------------------------------------------------------------------
 
-    async def insert(self, record: TurnRecord) -> TurnRecord:
+    async def insert(self, record: TurnRecord, *, durable: bool = True) -> TurnRecord:
+        # Always durable: one autocommit statement (``durable=False`` would need a transaction
+        # of its own to turn synchronous_commit off, costing more than the flush it saves).
         self._check(record)
         topics = topics_for(None, record)
         params = (*record_to_row(record), self._channel, [key_hint(t) for t in topics])
@@ -132,8 +134,12 @@ class PostgresTurnStore:
             # gone again: turns are never deleted, but never answer with a row that is not stored
         raise EffectHostError(_STORE, "turn record kept changing while inserting it")
 
-    async def update(self, session_id: str, turn_id: str, change: Change) -> TurnRecord | None:
+    async def update(
+        self, session_id: str, turn_id: str, change: Change, *, durable: bool = True
+    ) -> TurnRecord | None:
         async with self._db.connection(_STORE) as conn, conn.transaction():
+            if not durable:  # lease bookkeeping: as the journal's claims, no wait for the WAL flush
+                await conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
             cur = await conn.execute(self._lock_one, (session_id, turn_id))
             row = await cur.fetchone()
             if row is None:

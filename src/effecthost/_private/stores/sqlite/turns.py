@@ -84,7 +84,7 @@ class SqliteTurnStore:
             self._hub.notify_key(topic)
         self._channel.publish([f"k:{topic}" for topic in topics])
 
-    async def insert(self, record: TurnRecord) -> TurnRecord:
+    async def insert(self, record: TurnRecord, *, durable: bool = True) -> TurnRecord:
         def op(conn: sqlite3.Connection) -> tuple[TurnRecord, bool]:
             if conn.execute(_INSERT, record_to_row(record)).rowcount == 1:
                 return record, True
@@ -95,7 +95,8 @@ class SqliteTurnStore:
                 raise EffectHostError(_STORE, "turn_records refused a turn it does not hold")
             return _record(found), False
 
-        stored, inserted = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
+        sync = self._durability.outcomes if durable else self._durability.leases
+        stored, inserted = await self._db.write(op, durable=sync, error_code=_STORE)
         if inserted:
             self._publish([(None, stored)])
         return stored
@@ -109,7 +110,9 @@ class SqliteTurnStore:
 
         return await self._db.read(op, error_code=_STORE)
 
-    async def update(self, session_id: str, turn_id: str, change: Change) -> TurnRecord | None:
+    async def update(
+        self, session_id: str, turn_id: str, change: Change, *, durable: bool = True
+    ) -> TurnRecord | None:
         def op(conn: sqlite3.Connection) -> tuple[TurnRecord | None, TurnRecord | None]:
             found = conn.execute(
                 f"{_SELECT} WHERE session_id = ? AND turn_id = ?", (session_id, turn_id)
@@ -123,7 +126,8 @@ class SqliteTurnStore:
             _write(conn, before, after)
             return before, after
 
-        before, after = await self._db.write(op, durable=self._durability.outcomes, error_code=_STORE)
+        sync = self._durability.outcomes if durable else self._durability.leases
+        before, after = await self._db.write(op, durable=sync, error_code=_STORE)
         if after is None:
             return before
         self._publish([(before, after)])
