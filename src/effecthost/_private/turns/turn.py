@@ -541,8 +541,11 @@ class Turn:
             return outcome.resolution
         remaining_ms = None if deadline_ms is None else deadline_ms - clock.now_ms()
         answered = await self._rt.host.peek_await_event(event_key) is not None
-        if not answered and self._suspends(remaining_ms):
+        if not answered:
+            # registered before the record says waiting: a turn reported waiting always has its
+            # wait listed as outstanding, whether it suspends or parks here
             await self._rt.host.await_coordinator.register(event_key)
+        if not answered and self._suspends(remaining_ms):
             await self._suspend(TurnStatus.WAITING, waiting, event_key.key_id, deadline_ms)
         if answered:  # a resumed suspension, or an early resolve: the wait will not block
             outcome = await self._execute(
