@@ -109,6 +109,26 @@ def ours_postgres(url: str, n: int) -> tuple[float, float]:
     return line["first_run_us_per_effect"], line["floor_us"]
 
 
+def with_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def ours_turn_api(url: str, n: int) -> float:
+    """The same N first-run steps through the turn API (``turn.step`` in one driven turn)."""
+    lines = json_lines([
+        sys.executable, str(ROOT / "bench" / "turns_bench.py"), "--parts", "one_turn", "--url", url,
+        "--turns", str(n),
+    ])
+    return float(pick(lines, bench="turn_steps_one_turn")["us_per_step"])
+
+
 def dbos(db: str, n: int) -> float:
     # --wfs/--wf-steps 1: the script's other shapes shrink to nothing; only 1wf_x_nsteps is read.
     lines = json_lines(
@@ -136,43 +156,58 @@ def drop_pg_database(url: str, db_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def one_round(backend: str, index: int, n: int, round_dir: Path, url: str) -> tuple[float, float, float]:
-    """(effecthost µs per effect, its floor, DBOS µs per step) measured back to back."""
+def one_round(
+    backend: str, index: int, n: int, round_dir: Path, url: str
+) -> tuple[float, float, float, float]:
+    """(effecthost µs per effect, its floor, DBOS µs per step, turn API µs per step) measured
+    back to back."""
     pg_db = fresh_pg_database(url) if backend == "postgres" else None
     try:
         peer_db = pg_db or f"sqlite:///{round_dir / 'dbos.sqlite'}"
         if index % 2 == 1:  # alternate the order so a drift does not favour one side
             peer = dbos(peer_db, n)
         us, floor = ours_sqlite(round_dir, n) if backend == "sqlite" else ours_postgres(url, n)
+        schema = f"eh_h2h_turns_{uuid.uuid4().hex[:8]}"
+        if backend == "sqlite":
+            turn_us = ours_turn_api(f"sqlite:///{round_dir / 'turns.db'}?synchronous=full", n)
+        else:
+            try:
+                turn_us = ours_turn_api(with_schema(url, schema), n)
+            finally:
+                drop_schema(url, schema)
         if index % 2 == 0:
             peer = dbos(peer_db, n)
     finally:
         if pg_db is not None:
             drop_pg_database(url, pg_db)
-    return us, floor, peer
+    return us, floor, peer, turn_us
 
 
 def rounds(backend: str, count: int, n: int, work: Path, url: str) -> None:
     ratios: list[float] = []
+    turn_ratios: list[float] = []
     ours_us: list[float] = []
     peer_us: list[float] = []
     for index in range(count):
         round_dir = work / f"{backend}-{index}"
         round_dir.mkdir()
         try:
-            us, floor, peer = one_round(backend, index, n, round_dir, url)
+            us, floor, peer, turn_us = one_round(backend, index, n, round_dir, url)
         finally:
             shutil.rmtree(round_dir, ignore_errors=True)
         ratio = round(peer / us, 2)
         ratios.append(ratio)
         ours_us.append(us)
         peer_us.append(peer)
+        turn_ratios.append(round(peer / turn_us, 2))
         emit(bench="head_to_head_round", backend=backend, round=index, n=n, effecthost_us_per_effect=us,
-             effecthost_floor_us=floor, dbos_us_per_step=peer, x_cheaper_than_dbos=ratio)
+             effecthost_floor_us=floor, dbos_us_per_step=peer, x_cheaper_than_dbos=ratio,
+             turn_api_us_per_step=turn_us, turn_api_x_cheaper_than_dbos=turn_ratios[-1])
     emit(summary="head_to_head", backend=backend, rounds=count, n=n, x_cheaper_than_dbos_by_round=ratios,
          x_cheaper_than_dbos_median=round(statistics.median(ratios), 2), target=TARGETS[backend],
          effecthost_us_per_effect_median=round(statistics.median(ours_us), 1),
-         dbos_us_per_step_median=round(statistics.median(peer_us), 1))
+         dbos_us_per_step_median=round(statistics.median(peer_us), 1),
+         turn_api_x_cheaper_than_dbos_median=round(statistics.median(turn_ratios), 2))
 
 
 def main() -> None:

@@ -58,6 +58,25 @@ def _inc(value: int) -> int:
 
 
 @durable_turn
+async def many_steps(turn: Turn, n: int) -> int:
+    total = 0
+    for i in range(n):
+        total = await turn.step("step", _inc, i)
+    return total
+
+
+async def one_turn(url: str, n: int) -> None:
+    """N first-run steps in one turn through the turn API (``bench/head_to_head.py`` runs it
+    beside DBOS's N steps in one workflow)."""
+    async with await open_host(url) as host:
+        await host.run_turn(many_steps, session_id="warm", turn_id="w", input={"n": 10})
+        started = time.perf_counter()
+        await host.run_turn(many_steps, session_id="s", turn_id="t", input={"n": n})
+        us = (time.perf_counter() - started) / n * 1e6
+    emit(bench="turn_steps_one_turn", n=n, us_per_step=round(us, 1))
+
+
+@durable_turn
 async def parked(turn: Turn, i: int) -> float:
     await turn.wait("go", question={"i": i})
     return float(await turn.step("resumed", time.time))
@@ -209,11 +228,14 @@ def main() -> None:
     parser.add_argument("--suspended", type=int, default=10_000)
     parser.add_argument("--dir", default="")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help="the host URL of --parts one_turn")
     parser.add_argument("--lease", type=float, default=30.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         asyncio.run(worker_main(args.url, args.worker, args.lease))
+        return
+    if "one_turn" in args.parts:
+        asyncio.run(one_turn(args.url, args.turns))
         return
     directory = Path(args.dir or tempfile.mkdtemp(prefix="effecthost-turns-bench-"))
     if "three_step" in args.parts:

@@ -219,7 +219,12 @@ class Turn:
         return LocalExecutor.testing(lambda _envelope: recorded)
 
     async def _invoke(
-        self, base_key: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+        self,
+        base_key: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        _command_input: Any = None,
     ) -> Any:
         """Run a step or tool body: its idempotency key set, any exception a coded error (so it is
         journaled and replays the same), its value within the payload budget."""
@@ -294,7 +299,8 @@ class Turn:
     ) -> Coroutine[Any, Any, Any]:
         """Run ``fn(*args, **kwargs)`` (sync or async) once, journal its JSON result, replay it.
         The arguments are part of the effect (they must be JSON); options: :meth:`call`."""
-        return self.call(name, fn, args, kwargs)
+        effect_id = self._allocate(EffectKind.DURABLE_STEP, name, None)
+        return self._step(name, effect_id, fn, args, kwargs, NO_RETRY)
 
     def call(
         self,
@@ -324,7 +330,7 @@ class Turn:
         command = _step_command(name, args, kwargs)
 
         def executor(base: str) -> LocalExecutor:
-            return LocalExecutor.durable_step(lambda _input: self._invoke(base, fn, args, kwargs))
+            return LocalExecutor.durable_step(functools.partial(self._invoke, base, fn, args, kwargs))
 
         outcome = await self._attempts(EffectKind.DURABLE_STEP, effect_id, command, executor, retry)
         assert isinstance(outcome, DurableStepOutcome)
