@@ -59,6 +59,9 @@ class TurnDriver:
         self._suspend_after_s = suspend_after_s
         self._cancel = CancelToken()
         self._lost = False
+        #: Set before the drive lets go of the turn (an end, a suspension, a release): from then
+        #: on the lease keeper stops, instead of reading the changed record as a lost lease.
+        self._letting_go = False
 
     async def run(self) -> TurnStatus | None:
         """Drive to an end or a suspension; the status written, or None when the lease was lost."""
@@ -148,6 +151,7 @@ class TurnDriver:
         )
 
     async def _write(self, change: Change, status: TurnStatus) -> TurnStatus | None:
+        self._letting_go = True
         after = await self._store.update(self._record.session_id, self._record.turn_id, change)
         if after is None or after.status is not status or after.held:
             _log.warning(
@@ -160,6 +164,7 @@ class TurnDriver:
         return status
 
     async def _release_quietly(self) -> None:
+        self._letting_go = True
         with contextlib.suppress(EffectHostError, asyncio.CancelledError):
             await asyncio.shield(
                 self._store.update(
@@ -185,6 +190,8 @@ class TurnDriver:
     ) -> None:
         session_id, turn_id = self._record.session_id, self._record.turn_id
         waiting_json = None if waiting is None else canonical.dumps(canonical.normalize(waiting))
+        if suspend:
+            self._letting_go = True
         change = transitions.park(
             self._owner, status, waiting_json, key_id, wake_at_ms, self._now(), suspend=suspend
         )
@@ -214,6 +221,8 @@ class TurnDriver:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(watch.event.wait(), ttl / 3000)
                 watch.event.clear()
+                if self._letting_go:
+                    return
                 try:
                     after = await self._store.update(
                         session_id, turn_id, transitions.renew(self._owner, self._now(), ttl), durable=False
@@ -222,7 +231,7 @@ class TurnDriver:
                     _log.warning("turn %r/%r: lease renewal failed: %s", session_id, turn_id, exc)
                     continue
                 if after is None or after.owner != self._owner:
-                    if after is None or not after.status.terminal:
+                    if not self._letting_go and (after is None or not after.status.terminal):
                         self._lost = True
                         task.cancel()
                     return
