@@ -187,10 +187,10 @@ async def test_queries_use_the_indexes(db_path: str) -> None:
         conn = sqlite3.connect(db_path)
         try:
             select, order = turns_module._SELECT, turns_module._ORDER
-            claim = _plan(
-                conn, f"{select} WHERE {turns_module._RUNNABLE} AND name IN (?){order} LIMIT ?", (5, "fn", 3)
-            )
-            assert "turn_records_live" in claim and "TEMP B-TREE" not in claim, claim
+            claim = _plan(conn, turns_module.claim_sql(" AND name IN (?)"), (5, "fn", 3, "fn", 3, 3))
+            # range scans of the wake index (due turns) and the status index (pending), no walk
+            # over every live turn
+            assert "turn_records_wake" in claim and "turn_records_status" in claim, claim
             wake = _plan(conn, f"SELECT min({TURN_WAKE_AT}) FROM turn_records WHERE {TURN_LIVE}", ())
             assert "turn_records_wake" in wake, wake
             listed = _plan(conn, f"{select}{order} LIMIT ? OFFSET ?", (10, 0))

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -121,14 +120,13 @@ class Worker:
         store = self._host.turns.store
         names = self.names
         watch = store.watch(RUNNABLE_TOPIC)
-        next_sweep = 0.0
+        # Beside the claim loop, not in it: a sweep reads every suspended wait, and with thousands
+        # parked it must not hold up the claims that resume resolved turns.
+        sweeper = asyncio.create_task(self._sweep_forever(), name="effecthost-worker-sweep")
         try:
             while True:
                 watch.event.clear()  # before claiming: a turn made runnable after it sets it again
                 self._freed.clear()
-                if time.monotonic() >= next_sweep:
-                    await self._sweep_quietly()
-                    next_sweep = time.monotonic() + self._sweep_s
                 free = self._concurrency - len(self._drives)
                 if free > 0:
                     try:
@@ -145,7 +143,15 @@ class Worker:
                     waiters = [self._freed.wait()]
                 await _first(waiters, timeout)
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             watch.close()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await self._sweep_quietly()
+            await asyncio.sleep(self._sweep_s)
 
     async def _claim(self, names: list[str], free: int) -> list[TurnRecord]:
         store = self._host.turns.store
@@ -199,6 +205,7 @@ class Worker:
         woken = offset = 0
         while page := await store.list_turns(status=TurnStatus.WAITING, limit=500, offset=offset):
             offset += len(page)
+            await asyncio.sleep(0)  # a page at a time: the claim loop runs in between
             for record in page:
                 if record.held or not record.wait_key_id or record.waiting_json is None:
                     continue
