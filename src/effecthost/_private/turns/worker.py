@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -161,22 +160,20 @@ class Worker:
         )
         for record in claimed:
             key = (record.session_id, record.turn_id)
-            task = asyncio.create_task(self._drive(record), name=f"effecthost-turn {key}")
-            self._drives[key] = task
-            task.add_done_callback(functools.partial(self._done, key))
+            self._drives[key] = asyncio.create_task(self._drive(record), name=f"effecthost-turn {key}")
         return claimed
-
-    def _done(self, key: tuple[str, str], _task: asyncio.Task[Any]) -> None:
-        self._drives.pop(key, None)
-        self._freed.set()
 
     async def _drive(self, record: TurnRecord) -> None:
         fn = self._turns[record.name]
+        status: TurnStatus | None = None
         try:
             status = await TurnDriver(self._host, fn.fn, record, suspend_after_s=self._suspend_after_s).run()
         except EffectHostError as exc:
             _log.warning("turn %r/%r: drive stopped: %s", record.session_id, record.turn_id, exc)
-            return
+        finally:
+            # the slot is free before the counters move: whoever sees a turn counted sees it gone
+            self._drives.pop((record.session_id, record.turn_id), None)
+            self._freed.set()
         if status is TurnStatus.WAITING or status is TurnStatus.SLEEPING:
             self.suspended += 1
         elif status is not None:
