@@ -72,6 +72,10 @@ class TurnInfo:
     cancel_requested: bool
     created_at_ms: int
     updated_at_ms: int
+    #: The driver's bookkeeping: ``failed_effect`` (what a resume retries), ``grants`` (extra
+    #: attempts resumes gave, by replay key), ``set_aside`` (the errors resumes cleared, oldest
+    #: first), ``fork`` (``{"turn_id", "keep"}`` of a forked turn).
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, record: TurnRecord) -> TurnInfo:
@@ -91,6 +95,7 @@ class TurnInfo:
             cancel_requested=record.cancel_requested,
             created_at_ms=record.created_at_ms,
             updated_at_ms=record.updated_at_ms,
+            meta=canonical.loads(record.meta_json),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +113,7 @@ class TurnInfo:
             "cancel_requested": self.cancel_requested,
             "created_at_ms": self.created_at_ms,
             "updated_at_ms": self.updated_at_ms,
+            "meta": self.meta,
         }
 
 

@@ -37,6 +37,7 @@ from ..core.outcomes import (
     AwaitEventOutcome,
     DurableStepOutcome,
     ExecCodeOutcome,
+    ExecResponse,
     LlmCallOutcome,
     Outcome,
     ToolCallOutcome,
@@ -259,11 +260,12 @@ class Turn:
 
     def _checked(self, value: Any) -> Any:
         if isinstance(value, (dict, list, str)):
-            check_budget(
-                canonical.dumps(canonical.normalize(value)),
-                self._rt.host.turns.max_turn_payload_bytes,
-                "the result",
-            )
+            text = canonical.dumps(canonical.normalize(value))
+        elif isinstance(value, ExecResponse):
+            text = canonical.dumps(value.to_json())
+        else:
+            return value  # a number, a bool or None: far under any budget
+        check_budget(text, self._rt.host.turns.max_turn_payload_bytes, "the result")
         return value
 
     async def _attempts(

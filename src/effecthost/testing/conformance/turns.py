@@ -204,6 +204,9 @@ async def turn_retries_and_resumes(make: HostFactory) -> None:
         info = await host.get_turn(session, "t")
         assert info is not None
         check_eq((info.status, info.resumes), (TurnStatus.COMPLETED, 1), "one resume")
+        check_eq(
+            [e["code"] for e in info.meta.get("set_aside", [])], ["turn_step_failed"], "the error set aside"
+        )
         await _expect_code(host.resume_turn(session, "t"), ErrorCode.TURN_NOT_RESUMABLE, "a completed turn")
         keys = await _replay_keys(host, session, "t")
         base = f"{session}:t:0:0:durable_step:"
@@ -339,6 +342,8 @@ async def turn_fork_keeps_the_first_effects(make: HostFactory) -> None:
         check_eq(forked, ["first@1", Resolution.ok("yes").to_json(), "second@3"], "kept two, ran the third")
         check_eq(runs, ["first", "second", "second"], "only the effect after the kept ones ran")
         check_eq(await handle.result(timeout=5), forked, "the fork's handle")
+        fork_info = await handle.info()
+        check_eq(fork_info.meta.get("fork"), {"keep": 2, "turn_id": "t"}, "the fork's origin in its record")
         again = await host.fork_turn(session, "t", new_turn_id="fork", keep=2)
         check_eq(await again.result(timeout=5), forked, "forking again under the same id is the same fork")
         await _expect_code(
