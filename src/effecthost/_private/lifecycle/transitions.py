@@ -20,6 +20,12 @@ _CANCELLED_ERROR = canonical.dumps(
 )
 
 
+#: What a turn waits for, cleared: it waits for nothing (a claim, an end, a release).
+_NOT_WAITING: dict[str, object] = {"waiting_json": None, "wake_at_ms": None, "wait_key_id": ""}
+#: The driver lets go: nobody holds the turn and it waits for nothing.
+_LET_GO: dict[str, object] = {"owner": "", "lease_expires_at_ms": 0, **_NOT_WAITING}
+
+
 def new_turn(session_id: str, turn_id: str, name: str, input_json: str, now_ms: int) -> TurnRecord:
     return TurnRecord(session_id, turn_id, name, input_json, TurnStatus.PENDING, now_ms, now_ms)
 
@@ -37,10 +43,8 @@ def claim(owner: str, now_ms: int, ttl_ms: int) -> Change:
             owner=owner,
             lease_expires_at_ms=now_ms + ttl_ms,
             attempts=record.attempts + 1,
-            waiting_json=None,
-            wake_at_ms=None,
-            wait_key_id="",
             updated_at_ms=now_ms,
+            **_NOT_WAITING,  # type: ignore[arg-type]
         )
 
     return change
@@ -72,12 +76,8 @@ def complete(owner: str, result_json: str, now_ms: int) -> Change:
         status=TurnStatus.COMPLETED,
         result_json=result_json,
         error_json=None,
-        owner="",
-        lease_expires_at_ms=0,
-        waiting_json=None,
-        wake_at_ms=None,
-        wait_key_id="",
         updated_at_ms=now_ms,
+        **_LET_GO,
     )
 
 
@@ -87,12 +87,8 @@ def fail(owner: str, error_json: str, meta_json: str, now_ms: int) -> Change:
         status=TurnStatus.FAILED,
         error_json=error_json,
         meta_json=meta_json,
-        owner="",
-        lease_expires_at_ms=0,
-        waiting_json=None,
-        wake_at_ms=None,
-        wait_key_id="",
         updated_at_ms=now_ms,
+        **_LET_GO,
     )
 
 
@@ -101,12 +97,8 @@ def end_cancelled(owner: str, now_ms: int) -> Change:
         owner,
         status=TurnStatus.CANCELLED,
         error_json=_CANCELLED_ERROR,
-        owner="",
-        lease_expires_at_ms=0,
-        waiting_json=None,
-        wake_at_ms=None,
-        wait_key_id="",
         updated_at_ms=now_ms,
+        **_LET_GO,
     )
 
 
@@ -139,12 +131,8 @@ def release(owner: str, now_ms: int) -> Change:
     return _fenced(
         owner,
         status=TurnStatus.PENDING,
-        owner="",
-        lease_expires_at_ms=0,
-        waiting_json=None,
-        wake_at_ms=None,
-        wait_key_id="",
         updated_at_ms=now_ms,
+        **_LET_GO,
     )
 
 
@@ -174,10 +162,8 @@ def request_cancel(now_ms: int) -> Change:
                 status=TurnStatus.CANCELLED,
                 error_json=_CANCELLED_ERROR,
                 cancel_requested=True,
-                waiting_json=None,
-                wake_at_ms=None,
-                wait_key_id="",
                 updated_at_ms=now_ms,
+                **_NOT_WAITING,  # type: ignore[arg-type]
             )
         if record.cancel_requested:
             return None

@@ -49,6 +49,16 @@ def check_eq(actual: Any, expected: Any, message: str) -> None:
         raise ConformanceFailure(f"{message}: expected {expected!r}, got {actual!r}")
 
 
+async def expect_code(call: Awaitable[Any], code: str, message: str) -> EffectHostError:
+    """The call must fail with ``code``; returns the error for further checks."""
+    try:
+        await call
+    except EffectHostError as err:
+        check_eq(err.code, code, message)
+        return err
+    raise ConformanceFailure(f"{message}: no error")
+
+
 async def expect_unknown_or_revoked(call: Awaitable[Any], message: str) -> None:
     """The call must fail with ``await_event_unknown_or_revoked`` (forged, revoked, unknown keys)."""
     try:

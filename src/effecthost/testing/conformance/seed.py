@@ -29,7 +29,15 @@ from effecthost import (
     WaitIdentity,
 )
 
-from ._support import ConformanceFailure, HostFactory, HostPool, check, check_eq, expect_unknown_or_revoked
+from ._support import (
+    ConformanceFailure,
+    HostFactory,
+    HostPool,
+    check,
+    check_eq,
+    expect_code,
+    expect_unknown_or_revoked,
+)
 
 # ---- effect_host(make) ----------------------------------------------------------------------
 
@@ -199,15 +207,6 @@ def durable_step_conformance_envelope(step_id: str, input_value: Any) -> EffectE
     )
 
 
-async def _expect_code(coro: Any, code: str, message: str) -> EffectHostError:
-    try:
-        await coro
-    except EffectHostError as err:
-        check_eq(err.code, code, message)
-        return err
-    raise ConformanceFailure(message)
-
-
 async def effect_controller_durable_steps(controller: EffectController) -> None:
     check(
         controller.supports_durable_effects,
@@ -230,7 +229,7 @@ async def effect_controller_durable_steps(controller: EffectController) -> None:
     def fail(_: Any) -> Any:
         raise EffectHostError("durable_step_conformance_error", "durable step failed")
 
-    await _expect_code(
+    await expect_code(
         controller.execute_effect(
             durable_step_conformance_envelope("error", {"x": 1}), LocalExecutor.durable_step(fail)
         ),
@@ -264,7 +263,7 @@ async def effect_controller_durable_steps_replay(
     def fail(_: Any) -> Any:
         raise EffectHostError("durable_step_replay_error", "recorded error")
 
-    await _expect_code(
+    await expect_code(
         controller.execute_effect(error, LocalExecutor.durable_step(fail)),
         "durable_step_replay_error",
         "first durable-step error",
@@ -275,7 +274,7 @@ async def effect_controller_durable_steps_replay(
         success, durable_step_conformance_failing_executor(local_calls)
     )
     check_eq(replay_success.into_durable_step(), {"first": {"n": 1}}, "replayed durable-step value")
-    await _expect_code(
+    await expect_code(
         controller.execute_effect(error, durable_step_conformance_failing_executor(local_calls)),
         "durable_step_replay_error",
         "replayed durable-step error",

@@ -26,7 +26,7 @@ from effecthost import (
     step,
 )
 
-from ._support import ConformanceFailure, HostFactory, HostPool, check, check_eq
+from ._support import ConformanceFailure, HostFactory, HostPool, check, check_eq, expect_code
 
 
 def _session() -> str:
@@ -38,15 +38,6 @@ async def _durable(hosts: HostPool[Any]) -> DurableEffectHost:
     if not isinstance(host, DurableEffectHost):
         raise ConformanceFailure("the turn vectors need DurableEffectHost hosts (open_host)")
     return host
-
-
-async def _expect_code(call: Any, code: str, message: str) -> EffectHostError:
-    try:
-        await call
-    except EffectHostError as err:
-        check_eq(err.code, code, message)
-        return err
-    raise ConformanceFailure(f"{message}: no error")
 
 
 async def _replay_keys(host: DurableEffectHost, session: str, turn_id: str) -> list[str]:
@@ -91,7 +82,7 @@ async def turn_runs_once_and_replays(make: HostFactory) -> None:
         )
         handle = await host.start_turn(fn, session_id=session, turn_id="t", input={"x": 21})
         check_eq(await handle.result(timeout=5), first, "start_turn again returns the same turn")
-        await _expect_code(
+        await expect_code(
             host.start_turn(fn, session_id=session, turn_id="t", input={"x": 1}),
             ErrorCode.TURN_START_CONFLICT,
             "other input under a used turn id",
@@ -152,12 +143,12 @@ async def turn_changed_code_reports_a_mismatch(make: HostFactory) -> None:
 
     async with HostPool(make) as hosts:
         host, session = await _durable(hosts), _session()
-        err = await _expect_code(
+        err = await expect_code(
             host.run_turn(first, session_id=session, turn_id="t"), ErrorCode.TURN_FAILED, "first run"
         )
         check("ValueError" in err.message, "a plain exception's type is in the turn's error")
         await host.resume_turn(session, "t")
-        err = await _expect_code(
+        err = await expect_code(
             host.run_turn(changed, session_id=session, turn_id="t"),
             f"{host.backend}_effect_replay_hash_conflict",
             "a changed step under a recorded key",
@@ -190,7 +181,7 @@ async def turn_retries_and_resumes(make: HostFactory) -> None:
 
     async with HostPool(make) as hosts:
         host, session = await _durable(hosts), _session()
-        err = await _expect_code(
+        err = await expect_code(
             host.run_turn(fn, session_id=session, turn_id="t"), ErrorCode.TURN_STEP_FAILED, "first run"
         )
         check("broken failed" in err.message, "the turn's error is the failing step's")
@@ -207,7 +198,7 @@ async def turn_retries_and_resumes(make: HostFactory) -> None:
         check_eq(
             [e["code"] for e in info.meta.get("set_aside", [])], ["turn_step_failed"], "the error set aside"
         )
-        await _expect_code(host.resume_turn(session, "t"), ErrorCode.TURN_NOT_RESUMABLE, "a completed turn")
+        await expect_code(host.resume_turn(session, "t"), ErrorCode.TURN_NOT_RESUMABLE, "a completed turn")
         keys = await _replay_keys(host, session, "t")
         base = f"{session}:t:0:0:durable_step:"
         for key in (f"{base}flaky#1", f"{base}flaky#1:attempt:2", f"{base}flaky#1:attempt:3",
@@ -278,7 +269,7 @@ async def turn_cancel_ends_the_turn(make: HostFactory) -> None:
             key = (await other.list_outstanding_await_event_keys(session))[0]
             info = await other.cancel_turn(session, "t")
             check_eq(info.status, TurnStatus.CANCELLED, "an unheld turn ends cancelled at once")
-            await _expect_code(
+            await expect_code(
                 handle.result(timeout=5), ErrorCode.TURN_CANCELLED, "the result of a cancelled turn"
             )
         check_eq(await other.peek_await_event(key), Resolution.CANCELLED, "its wait resolved Cancelled")
@@ -346,7 +337,7 @@ async def turn_fork_keeps_the_first_effects(make: HostFactory) -> None:
         check_eq(fork_info.meta.get("fork"), {"keep": 2, "turn_id": "t"}, "the fork's origin in its record")
         again = await host.fork_turn(session, "t", new_turn_id="fork", keep=2)
         check_eq(await again.result(timeout=5), forked, "forking again under the same id is the same fork")
-        await _expect_code(
+        await expect_code(
             host.fork_turn(session, "t", new_turn_id="fork", keep=1),
             ErrorCode.TURN_START_CONFLICT,
             "another fork under a used id",
