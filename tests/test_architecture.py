@@ -129,3 +129,16 @@ def test_stores_never_import_the_runtime(store: str) -> None:
         if layer_of(target) == "runtime"
     ]
     assert offenders == []
+
+
+def test_integrations_import_only_public_roots() -> None:
+    """An integration (effecthost.integrations.*) is built on the public API, as a user's code is:
+    never on ``effecthost._private``."""
+    offenders = [
+        f"{name} -> {target}"
+        for name, path in modules().items()
+        if name.startswith("effecthost.integrations")
+        for target in imports_of(name, path)
+        if target.startswith(PRIVATE)
+    ]
+    assert offenders == []

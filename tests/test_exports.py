@@ -127,6 +127,12 @@ EXPORTS: dict[str, list[str]] = {
         "RecordedExecution",
         "ResolveAwaitEventInput",
     ],
+    "effecthost.integrations.pydantic_ai": [
+        "ENGINE_SPEC",
+        "EffectHostDurability",
+        "EffectHostEventWaiter",
+        "EffectHostOperationBackend",
+    ],
     # Pinned last, as it read when this test was written (its kit was being reworked then).
     # effecthost.testing is not pinned yet: its __all__ was not sorted ("Faults" sorts before
     # "FaultyAwaitStore"); add it here once it is.

@@ -85,6 +85,7 @@ DESCRIPTIONS: dict[str, str] = {
     "memory_effect_replay_store": "memory journal: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own. Nothing was recorded by this call.",
     "memory_await_event_store": "memory await events: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own.",
     "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
+    "pydantic_ai_outside_turn": "an agent with `EffectHostDurability` was run outside a driven turn (call `agent.run` from a `@durable_turn` function); it never runs without a journal.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

@@ -114,6 +114,8 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_TURN_STORE = "postgres_turn_store"
     POSTGRES_SCHEMA_TOO_NEW = "postgres_schema_too_new"
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
+    # integrations
+    PYDANTIC_AI_OUTSIDE_TURN = "pydantic_ai_outside_turn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,8 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.POSTGRES_SCHEMA_TOO_NEW: _INVALID,
     # the body was within the HTTP limit, but the value exceeds the store's payload limit
     ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
+    # a durable pydantic-ai run started where no turn journals it: the same call refuses again
+    ErrorCode.PYDANTIC_AI_OUTSIDE_TURN: _INVALID,
 }
 
 
