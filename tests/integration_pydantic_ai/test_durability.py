@@ -153,7 +153,9 @@ class Forecast(BaseModel):
     temp_c: int
 
 
-structured = Agent(TestModel(), name="structured", output_type=Forecast, capabilities=[EffectHostDurability()])
+structured = Agent(
+    TestModel(), name="structured", output_type=Forecast, capabilities=[EffectHostDurability()]
+)
 
 
 @structured.tool_plain
@@ -184,7 +186,9 @@ async def test_structured_output_replays_to_the_same_value(backend_url: str) -> 
 def retry_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     CALLS["model"] += 1
     if responses(messages) < 2:
-        return ModelResponse(parts=[ToolCallPart("pick", {"n": responses(messages)}, tool_call_id=f"p{len(messages)}")])
+        return ModelResponse(
+            parts=[ToolCallPart("pick", {"n": responses(messages)}, tool_call_id=f"p{len(messages)}")]
+        )
     return ModelResponse(parts=[TextPart("picked")])
 
 
@@ -220,7 +224,9 @@ async def test_a_model_retry_is_a_recorded_value_and_the_retry_replays(backend_u
 # -- streaming -------------------------------------------------------------------------------------
 
 
-async def stream_model(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterable[str | dict[int, DeltaToolCall]]:
+async def stream_model(
+    messages: list[ModelMessage], info: AgentInfo
+) -> AsyncIterable[str | dict[int, DeltaToolCall]]:
     CALLS["model"] += 1
     if responses(messages) == 0:
         yield {0: DeltaToolCall(name="shout2", json_args='{"text": "quiet"}', tool_call_id="s1")}
@@ -229,7 +235,9 @@ async def stream_model(messages: list[ModelMessage], info: AgentInfo) -> AsyncIt
             yield word
 
 
-streaming = Agent(FunctionModel(stream_function=stream_model), name="streaming", capabilities=[EffectHostDurability()])
+streaming = Agent(
+    FunctionModel(stream_function=stream_model), name="streaming", capabilities=[EffectHostDurability()]
+)
 
 
 @streaming.tool_plain
@@ -251,7 +259,9 @@ async def stream_turn(turn: Turn) -> dict[str, Any]:
     return {"output": result.output, "tool_results": kinds.count("function_tool_result")}
 
 
-async def test_a_streamed_run_journals_request_stream_effects_and_replays_its_events(backend_url: str) -> None:
+async def test_a_streamed_run_journals_request_stream_effects_and_replays_its_events(
+    backend_url: str,
+) -> None:
     async with await open_host(backend_url) as host:
         first, output = await redrive(host, stream_turn, "s", "stream")
         assert output == {"output": "all done", "tool_results": 1}  # the replay saw the events too
@@ -355,7 +365,9 @@ async def test_an_approval_waits_on_an_await_event_across_a_suspension(backend_u
                 "calls": [],
             }
             assert [k.to_token() for k in await host.list_outstanding_await_event_keys("s")] == TOKENS
-            await host.resolve_await_event(AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}}))
+            await host.resolve_await_event(
+                AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}})
+            )
             assert await handle.result(timeout=30) == "answer: deleted /srv/old"
         assert [waiting["key"]] == TOKENS  # the re-drive neither minted a second token nor asked again
         assert CALLS == {"model": 2, "delete": 1}
@@ -392,7 +404,9 @@ async def test_a_denial_and_a_timeout_reach_the_model(tmp_path: Any) -> None:
             return (await timing_out.run("clean up")).output
 
         output = await host.run_turn(timeout_turn, session_id="s", turn_id="timeout")
-        assert output.startswith("answer: No decision on this tool call arrived: No resolution arrived within")
+        assert output.startswith(
+            "answer: No decision on this tool call arrived: No resolution arrived within"
+        )
 
 
 def self_approving_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -402,7 +416,9 @@ def self_approving_model(messages: list[ModelMessage], info: AgentInfo) -> Model
     return ModelResponse(parts=[TextPart(str(messages[-1].parts[0].content))])  # type: ignore[union-attr]
 
 
-async def answer_now(ctx: RunContext[None], requests: DeferredToolRequests, token: str) -> DeferredToolResults:
+async def answer_now(
+    ctx: RunContext[None], requests: DeferredToolRequests, token: str
+) -> DeferredToolResults:
     CALLS["ask"] += 1
     return requests.build_results(approve_all=True)
 
@@ -464,7 +480,9 @@ async def test_request_input_the_deprecated_name_waits_the_same_way(tmp_path: An
         await first_token()
         info = await host.get_turn("s", "legacy")
         assert info is not None and info.status is TurnStatus.WAITING
-        await host.resolve_await_event(AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}}))
+        await host.resolve_await_event(
+            AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}})
+        )
         assert await task == "answer: deleted /srv/old"
 
 

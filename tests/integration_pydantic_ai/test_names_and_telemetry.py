@@ -94,7 +94,10 @@ def test_the_engine_spec_is_pinned() -> None:
 
 def test_an_agent_needs_a_name() -> None:
     with pytest.raises(Exception, match="unique `name`"):
-        Agent(FunctionModel(lambda m, i: ModelResponse(parts=[TextPart("x")])), capabilities=[EffectHostDurability()])
+        Agent(
+            FunctionModel(lambda m, i: ModelResponse(parts=[TextPart("x")])),
+            capabilities=[EffectHostDurability()],
+        )
 
 
 # -- dynamic toolsets ------------------------------------------------------------------------------
@@ -174,7 +177,9 @@ async def test_a_redrive_emits_no_spans_and_counts_no_tokens_for_replayed_reques
         name="traced",
         capabilities=[
             Instrumentation(
-                settings=InstrumentationSettings(tracer_provider=tracer_provider, meter_provider=meter_provider)
+                settings=InstrumentationSettings(
+                    tracer_provider=tracer_provider, meter_provider=meter_provider
+                )
             ),
             EffectHostDurability(),
         ],
