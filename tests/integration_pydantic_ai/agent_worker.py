@@ -131,14 +131,14 @@ async def _main(url: str, mode: str) -> None:
 
 
 class Child:
-    def __init__(self, url: str, log: Path, mode: str, workdir: Path) -> None:
+    def __init__(self, url: str, log: Path, mode: str, workdir: Path, script: str = "agent_worker.py") -> None:
         self.err_path = workdir / f"worker-{time.monotonic_ns()}.err"
         env = dict(
             os.environ, PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
         )
         with open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, str(HERE / "agent_worker.py"), url, str(log), mode],
+                [sys.executable, str(HERE / script), url, str(log), mode],
                 stdout=subprocess.PIPE,
                 stdin=subprocess.PIPE,
                 stderr=err,
