@@ -522,3 +522,18 @@ async def test_a_run_ending_with_deferred_tool_requests_is_a_turn_result(backend
         assert output == {"calls": ["r-1"]}
         assert first == CALLS == {"model": 1, "render": 1}
         assert (await journal(host, "s", "deferred"))["tool_call:r-1"] == "completed"
+
+
+async def test_a_run_parked_on_an_approval_can_be_cancelled(backend_url: str) -> None:
+    TOKENS.clear()
+    async with await open_host(backend_url) as host:
+        async with Worker(host, turns=[approve_turn], suspend_after_s=0.1, poll_interval_s=0.05) as worker:
+            handle = await host.start_turn(approve_turn, session_id="s", turn_id="cancel")
+            await parked(host, "s", "cancel", worker)
+            await host.cancel_turn("s", "cancel")
+            with pytest.raises(EffectHostError) as cancelled:
+                await handle.result(timeout=30)
+            assert cancelled.value.code == "turn_cancelled"
+        assert CALLS == {"model": 1}  # the tool never ran, the model was not asked again
+        assert await host.peek_await_event(AwaitEventKey.from_token(TOKENS[0])) == Resolution.CANCELLED
+        assert await host.list_outstanding_await_event_keys("s") == []
