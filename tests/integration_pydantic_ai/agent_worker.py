@@ -131,7 +131,9 @@ async def _main(url: str, mode: str) -> None:
 
 
 class Child:
-    def __init__(self, url: str, log: Path, mode: str, workdir: Path, script: str = "agent_worker.py") -> None:
+    def __init__(
+        self, url: str, log: Path, mode: str, workdir: Path, script: str = "agent_worker.py"
+    ) -> None:
         self.err_path = workdir / f"worker-{time.monotonic_ns()}.err"
         env = dict(
             os.environ, PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)

@@ -537,3 +537,66 @@ async def test_a_run_parked_on_an_approval_can_be_cancelled(backend_url: str) ->
         assert CALLS == {"model": 1}  # the tool never ran, the model was not asked again
         assert await host.peek_await_event(AwaitEventKey.from_token(TOKENS[0])) == Resolution.CANCELLED
         assert await host.list_outstanding_await_event_keys("s") == []
+
+
+@durable_turn(name="pydai-run-stream")
+async def run_stream_turn(turn: Turn, how: str) -> str:
+    if how == "run_stream":
+        async with streaming.run_stream("stream") as streamed:
+            output = await streamed.get_output()
+    else:
+        async with streaming.run_stream_events("stream") as events:
+            async for event in events:
+                if event.event_kind == "agent_run_result":
+                    output = event.result.output
+    fail_first_drive(turn)
+    return str(output)
+
+
+@pytest.mark.parametrize("how", ["run_stream", "run_stream_events"])
+async def test_run_stream_and_run_stream_events_are_journaled_and_replay(how: str, tmp_path: Any) -> None:
+    async with await open_host(f"sqlite:///{tmp_path / 'rs.db'}") as host:
+        first, output = await redrive(host, run_stream_turn, "s", how, how=how)
+        assert output == "all done"
+        assert first == CALLS == {"model": 2, "shout2": 1}
+        assert await journal(host, "s", how) == {
+            "llm_call:streaming__model.request_stream#1": "completed",
+            "llm_call:streaming__model.request_stream#2": "completed",
+            "tool_call:s1": "completed",
+        }
+
+
+async def test_tools_get_their_idempotency_key_and_a_run_timeout_counts_from_a_journaled_start(
+    tmp_path: Any,
+) -> None:
+    from effecthost import idempotency_key
+
+    keys: list[str] = []
+    agent = Agent(TestModel(), name="keyed", capabilities=[EffectHostDurability()])
+
+    @agent.tool_plain
+    def sync_tool(x: int) -> str:  # run in a worker thread by pydantic-ai
+        keys.append(idempotency_key())
+        return "ok"
+
+    @agent.tool_plain
+    async def async_tool(x: int) -> str:
+        keys.append(idempotency_key())
+        return "ok"
+
+    @durable_turn(name="pydai-keyed")
+    async def keyed(turn: Turn) -> str:
+        result = await agent.run("go", timeout=600)
+        fail_first_drive(turn)
+        return result.output
+
+    async with await open_host(f"sqlite:///{tmp_path / 'k.db'}") as host:
+        _, output = await redrive(host, keyed, "s", "keyed")
+        assert output == '{"sync_tool":"ok","async_tool":"ok"}'
+        assert sorted(keys) == [
+            "s:keyed:0:0:tool_call:pyd_ai_tool_call_id__async_tool",
+            "s:keyed:0:0:tool_call:pyd_ai_tool_call_id__sync_tool",
+        ]  # and the re-drive called neither again
+        assert (await journal(host, "s", "keyed"))[
+            "durable_step:pydantic_ai.run_start_time:s:keyed:keyed:run#1"
+        ] == ("completed")
