@@ -600,3 +600,51 @@ async def test_tools_get_their_idempotency_key_and_a_run_timeout_counts_from_a_j
         assert (await journal(host, "s", "keyed"))[
             "durable_step:pydantic_ai.run_start_time:s:keyed:keyed:run#1"
         ] == ("completed")
+
+
+# -- MCP -------------------------------------------------------------------------------------------
+
+
+def mcp_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    CALLS["model"] += 1
+    if responses(messages) == 0:
+        return ModelResponse(parts=[ToolCallPart("stock", {"sku": "A-1"}, tool_call_id="mcp-1")])
+    return ModelResponse(parts=[TextPart(str(messages[-1].parts[0].content))])  # type: ignore[union-attr]
+
+
+async def test_an_mcp_tool_call_is_a_tool_call_effect_and_discovery_a_step(tmp_path: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    from fastmcp.client.transports import StdioTransport
+    from pydantic_ai.mcp import MCPToolset
+
+    log = tmp_path / "mcp-calls.log"
+    server = Path(__file__).with_name("mcp_server.py")
+    inventory = MCPToolset(
+        StdioTransport(command=sys.executable, args=[str(server), str(log)]), id="inventory"
+    )
+    agent = Agent(
+        FunctionModel(mcp_model),
+        name="inventory",
+        toolsets=[inventory],
+        capabilities=[EffectHostDurability()],
+    )
+
+    @durable_turn(name="pydai-mcp")
+    async def mcp_turn(turn: Turn) -> str:
+        result = await agent.run("stock?")
+        fail_first_drive(turn)
+        return result.output
+
+    async with await open_host(f"sqlite:///{tmp_path / 'mcp.db'}") as host:
+        first, output = await redrive(host, mcp_turn, "s", "mcp")
+        assert output == "A-1: 3 left"
+        assert first == CALLS == {"model": 2}
+        assert log.read_text() == "stock A-1\n"  # the MCP server ran the tool once, not on the re-drive
+        assert await journal(host, "s", "mcp") == {
+            "durable_step:inventory__mcp_server__inventory.get_tools#1": "completed",
+            "llm_call:inventory__model.request#1": "completed",
+            "llm_call:inventory__model.request#2": "completed",
+            "tool_call:mcp-1": "completed",
+        }
