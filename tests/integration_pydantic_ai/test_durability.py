@@ -478,7 +478,11 @@ async def test_request_input_the_deprecated_name_waits_the_same_way(tmp_path: An
     async with await open_host(f"sqlite:///{tmp_path / 'l.db'}") as host:
         task = asyncio.create_task(host.run_turn(legacy_turn, session_id="s", turn_id="legacy"))
         await first_token()
-        info = await host.get_turn("s", "legacy")
+        for _ in range(1000):  # the token is handed out (the ask step) just before the wait starts
+            info = await host.get_turn("s", "legacy")
+            if info is not None and info.status is TurnStatus.WAITING:
+                break
+            await asyncio.sleep(0.01)
         assert info is not None and info.status is TurnStatus.WAITING
         await host.resolve_await_event(
             AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}})
@@ -648,3 +652,33 @@ async def test_an_mcp_tool_call_is_a_tool_call_effect_and_discovery_a_step(tmp_p
             "llm_call:inventory__model.request#2": "completed",
             "tool_call:mcp-1": "completed",
         }
+
+
+# -- several runs in one turn ------------------------------------------------------------------------
+
+
+@durable_turn(name="pydai-two-runs")
+async def two_runs_turn(turn: Turn) -> list[str]:
+    # two runs of one agent at once: each numbers its own effects, so a re-drive, where replayed
+    # requests answer at once and live ones take time, finds every effect under its key
+    first, second = await asyncio.gather(calc.run("one"), calc.run("two"))
+    third = await structured.run("three")
+    fail_first_drive(turn)
+    return [first.output, second.output, third.output.city]
+
+
+async def test_runs_in_parallel_in_one_turn_number_their_effects_per_run(backend_url: str) -> None:
+    async with await open_host(backend_url) as host:
+        first, output = await redrive(host, two_runs_turn, "s", "two-runs")
+        assert output == ["results: 3, 7, HI", "results: 3, 7, HI", "a"]
+        assert first == CALLS == {"model": 4, "add12": 2, "add34": 2, "shout": 2, "lookup": 1}
+        keys = await journal(host, "s", "two-runs")
+        assert sorted(k for k in keys if k.startswith("llm_call")) == [
+            "llm_call:calc__model.request#1",
+            "llm_call:calc__model.request#2",
+            "llm_call:calc__model.request.run2#1",
+            "llm_call:calc__model.request.run2#2",
+            "llm_call:structured__model.request.run3#1",
+            "llm_call:structured__model.request.run3#2",
+        ]
+        assert {"tool_call:call-a", "tool_call:call-a.run2", "tool_call:call-c.run2"} <= set(keys)

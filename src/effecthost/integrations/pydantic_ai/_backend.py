@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic_ai._durable_replay import record_durable_unit
+from pydantic_ai._run_context import get_current_run_context
 from pydantic_ai.durable_exec._operation import (
     DurableOperationId,
     ModelRequestId,
@@ -27,6 +28,7 @@ from pydantic_ai.durable_exec._operation_backend import CallableOperationBackend
 from pydantic_ai.durable_exec._operation_names import JournalOperationNamer
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models import ModelRequestParameters
+from pydantic_ai.tools import RunContext
 from pydantic_core import to_jsonable_python
 
 from ._state import state_of, turn_for_run
@@ -71,6 +73,8 @@ class EffectHostOperationBackend(CallableOperationBackend[UnitConfig]):
             return await body()
 
         operation = self.namer.operation_name(operation_id)
+        state = state_of(turn)
+        run_id = _run_id(cache_key)
         if isinstance(operation_id, ModelRequestId):
             messages, parameters = cache_key[1], cache_key[3]
             payload = await turn.llm(
@@ -79,6 +83,7 @@ class EffectHostOperationBackend(CallableOperationBackend[UnitConfig]):
                 messages=request_messages(messages),
                 tools=tool_names(parameters),
                 name=operation,
+                key=state.next_id(operation, run_id),
             )
         elif isinstance(operation_id, ToolsetCallToolId):
             tool_name, tool_args, ctx = cache_key[0], cache_key[1], cache_key[2]
@@ -88,13 +93,23 @@ class EffectHostOperationBackend(CallableOperationBackend[UnitConfig]):
                 tool_name,
                 lambda **_args: run(),
                 to_jsonable_python(tool_args, fallback=repr),
-                call_id=state_of(turn).tool_key(call_id),
+                call_id=state.tool_key(call_id, run_id),
             )
         else:
-            payload = await turn.call(operation, run)
+            payload = await turn.call(operation, run, key=state.next_id(operation, run_id))
         # pydantic-ai keeps the spans and token metrics of work that only replayed out of telemetry
         record_durable_unit(executed=ran)
         return payload
+
+
+def _run_id(cache_key: tuple[object, ...]) -> str | None:
+    """The run an operation belongs to: from the run context among its parameters, else the run
+    context of the calling code (an event handed to the stream handler carries none)."""
+    for value in cache_key:
+        if isinstance(value, RunContext):
+            return value.run_id
+    current = get_current_run_context()
+    return None if current is None else current.run_id
 
 
 def request_messages(messages: object) -> list[Any]:

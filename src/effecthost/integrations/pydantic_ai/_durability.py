@@ -94,7 +94,7 @@ class EffectHostDurability(BaseDurabilityCapability[AgentDepsT]):
         turn = driving_turn()
         if turn is None:
             return None
-        return f"{turn.session_id}:{turn.turn_id}:{self.name}:run#{state_of(turn).next_run()}"
+        return state_of(turn).next_run(lambda n: f"{turn.session_id}:{turn.turn_id}:{self.name}:run#{n}")
 
     def get_default_conversation_id(self, run_id: str) -> str | None:
         return conversation_id_from_run_id(run_id) if self.in_durable_context else None

@@ -9,33 +9,58 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from collections.abc import Callable
 
 from effecthost import EffectHostError, ErrorCode, Turn, current_turn
 
 
 class TurnState:
-    """Counters that must be replay-stable: how many runs, waits and calls per id so far."""
+    """Counters that must be replay-stable: runs, waits, and the effect ids of each run.
+
+    Effect ids are numbered per run (the runs of one turn may run in parallel, and a replayed run
+    reaches its effects sooner than a live one, so numbering across runs would depend on timing):
+    the turn's first run uses plain ids (``support__model.request#1``, the model's call id), a later
+    run ``n`` adds ``.run{n}`` before the number."""
 
     def __init__(self) -> None:
-        self._runs = 0
+        self._runs: dict[str, int] = {}
         self._waits: Counter[str] = Counter()
-        self._calls: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
 
-    def next_run(self) -> int:
-        self._runs += 1
-        return self._runs
+    def next_run(self, run_id_of: Callable[[int], str]) -> str:
+        """The id of the next run of this turn (runs start in program order)."""
+        run_id = run_id_of(len(self._runs) + 1)
+        self._runs[run_id] = len(self._runs) + 1
+        return run_id
+
+    def run_tag(self, run_id: str | None) -> str:
+        """``""`` for the turn's first run, ``.run{n}`` for its run ``n`` (a run id this capability
+        did not hand out, such as one passed to ``agent.run(run_id=...)``, is numbered when first
+        seen)."""
+        key = run_id or ""
+        ordinal = self._runs.get(key)
+        if ordinal is None:
+            ordinal = self._runs[key] = len(self._runs) + 1
+        return "" if ordinal == 1 else f".run{ordinal}"
+
+    def next_id(self, name: str, run_id: str | None) -> str:
+        """``{name}{tag}#{n}``: ``n`` counts the effects of that name in that run, from 1."""
+        base = f"{name}{self.run_tag(run_id)}"
+        self._counts[base] += 1
+        return f"{base}#{self._counts[base]}"
 
     def next_wait(self, name: str) -> int:
         self._waits[name] += 1
         return self._waits[name]
 
-    def tool_key(self, call_id: str) -> str:
-        """The effect id of a tool call: the model's call id; a second execution of the same call
-        (an approved call run again after its approval was asked, or a call id the model reused in
-        a later run of the same turn) is ``{call_id}~{n}``, numbered in program order."""
-        self._calls[call_id] += 1
-        count = self._calls[call_id]
-        return call_id if count == 1 else f"{call_id}~{count}"
+    def tool_key(self, call_id: str, run_id: str | None) -> str:
+        """The effect id of a tool call: the model's call id (``.run{n}`` added in a later run); a
+        second execution of the same call (an approved call run again after its approval was
+        asked, or a call id the model reused) is ``{call_id}~{n}``, numbered in program order."""
+        base = f"{call_id}{self.run_tag(run_id)}"
+        self._counts[base] += 1
+        count = self._counts[base]
+        return base if count == 1 else f"{base}~{count}"
 
 
 _STATES: weakref.WeakKeyDictionary[Turn, TurnState] = weakref.WeakKeyDictionary()
