@@ -69,22 +69,22 @@ async def measure_effecthost(db: str, runs: int) -> dict[str, Any]:
     async with await open_host(f"sqlite:///{db}") as host:
         for i in range(10):  # warm
             await host.run_turn(one, session_id="warm", turn_id=f"w{i}", input={"i": i})
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(runs):
             await host.run_turn(one, session_id="bench", turn_id=f"r{i}", input={"i": i})
-        elapsed = time.perf_counter() - start
-    return {"engine": "effecthost", "us_per_run": elapsed / runs * 1e6}
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"engine": "effecthost", "us_per_run": elapsed / runs * 1e6, "cpu_us_per_run": cpu / runs * 1e6}
 
 
 async def measure_plain(runs: int) -> dict[str, Any]:
     agent = build_agent([])
     for i in range(10):
         await agent.run(f"warm {i}")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(runs):
         await agent.run(f"run {i}")
-    elapsed = time.perf_counter() - start
-    return {"engine": "none", "us_per_run": elapsed / runs * 1e6}
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"engine": "none", "us_per_run": elapsed / runs * 1e6, "cpu_us_per_run": cpu / runs * 1e6}
 
 
 def measure_dbos(db: str, runs: int) -> dict[str, Any]:
@@ -107,18 +107,23 @@ def measure_dbos(db: str, runs: int) -> dict[str, Any]:
 
     DBOS.launch()
 
-    async def go() -> float:
+    async def go() -> tuple[float, float]:
         for i in range(10):
             await one(i)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(runs):
             await one(i)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
-    elapsed = asyncio.run(go())
+    elapsed, cpu = asyncio.run(go())
     steps = len(DBOS.list_workflow_steps(DBOS.list_workflows(limit=1, sort_desc=True)[0].workflow_id))
     DBOS.destroy()
-    return {"engine": "dbos", "us_per_run": elapsed / runs * 1e6, "steps_per_run": steps}
+    return {
+        "engine": "dbos",
+        "us_per_run": elapsed / runs * 1e6,
+        "cpu_us_per_run": cpu / runs * 1e6,
+        "steps_per_run": steps,
+    }
 
 
 def child(mode: str, runs: int) -> None:
@@ -159,6 +164,7 @@ def main() -> None:
         return
     has_dbos = Path(PEERS_PYTHON).exists()
     rows: dict[str, list[float]] = {"effecthost": [], "dbos": [], "none": []}
+    cpu: dict[str, list[float]] = {"effecthost": [], "dbos": [], "none": []}
     for round_no in range(args.rounds):
         plan = [(sys.executable, "none"), (sys.executable, "effecthost")]
         if has_dbos:
@@ -169,6 +175,7 @@ def main() -> None:
             row = spawn(python, mode, args.runs)
             if row is not None:
                 rows[mode].append(row["us_per_run"])
+                cpu[mode].append(row["cpu_us_per_run"])
                 print(json.dumps({"bench": "pydantic_ai_run", "round": round_no, **row}), flush=True)
     summary: dict[str, Any] = {"bench": "pydantic_ai_summary", "runs": args.runs, "rounds": args.rounds}
     plain = statistics.median(rows["none"]) if rows["none"] else None
@@ -189,6 +196,17 @@ def main() -> None:
             summary["x_cheaper_durability_overhead"] = round(
                 summary["dbos_overhead_us_per_run"] / summary["effecthost_overhead_us_per_run"], 2
             )
+    # CPU time (all threads of the process): what the load of other processes inflates least
+    for engine in ("effecthost", "dbos", "none"):
+        if cpu[engine]:
+            summary[f"{engine}_cpu_us_per_run"] = round(statistics.median(cpu[engine]), 1)
+    if cpu["effecthost"] and cpu["dbos"] and cpu["none"]:
+        plain_cpu = summary["none_cpu_us_per_run"]
+        ours = summary["effecthost_cpu_us_per_run"] - plain_cpu
+        theirs = summary["dbos_cpu_us_per_run"] - plain_cpu
+        summary["effecthost_cpu_overhead_us_per_unit"] = round(ours / UNITS, 1)
+        summary["dbos_cpu_overhead_us_per_unit"] = round(theirs / UNITS, 1)
+        summary["x_cheaper_cpu_overhead"] = round(theirs / ours, 2) if ours > 0 else None
     print(json.dumps(summary), flush=True)
 
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.capabilities import HandleDeferredToolCalls
-from pydantic_ai.exceptions import ApprovalRequired, CallDeferred
+from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ModelHTTPError, ModelServerError
 from pydantic_ai.messages import (
     AgentStreamEvent,
     ModelMessage,
@@ -682,3 +682,59 @@ async def test_runs_in_parallel_in_one_turn_number_their_effects_per_run(backend
             "llm_call:structured__model.request.run3#2",
         ]
         assert {"tool_call:call-a", "tool_call:call-a.run2", "tool_call:call-c.run2"} <= set(keys)
+
+
+# -- model errors ------------------------------------------------------------------------------------
+
+
+def flaky_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    CALLS["model"] += 1
+    if CALLS["model"] == 1:
+        raise ModelHTTPError.for_category(
+            ModelServerError, status_code=503, model_name="flaky-model", body={"error": "overloaded"}
+        )
+    return ModelResponse(parts=[TextPart("recovered")])
+
+
+async def test_a_model_error_replays_with_its_type_so_model_retries_replay_too(backend_url: str) -> None:
+    from pydantic_ai.capabilities import RetryOnModelErrors
+
+    agent = Agent(
+        FunctionModel(flaky_model),
+        name="flaky",
+        capabilities=[
+            RetryOnModelErrors(max_attempts=3, initial_delay=0.01, max_delay=0.02),
+            EffectHostDurability(),
+        ],
+    )
+    seen: list[str] = []
+
+    @durable_turn(name="pydai-flaky")
+    async def flaky_turn(turn: Turn) -> str:
+        result = await agent.run("hello")
+        fail_first_drive(turn)
+        return result.output
+
+    @durable_turn(name="pydai-flaky-caught")
+    async def caught_turn(turn: Turn) -> str:
+        try:
+            await Agent(FunctionModel(flaky_model), name="bare", capabilities=[EffectHostDurability()]).run(
+                "x"
+            )
+        except ModelHTTPError as error:  # the model's own error type, on the first run and on a replay
+            seen.append(f"{error.status_code} {error.model_name}")
+        fail_first_drive(turn)
+        return "caught"
+
+    async with await open_host(backend_url) as host:
+        first, output = await redrive(host, flaky_turn, "s", "flaky")
+        assert output == "recovered"
+        assert first == CALLS == {"model": 2}  # the failed attempt replayed as the same error
+        keys = await journal(host, "s", "flaky")
+        assert keys["llm_call:flaky__model.request#1"] == "failed"
+        assert keys["llm_call:flaky__model.request#2"] == "completed"
+
+        CALLS.clear()
+        _, output = await redrive(host, caught_turn, "s", "caught")
+        assert output == "caught"
+        assert seen == ["503 flaky-model", "503 flaky-model"] and CALLS == {"model": 1}

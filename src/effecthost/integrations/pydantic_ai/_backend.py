@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic_ai._durable_replay import record_durable_unit
 from pydantic_ai._run_context import get_current_run_context
+from pydantic_ai.durable_exec._model_error_codec import decode_model_error, encode_model_error
 from pydantic_ai.durable_exec._operation import (
     DurableOperationId,
     ModelRequestId,
@@ -26,10 +27,13 @@ from pydantic_ai.durable_exec._operation import (
 )
 from pydantic_ai.durable_exec._operation_backend import CallableOperationBackend, RoleBasedOperationConfig
 from pydantic_ai.durable_exec._operation_names import JournalOperationNamer
+from pydantic_ai.exceptions import ModelAPIError
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import RunContext
 from pydantic_core import to_jsonable_python
+
+from effecthost import EffectHostError, ErrorCode
 
 from ._state import state_of, turn_for_run
 
@@ -41,6 +45,9 @@ _NO_CONFIG: UnitConfig = {}
 #: Keys whose values differ between a run and its replay without changing what was asked: clocks
 #: and the ids pydantic-ai draws per run. They stay in the journaled outcome, never in an envelope.
 _VOLATILE_KEYS = frozenset({"timestamp", "run_id", "conversation_id"})
+
+#: Where a failed model request's journaled error keeps the model error's JSON form.
+_MODEL_ERROR = "pydantic_ai_model_error"
 
 
 def operation_config() -> RoleBasedOperationConfig[UnitConfig]:
@@ -77,14 +84,23 @@ class EffectHostOperationBackend(CallableOperationBackend[UnitConfig]):
         run_id = _run_id(cache_key)
         if isinstance(operation_id, ModelRequestId):
             messages, parameters = cache_key[1], cache_key[3]
-            payload = await turn.llm(
-                lambda _request: run(),
-                model=operation_id.model_name,
-                messages=request_messages(messages),
-                tools=tool_names(parameters),
-                name=operation,
-                key=state.next_id(operation, run_id),
-            )
+            try:
+                payload = await turn.llm(
+                    lambda _request: _model_errors_kept(run),
+                    model=operation_id.model_name,
+                    messages=request_messages(messages),
+                    tools=tool_names(parameters),
+                    name=operation,
+                    key=state.next_id(operation, run_id),
+                )
+            except EffectHostError as error:
+                rebuilt = _rebuilt_model_error(error)
+                if rebuilt is None:
+                    raise
+                # the model's own error, as pydantic-ai raised it: its model-error retries and
+                # fallbacks see it on the first run and on every replay alike
+                record_durable_unit(executed=ran)
+                raise rebuilt from error
         elif isinstance(operation_id, ToolsetCallToolId):
             tool_name, tool_args, ctx = cache_key[0], cache_key[1], cache_key[2]
             assert isinstance(tool_name, str)
@@ -100,6 +116,33 @@ class EffectHostOperationBackend(CallableOperationBackend[UnitConfig]):
         # pydantic-ai keeps the spans and token metrics of work that only replayed out of telemetry
         record_durable_unit(executed=ran)
         return payload
+
+
+async def _model_errors_kept(run: Callable[[], Awaitable[object]]) -> object:
+    """Run a model request; a model error (``ModelAPIError``) is journaled with the JSON form
+    pydantic-ai's codec gives it, so a replay raises it again with its type and fields."""
+    try:
+        return await run()
+    except ModelAPIError as error:
+        try:
+            encoded = encode_model_error(error)
+        except Exception:  # a field that cannot be encoded: the error crosses as text
+            encoded = None
+        summary: dict[str, Any] = {"exception": exception_names(error)}
+        if encoded is not None and decode_model_error(encoded) is not None:
+            summary[_MODEL_ERROR] = encoded
+        raise EffectHostError(
+            ErrorCode.TURN_STEP_FAILED, f"{type(error).__name__}: {error}", summary=summary
+        ) from error
+
+
+def _rebuilt_model_error(error: EffectHostError) -> ModelAPIError | None:
+    encoded = (error.summary or {}).get(_MODEL_ERROR)
+    return decode_model_error(encoded) if isinstance(encoded, dict) else None
+
+
+def exception_names(error: BaseException) -> list[str]:
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__ if cls is not object]
 
 
 def _run_id(cache_key: tuple[object, ...]) -> str | None:
