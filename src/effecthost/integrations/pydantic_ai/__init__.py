@@ -7,7 +7,12 @@ that turn, and its waits for external events are the turn's await events. Needs 
 ``pydantic-ai`` extra: ``pip install 'effecthost[pydantic-ai]'``.
 """
 
+from importlib import metadata
+
 from effecthost import EffectHostError, ErrorCode
+
+#: The pydantic-ai-slim releases this integration is tested against (the extra pins them).
+TESTED = ">=2.78.0,<2.79"
 
 try:
     import pydantic_ai.durable_exec  # noqa: F401
@@ -17,9 +22,16 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised on an install
         f"effecthost.integrations.pydantic_ai needs {exc.name}: pip install 'effecthost[pydantic-ai]'",
     ) from None
 
-from ._backend import EffectHostOperationBackend
-from ._durability import ENGINE_SPEC, EffectHostDurability
-from ._waiter import EffectHostEventWaiter
+try:
+    from ._backend import EffectHostOperationBackend
+    from ._durability import ENGINE_SPEC, EffectHostDurability
+    from ._waiter import EffectHostEventWaiter
+except ImportError as exc:  # pragma: no cover - a pydantic-ai release whose durable API moved
+    raise EffectHostError(
+        ErrorCode.EXTRA_NOT_INSTALLED,
+        f"effecthost.integrations.pydantic_ai needs pydantic-ai-slim{TESTED}, found"
+        f" {metadata.version('pydantic-ai-slim')} ({exc}): pip install 'effecthost[pydantic-ai]'",
+    ) from None
 
 __all__ = ["ENGINE_SPEC", "EffectHostDurability", "EffectHostEventWaiter", "EffectHostOperationBackend"]
 
