@@ -738,3 +738,54 @@ async def test_a_model_error_replays_with_its_type_so_model_retries_replay_too(b
         _, output = await redrive(host, caught_turn, "s", "caught")
         assert output == "caught"
         assert seen == ["503 flaky-model", "503 flaky-model"] and CALLS == {"model": 1}
+
+
+async def test_an_event_stream_handler_on_the_capability_sees_each_event_once(tmp_path: Any) -> None:
+    seen: list[str] = []
+
+    async def handler(ctx: RunContext[None], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            seen.append(event.event_kind)
+
+    agent = Agent(
+        FunctionModel(stream_function=stream_model),
+        name="handled",
+        capabilities=[EffectHostDurability(event_stream_handler=handler)],
+    )
+    agent.tool_plain(shout2)
+
+    @durable_turn(name="pydai-handled")
+    async def handled_turn(turn: Turn) -> str:
+        result = await agent.run("stream")
+        fail_first_drive(turn)
+        return result.output
+
+    async with await open_host(f"sqlite:///{tmp_path / 'h.db'}") as host:
+        first, output = await redrive(host, handled_turn, "s", "handled")
+        assert output == "all done"
+        assert first == CALLS == {"model": 2, "shout2": 1}
+        # the tool events went through journaled steps: the re-drive did not hand them out again
+        assert seen.count("function_tool_call") == 1 and seen.count("function_tool_result") == 1
+        keys = await journal(host, "s", "handled")
+        assert any(k.startswith("durable_step:handled__event_stream_handler#") for k in keys)
+
+
+async def test_a_conversation_goes_on_in_the_next_turn_through_json_messages(tmp_path: Any) -> None:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    @durable_turn(name="pydai-chat")
+    async def chat(turn: Turn, prompt: str, history: list[Any]) -> dict[str, Any]:
+        result = await calc.run(prompt, message_history=ModelMessagesTypeAdapter.validate_python(history))
+        return {
+            "output": result.output,
+            "history": ModelMessagesTypeAdapter.dump_python(result.all_messages(), mode="json"),
+        }
+
+    async with await open_host(f"sqlite:///{tmp_path / 'chat.db'}") as host:
+        one = await host.run_turn(chat, session_id="s", turn_id="1", input={"prompt": "sums", "history": []})
+        two = await host.run_turn(
+            chat, session_id="s", turn_id="2", input={"prompt": "again", "history": one["history"]}
+        )
+        assert one["output"] == "results: 3, 7, HI"
+        assert len(two["history"]) > len(one["history"])
+        assert two["history"][: len(one["history"])] == one["history"]
