@@ -118,6 +118,7 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "effecthost.interceptors": [
         "AwaitAwaitEventInput",
+        "DriveTurnInput",
         "EffectCounter",
         "EffectResult",
         "ExecuteEffectInput",
@@ -126,7 +127,9 @@ EXPORTS: dict[str, list[str]] = {
         "PeekAwaitEventInput",
         "RecordedExecution",
         "ResolveAwaitEventInput",
+        "TurnEnd",
     ],
+    "effecthost.contrib.otel": ["OTelInterceptor", "ReplayAwareIdGenerator", "derived_span_id"],
     # Pinned last, as it read when this test was written (its kit was being reworked then).
     # effecthost.testing is not pinned yet: its __all__ was not sorted ("Faults" sorts before
     # "FaultyAwaitStore"); add it here once it is.

@@ -10,12 +10,18 @@ An effect's call returns an :class:`EffectResult`: the effect's answer (its outc
 error it recorded) and whether that answer was replayed from the journal or produced by running
 the executor now. Anything else (a replay mismatch, a lost lease, a store outage, a drive that
 brought no executor) propagates as an exception, through every interceptor.
+
+A turn's drive (one run of its function by one driver, from a claim to an end, a suspension or a
+lost lease) passes through :meth:`Interceptor.drive_turn` once, around every effect of that drive:
+what an interceptor makes current in its context (a span) is current for the turn's effects. Its
+``carried`` values (a trace context) are stored in the turn's record and handed to the next drive,
+in any process, so a turn resumed elsewhere continues where it left off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..core.await_values import AwaitEventKey, WaitIdentity
@@ -25,6 +31,7 @@ from ..core.executor import CancelToken, LocalExecutor
 from ..core.identity import ExecutionScope
 from ..core.outcomes import Outcome
 from ..core.resolutions import Resolution, ResolveOutcome
+from ..lifecycle.model import TurnStatus
 
 
 class RecordedExecution(Protocol):
@@ -53,6 +60,9 @@ class EffectResult:
     error: EffectHostError | None
     #: True: returned from the journal, nothing ran. False: the executor ran in this drive.
     replayed: bool
+    #: The effect ran now on a claim taken over from an owner whose lease had expired (a crashed
+    #: or stalled process had started it).
+    took_over: bool = False
 
     def unwrap(self) -> Outcome:
         if self.error is not None:
@@ -85,6 +95,36 @@ class PeekAwaitEventInput:
     key: AwaitEventKey
 
 
+@dataclass(slots=True)
+class TurnEnd:
+    """How one drive of a turn ended: the status it wrote, or None when it wrote nothing (its
+    lease was lost to another driver, or it released the turn); ``error`` of a failed turn."""
+
+    status: TurnStatus | None
+    error: EffectHostError | None = None
+
+
+@dataclass(slots=True)
+class DriveTurnInput:
+    session_id: str
+    turn_id: str
+    #: The turn function's registered name.
+    name: str
+    #: How many times a driver has claimed the turn, this drive included (1 on a first run).
+    attempt: int
+    backend: str
+    #: ``waiting`` or ``sleeping`` when this drive resumes a suspension, else None.
+    resumed_from: TurnStatus | None
+    #: When the suspension this drive resumes began (ms on the host's clock), else None.
+    suspended_at_ms: int | None
+    #: Values an interceptor wants the turn to keep across drives (a W3C ``traceparent``):
+    #: what earlier drives stored, and what an interceptor sets before passing the call on is
+    #: written to the turn's record (its meta) before the turn's function runs.
+    carried: dict[str, str] = field(default_factory=dict)
+    #: Who runs the drive at the end of the chain. Interceptors pass it on untouched.
+    drive: Callable[[DriveTurnInput], Awaitable[TurnEnd]] | None = None
+
+
 class Interceptor:
     """Passes every call on unchanged; subclass it and override what you observe.
 
@@ -107,6 +147,9 @@ class Interceptor:
 
     async def peek_await_event(self, input: PeekAwaitEventInput) -> Resolution | None:
         return await self.next.peek_await_event(input)
+
+    async def drive_turn(self, input: DriveTurnInput) -> TurnEnd:
+        return await self.next.drive_turn(input)
 
 
 def build_chain(interceptors: Iterable[Interceptor], innermost: Interceptor) -> Interceptor:
