@@ -120,6 +120,7 @@ EXPORTS: dict[str, list[str]] = {
         "AwaitAwaitEventInput",
         "DriveTurnInput",
         "EffectCounter",
+        "EffectLog",
         "EffectResult",
         "ExecuteEffectInput",
         "Interceptor",

@@ -80,3 +80,33 @@ def test_with_the_extra_the_interceptor_imports() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "OTelInterceptor\n")
+
+
+def test_with_the_api_alone_the_interceptor_keeps_out_of_the_effect_path() -> None:
+    # the API installed, the SDK not: nothing can record, and the host leaves effects unwrapped
+    code = """
+import sys
+
+class NoSdk:
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoSdk())
+from effecthost.contrib.otel import OTelInterceptor
+print(OTelInterceptor().observes_effects())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False\n", "")
+    with_sdk = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from effecthost.contrib.otel import OTelInterceptor as O; print(O().observes_effects())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert with_sdk.stdout == "True\n"

@@ -20,6 +20,8 @@ in any process, so a turn resumed elsewhere continues where it left off.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -133,6 +135,13 @@ class Interceptor:
 
     next: Interceptor
 
+    def observes_effects(self) -> bool:
+        """Whether this interceptor wants to see effects; asked once, when a host is built. When
+        no interceptor of a host does, its controllers skip the chain for effects (the fast path:
+        no input or result objects per effect); the other calls still pass through the chain.
+        Default: True when the class overrides :meth:`execute_effect`."""
+        return type(self).execute_effect is not Interceptor.execute_effect
+
     async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
         return await self.next.execute_effect(input)
 
@@ -187,3 +196,59 @@ class EffectCounter(Interceptor):
         else:
             self.executed += 1
         return result
+
+
+class EffectLog(Interceptor):
+    """Logs one line per effect under the ``effecthost.effects`` logger (at ``level``, DEBUG by
+    default), with the structured fields in ``record.effecthost``: ``scope``, ``replay_key``,
+    ``kind``, ``outcome`` (``executed``, ``replayed``, ``failed``: it ran and recorded an error,
+    ``raised``: nothing was recorded), ``error_code``, ``duration_ms``. A replay mismatch is
+    logged at WARNING whatever ``level`` says. With the level disabled, effects pass straight on."""
+
+    def __init__(self, level: int = logging.DEBUG, logger: logging.Logger | None = None) -> None:
+        self.level = level
+        self.logger = logger or logging.getLogger("effecthost.effects")
+
+    async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
+        logger = self.logger
+        if not logger.isEnabledFor(self.level) and not logger.isEnabledFor(logging.WARNING):
+            return await self.next.execute_effect(input)
+        started = time.perf_counter()
+        try:
+            result = await self.next.execute_effect(input)
+        except EffectHostError as error:
+            level = logging.WARNING if error.is_replay_mismatch() else self.level
+            self._log(level, input, "raised", error, started)
+            raise
+        outcome = "replayed" if result.replayed else "failed" if result.error is not None else "executed"
+        self._log(self.level, input, outcome, result.error, started)
+        return result
+
+    def _log(
+        self,
+        level: int,
+        input: ExecuteEffectInput,
+        outcome: str,
+        error: EffectHostError | None,
+        started: float,
+    ) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        envelope = input.envelope
+        fields: dict[str, object] = {
+            "scope": input.scope.journal_key(),
+            "replay_key": envelope.replay_key,
+            "kind": str(envelope.command.kind),
+            "outcome": outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "backend": input.backend,
+        }
+        if error is not None:
+            fields["error_code"] = error.code
+        self.logger.log(
+            level,
+            "effect %s %s",
+            envelope.replay_key,
+            outcome if error is None else f"{outcome} ({error.code})",
+            extra={"effecthost": fields},
+        )

@@ -62,6 +62,11 @@ class Instruments:
             unit="{turn}",
             description="Turns suspended on a wait or a sleep (summed over the processes driving them)",
         )
+        self.resolves = meter.create_counter(
+            "effecthost.await_events.resolved",
+            unit="{call}",
+            description="Resolve calls on await events, by what they did (accepted, already_resolved, ...)",
+        )
         self.saved_calls = meter.create_counter(
             "effecthost.replay.saved.model_calls",
             unit="{call}",

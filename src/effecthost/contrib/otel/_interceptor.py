@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import random
 import time
@@ -35,21 +36,30 @@ from effecthost import (
     LlmCallOutcome,
     LocalExecutor,
     Outcome,
+    ResolveOutcome,
     Sleep,
     ToolCall,
     ToolCallOutcome,
     TurnStatus,
     __version__,
 )
-from effecthost.interceptors import DriveTurnInput, EffectResult, ExecuteEffectInput, Interceptor, TurnEnd
+from effecthost.interceptors import (
+    DriveTurnInput,
+    EffectResult,
+    ExecuteEffectInput,
+    Interceptor,
+    ResolveAwaitEventInput,
+    TurnEnd,
+)
 
 from . import _genai
 from ._instruments import Instruments
 
 _W3C = TraceContextTextMapPropagator()
-#: The span id the next span started in this context gets from a :class:`ReplayAwareIdGenerator`.
-_FORCED_SPAN_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "effecthost_otel_span_id", default=None
+#: (trace id, scope key, replay key) of the effect span being started in this context: a
+#: :class:`ReplayAwareIdGenerator` derives its span id from them (only then is the hash computed).
+_EFFECT_SPAN: contextvars.ContextVar[tuple[int, str, str] | None] = contextvars.ContextVar(
+    "effecthost_otel_effect_span", default=None
 )
 
 
@@ -70,9 +80,9 @@ class ReplayAwareIdGenerator:
     backend that keys spans by (trace id, span id) keeps one."""
 
     def generate_span_id(self) -> int:
-        forced = _FORCED_SPAN_ID.get()
-        if forced is not None:
-            return forced
+        effect = _EFFECT_SPAN.get()
+        if effect is not None:
+            return derived_span_id(*effect)
         while True:
             value = random.getrandbits(64)
             if value:
@@ -93,6 +103,13 @@ def derived_span_id(trace_id: int, scope_key: str, replay_key: str) -> int:
         f"{trace_id:032x}\x00{scope_key}\x00{replay_key}".encode("utf-8", "surrogatepass")
     )
     return int.from_bytes(digest.digest()[:8], "big") or 1
+
+
+def _sdk_installed() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:
+        return False
 
 
 def _json(value: Any) -> str:
@@ -135,7 +152,7 @@ class OTelInterceptor(Interceptor):
         self.emit_replayed = bool(emit_replayed)
         self.provider_name = provider_name
         # With no provider given and none set globally yet, the API hands out proxies: while both
-        # globals are still those proxies nothing can record, and effects pass straight through.
+        # globals are still those proxies nothing can record, and calls pass straight through.
         global_tracing = tracer_provider is None and isinstance(
             trace.get_tracer_provider(), ProxyTracerProvider
         )
@@ -144,14 +161,30 @@ class OTelInterceptor(Interceptor):
             if global_tracing and meter_provider is None
             else None
         )
+        self._recheck_at = 0.0
+        self._last_scope: object = None
+        self._last_scope_key = ""
+        #: No SDK to set a provider with, and none set: the interceptor stays out of the effect
+        #: path for good (a host asks once, when it is built).
+        self._passive = self._proxies is not None and not _sdk_installed()
+
+    def observes_effects(self) -> bool:
+        return not self._passive
 
     def _idle(self) -> bool:
+        """True while only the API's proxies exist. Reading the globals costs two environment
+        lookups, so it is done at most once a second: a provider set later is used from then on."""
         proxies = self._proxies
-        return (
-            proxies is not None
-            and trace.get_tracer_provider() is proxies[0]
-            and metrics.get_meter_provider() is proxies[1]
-        )
+        if proxies is None:
+            return False
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return True
+        self._recheck_at = now + 1.0
+        if trace.get_tracer_provider() is proxies[0] and metrics.get_meter_provider() is proxies[1]:
+            return True
+        self._proxies = None
+        return False
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -215,6 +248,14 @@ class OTelInterceptor(Interceptor):
             self._metrics.turns.add(1, {"effecthost.turn.outcome": outcome, "gen_ai.agent.name": input.name})
             span.end()
 
+    # -- await events -------------------------------------------------------------------------
+
+    async def resolve_await_event(self, input: ResolveAwaitEventInput) -> ResolveOutcome:
+        outcome = await self.next.resolve_await_event(input)
+        if not self._idle():
+            self._metrics.resolves.add(1, {"effecthost.resolve.outcome": outcome.status})
+        return outcome
+
     # -- effects ------------------------------------------------------------------------------
 
     async def execute_effect(self, input: ExecuteEffectInput) -> EffectResult:
@@ -225,7 +266,8 @@ class OTelInterceptor(Interceptor):
         command = input.envelope.command
         call = _EffectCall(self, input)
         if not isinstance(command, (Sleep, AwaitEvent)):
-            input = dataclasses.replace(input, local_executor=LocalExecutor.testing(call.run))
+            wrapped = LocalExecutor.testing(call.run)
+            input = ExecuteEffectInput(input.scope, input.envelope, wrapped, input.backend, input.controller)
         try:
             result = await self.next.execute_effect(input)
         except EffectHostError as error:
@@ -285,18 +327,21 @@ class OTelInterceptor(Interceptor):
             self._record_model_call(command, outcome, result.error, seconds)
         if span is None:
             return
-        span.set_attribute("effecthost.replayed", result.replayed)
-        span.set_attribute("effecthost.lease.took_over", result.took_over)
-        span.set_attribute("effecthost.effect.result", verdict)
+        answer: dict[str, Any] = {
+            "effecthost.replayed": result.replayed,
+            "effecthost.lease.took_over": result.took_over,
+            "effecthost.effect.result": verdict,
+        }
         if waited_ms is not None:
-            span.set_attribute("effecthost.await.waited_ms", round(waited_ms, 3))
-        self._describe_answer(span, command, outcome)
+            answer["effecthost.await.waited_ms"] = round(waited_ms, 3)
+        self._describe_answer(answer, command, outcome)
         if result.error is not None:
-            span.set_attribute("error.type", result.error.code)
+            answer["error.type"] = result.error.code
             span.set_status(Status(StatusCode.ERROR, result.error.message))
         elif isinstance(outcome, LlmCallOutcome) and outcome.error is not None:
-            span.set_attribute("error.type", _error_type(outcome.error))
+            answer["error.type"] = _error_type(outcome.error)
             span.set_status(Status(StatusCode.ERROR, "the model call failed"))
+        span.set_attributes(answer)  # one call: each set_attribute takes the span's lock
         span.end()
 
     def _raised(
@@ -318,7 +363,7 @@ class OTelInterceptor(Interceptor):
                 "effecthost.replay_mismatch",
                 {
                     **attributes,
-                    "effecthost.scope": input.scope.journal_key(),
+                    "effecthost.scope": self._scope_key(input),
                     "effecthost.effect.kind": kind,
                     "effecthost.mismatch.divergent_paths": paths,
                     "effecthost.mismatch.divergent_path_count": int(summary.get("divergent_path_count", 0)),
@@ -328,8 +373,7 @@ class OTelInterceptor(Interceptor):
             self._metrics.leases_lost.add(1, {"effecthost.lease.kind": "effect"})
         span = call.span
         if span is not None:
-            span.set_attribute("error.type", error.code)
-            span.set_attribute("effecthost.replayed", False)
+            span.set_attributes({"error.type": error.code, "effecthost.replayed": False})
             span.set_status(Status(StatusCode.ERROR, error.message))
             span.end()
 
@@ -361,7 +405,7 @@ class OTelInterceptor(Interceptor):
 
     def _start_effect_span(self, envelope: EffectEnvelope, input: ExecuteEffectInput, start_ns: int) -> Span:
         command = envelope.command
-        scope_key = input.scope.journal_key()
+        scope_key = self._scope_key(input)
         name, kind, attributes = self._describe_request(command, envelope)
         attributes.update(
             {
@@ -374,13 +418,11 @@ class OTelInterceptor(Interceptor):
         )
         parent = trace.get_current_span().get_span_context()
         trace_id = parent.trace_id if parent.is_valid else 0
-        forced = _FORCED_SPAN_ID.set(
-            derived_span_id(trace_id, scope_key, envelope.replay_key) if trace_id else None
-        )
+        naming = _EFFECT_SPAN.set((trace_id, scope_key, envelope.replay_key) if trace_id else None)
         try:
             return self._tracer.start_span(name, kind=kind, attributes=attributes, start_time=start_ns)
         finally:
-            _FORCED_SPAN_ID.reset(forced)
+            _EFFECT_SPAN.reset(naming)
 
     def _describe_request(
         self, command: Any, envelope: EffectEnvelope
@@ -432,27 +474,34 @@ class OTelInterceptor(Interceptor):
             return f"effecthost.step {command.step_id}", SpanKind.INTERNAL, attributes
         return f"effecthost.{command.kind}", SpanKind.INTERNAL, {}
 
-    def _describe_answer(self, span: Span, command: Any, outcome: Outcome | None) -> None:
+    def _scope_key(self, input: ExecuteEffectInput) -> str:
+        """The scope's journal key, computed once per scope object (it is canonical JSON, and a
+        controller passes the same scope object with each of its effects)."""
+        scope = input.scope
+        if scope is not self._last_scope:
+            self._last_scope, self._last_scope_key = scope, scope.journal_key()
+        return self._last_scope_key
+
+    def _describe_answer(self, answer: dict[str, Any], command: Any, outcome: Outcome | None) -> None:
         if isinstance(outcome, LlmCallOutcome) and isinstance(command, LlmCall):
             response = outcome.response
-            for key, value in _genai.response_attributes(response).items():
-                span.set_attribute(key, value)
-            span.set_attribute(self._provider_key, _genai.provider_of(command, response, self.provider_name))
+            answer.update(_genai.response_attributes(response))
+            answer[self._provider_key] = _genai.provider_of(command, response, self.provider_name)
             if self.capture_content and response is not None:
-                span.set_attribute("gen_ai.output.messages", _json(response))
+                answer["gen_ai.output.messages"] = _json(response)
         elif isinstance(outcome, ToolCallOutcome) and self.capture_content:
             launch = outcome.launch
             value = launch.get("result") if isinstance(launch, dict) else launch
-            span.set_attribute("gen_ai.tool.call.result", _json(value))
+            answer["gen_ai.tool.call.result"] = _json(value)
         elif isinstance(outcome, AwaitEventOutcome):
-            span.set_attribute("effecthost.await.outcome", outcome.resolution.status)
+            answer["effecthost.await.outcome"] = outcome.resolution.status
         elif (
             isinstance(outcome, DurableStepOutcome)
             and isinstance(command, DurableStep)
             and command.step_id == "sleep"
             and isinstance(outcome.value, int)
         ):
-            span.set_attribute("effecthost.sleep.due_at_ms", outcome.value)
+            answer["effecthost.sleep.due_at_ms"] = outcome.value
 
 
 def _error_type(error: Any) -> str:
