@@ -22,6 +22,8 @@ _log = logging.getLogger("effecthost.server")
 COUNTED = (TurnStatus.PENDING, TurnStatus.RUNNING, TurnStatus.WAITING, TurnStatus.SLEEPING)
 MAX_COUNTED = 100_000
 _PAGE = 1000
+#: The HTTP semantic conventions' advised boundaries for request durations.
+HTTP_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 
 
 class Metrics:
@@ -37,7 +39,10 @@ class Metrics:
         self.provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self.registry)])
         meter = self.provider.get_meter("effecthost.server")
         self.request_duration = meter.create_histogram(
-            "http.server.request.duration", unit="s", description="Duration of HTTP server requests"
+            "http.server.request.duration",
+            unit="s",
+            description="Duration of HTTP server requests",
+            explicit_bucket_boundaries_advisory=HTTP_BUCKETS_S,
         )
         self._counts: dict[str, int] = {}
 
