@@ -97,7 +97,7 @@ class PeekAwaitEventInput:
     key: AwaitEventKey
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TurnEnd:
     """How one drive of a turn ended: the status it wrote, or None when it wrote nothing (its
     lease was lost to another driver, or it released the turn); ``error`` of a failed turn."""
@@ -106,7 +106,7 @@ class TurnEnd:
     error: EffectHostError | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DriveTurnInput:
     session_id: str
     turn_id: str
