@@ -17,7 +17,7 @@ import json
 import random
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -55,6 +55,14 @@ from effecthost.interceptors import (
 from . import _genai
 from ._instruments import Instruments
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator as _IdGeneratorBase
+else:
+    try:  # the SDK's base class when the SDK is there; the SDK only duck-types it anyway
+        from opentelemetry.sdk.trace.id_generator import IdGenerator as _IdGeneratorBase
+    except ImportError:
+        _IdGeneratorBase = object
+
 _W3C = TraceContextTextMapPropagator()
 #: (trace id, scope key, replay key) of the effect span being started in this context: a
 #: :class:`ReplayAwareIdGenerator` derives its span id from them (only then is the hash computed).
@@ -73,7 +81,7 @@ class _Drive:
 _DRIVE: contextvars.ContextVar[_Drive | None] = contextvars.ContextVar("effecthost_otel_drive", default=None)
 
 
-class ReplayAwareIdGenerator:
+class ReplayAwareIdGenerator(_IdGeneratorBase):
     """An ``IdGenerator`` for the SDK's ``TracerProvider(id_generator=...)``: random ids, except
     for effect spans, whose span id is derived from the trace id, scope and replay key. An
     effect's span then has the same id however often re-drives emit it (``emit_replayed``), and a
