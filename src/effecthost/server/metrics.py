@@ -31,12 +31,17 @@ class Metrics:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from opentelemetry.metrics import CallbackOptions, Observation
         from opentelemetry.sdk.metrics import MeterProvider
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
         self._generate = generate_latest
         self.content_type = CONTENT_TYPE_LATEST
         self.registry = CollectorRegistry()
-        self.provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self.registry)])
+        try:
+            reader = PrometheusMetricReader(registry=self.registry)
+        except TypeError:  # an exporter older than its registry= argument: the global registry
+            self.registry = REGISTRY
+            reader = PrometheusMetricReader()
+        self.provider = MeterProvider(metric_readers=[reader])
         meter = self.provider.get_meter("effecthost.server")
         self.request_duration = meter.create_histogram(
             "http.server.request.duration",
