@@ -90,7 +90,9 @@ async def test_a_replay_mismatch_is_an_event_with_the_divergent_paths(telemetry:
         await turn.step("fetch", lambda city: city, state["city"])
         return str(await turn.step("later", later))
 
-    async with await open_host(f"memory://{uuid.uuid4().hex}", interceptors=[telemetry.interceptor()]) as host:
+    async with await open_host(
+        f"memory://{uuid.uuid4().hex}", interceptors=[telemetry.interceptor()]
+    ) as host:
         with pytest.raises(EffectHostError, match="later"):
             await host.run_turn(changing, session_id="s", turn_id="t")
         state.update(city="Paris", fail=False)  # the code changed under a recorded effect
@@ -98,7 +100,11 @@ async def test_a_replay_mismatch_is_an_event_with_the_divergent_paths(telemetry:
         with pytest.raises(EffectHostError) as caught:
             await host.run_turn(changing, session_id="s", turn_id="t")
     assert caught.value.is_replay_mismatch()
-    second = [s for s in telemetry.named("invoke_agent changing") if (s.attributes or {})["effecthost.turn.attempt"] == 2]
+    second = [
+        s
+        for s in telemetry.named("invoke_agent changing")
+        if (s.attributes or {})["effecthost.turn.attempt"] == 2
+    ]
     [drive] = second
     [event] = [e for e in drive.events if e.name == "effecthost.replay_mismatch"]
     attrs = dict(event.attributes or {})
@@ -107,7 +113,9 @@ async def test_a_replay_mismatch_is_an_event_with_the_divergent_paths(telemetry:
     assert attrs["effecthost.mismatch.divergent_path_count"] == 1
     assert attrs["error.type"] == caught.value.code
     assert (drive.attributes or {})["error.type"] == caught.value.code
-    assert telemetry.counts("effecthost.replay.mismatches", "effecthost.effect.kind") == {("durable_step",): 1}
+    assert telemetry.counts("effecthost.replay.mismatches", "effecthost.effect.kind") == {
+        ("durable_step",): 1
+    }
     assert telemetry.counts("effecthost.turn.drives", "effecthost.turn.outcome") == {("failed",): 2}
 
 
@@ -117,3 +125,36 @@ async def test_without_an_sdk_the_interceptor_records_nothing_and_changes_nothin
     interceptor = OTelInterceptor()
     assert interceptor._idle()
     await _run(interceptor)
+
+
+async def test_an_outage_at_finalize_ends_the_effect_span_in_error(telemetry: Telemetry) -> None:
+    from effecthost import (
+        EffectEnvelope,
+        EffectKind,
+        ExecutionScope,
+        LocalExecutor,
+        RuntimeInvocation,
+        RuntimeScope,
+        ToolCall,
+    )
+    from effecthost.testing import Faults
+
+    envelope = EffectEnvelope(
+        RuntimeInvocation.effect(
+            RuntimeScope.for_turn("s", "t", 0, 0), "call_1", EffectKind.TOOL_CALL, "s:t:0:0:tool_call:call_1"
+        ),
+        ToolCall("call_1", "lookup", {"city": "Lyon"}),
+    )
+    faults = Faults().fail("finalize")
+    url = faults.url(f"memory://{uuid.uuid4().hex}")
+    async with await open_host(url, interceptors=[telemetry.interceptor()]) as host:
+        controller = host.scoped(ExecutionScope.turn("s", "t")).controller
+        with pytest.raises(EffectHostError) as caught:
+            await controller.execute_effect(envelope, LocalExecutor.tool_call(lambda call: call.args["city"]))
+    assert caught.value.code == "memory_effect_replay_store"
+    [tool] = telemetry.named("execute_tool lookup")  # it ran: its span is there, in error
+    assert tool.status.status_code.name == "ERROR"
+    assert (tool.attributes or {})["error.type"] == "memory_effect_replay_store"
+    assert (tool.attributes or {})["gen_ai.tool.call.id"] == "call_1"
+    assert telemetry.counts("effecthost.effects", "effecthost.effect.result") == {("failed",): 1}
+    assert telemetry.counts("effecthost.leases.lost") == {}
