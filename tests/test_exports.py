@@ -118,7 +118,9 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "effecthost.interceptors": [
         "AwaitAwaitEventInput",
+        "DriveTurnInput",
         "EffectCounter",
+        "EffectLog",
         "EffectResult",
         "ExecuteEffectInput",
         "Interceptor",
@@ -126,6 +128,7 @@ EXPORTS: dict[str, list[str]] = {
         "PeekAwaitEventInput",
         "RecordedExecution",
         "ResolveAwaitEventInput",
+        "TurnEnd",
     ],
     "effecthost.integrations.pydantic_ai": [
         "ENGINE_SPEC",
@@ -133,6 +136,7 @@ EXPORTS: dict[str, list[str]] = {
         "EffectHostEventWaiter",
         "EffectHostOperationBackend",
     ],
+    "effecthost.contrib.otel": ["OTelInterceptor", "ReplayAwareIdGenerator", "derived_span_id"],
     # Pinned last, as it read when this test was written (its kit was being reworked then).
     # effecthost.testing is not pinned yet: its __all__ was not sorted ("Faults" sorts before
     # "FaultyAwaitStore"); add it here once it is.

@@ -21,6 +21,8 @@ FACES = sorted(
     [
         *(PACKAGE / "cli").rglob("*.py"),
         *(PACKAGE / "server").rglob("*.py"),
+        # contrib (integrations with other projects' tools) builds on public roots too
+        *(PACKAGE / "contrib").rglob("*.py"),
         PACKAGE / "demo.py",
         PACKAGE / "__main__.py",
         # shared by the CLI and the server, so held to the same rule
@@ -64,6 +66,7 @@ def test_the_faces_are_found() -> None:
     # a moved folder must not leave the rule checking nothing
     names = {module_name(path) for path in FACES}
     assert {"effecthost.cli", "effecthost.cli.common", "effecthost.server.app", "effecthost.demo"} <= names
+    assert "effecthost.contrib.otel._interceptor" in names
 
 
 @pytest.mark.parametrize(

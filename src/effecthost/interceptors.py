@@ -4,13 +4,16 @@ Subclass :class:`Interceptor`, override the calls you observe, pass each on with
 ``await self.next.<call>(input)``, and open a host with ``open_host(url, interceptors=[...])``
 (or ``InlineEffectHost(interceptors=[...])``); the first interceptor given is the outermost. An
 effect's call returns an :class:`EffectResult`, whose ``replayed`` says whether the answer came
-from the journal or from running the executor now. See docs/architecture.md.
+from the journal or from running the executor now. Each drive of a turn passes through
+``drive_turn`` around its effects (``DriveTurnInput``, ``TurnEnd``). See docs/architecture.md.
 """
 
 from ._private.core.exports import claim_exports
 from ._private.runtime.interceptors import (
     AwaitAwaitEventInput,
+    DriveTurnInput,
     EffectCounter,
+    EffectLog,
     EffectResult,
     ExecuteEffectInput,
     Interceptor,
@@ -18,11 +21,14 @@ from ._private.runtime.interceptors import (
     PeekAwaitEventInput,
     RecordedExecution,
     ResolveAwaitEventInput,
+    TurnEnd,
 )
 
 __all__ = [
     "AwaitAwaitEventInput",
+    "DriveTurnInput",
     "EffectCounter",
+    "EffectLog",
     "EffectResult",
     "ExecuteEffectInput",
     "Interceptor",
@@ -30,6 +36,7 @@ __all__ = [
     "PeekAwaitEventInput",
     "RecordedExecution",
     "ResolveAwaitEventInput",
+    "TurnEnd",
 ]
 
 claim_exports(globals())

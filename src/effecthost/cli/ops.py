@@ -22,6 +22,7 @@ from .common import (
     run,
     with_host,
 )
+from .logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, configure_logging
 
 
 def serve(
@@ -47,8 +48,11 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(min=1, help="Request body size limit.")
     ] = 1_048_576,
+    log_format: LogFormatOption = LogFormat.TEXT,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
-    """Serve the JSON API (/v1), the OpenAPI document and the web page with uvicorn."""
+    """Serve the JSON API (/v1), the OpenAPI document, the web page and (with the prometheus
+    extra) GET /metrics with uvicorn; one log line per request."""
     try:
         import uvicorn
 
@@ -58,6 +62,7 @@ def serve(
         missing_extra(exc, "serve", "server")
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
     with_host(url, _noop)
+    configure_logging(log_format, log_level)
     token = admin_token or secrets.token_urlsafe(18)
     app = create_app(
         url, admin_token=token, resolve_token=resolve_token, max_body_bytes=max_body_bytes

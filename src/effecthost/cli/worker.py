@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import DurableTurn, Worker, open_host
+from .. import DurableTurn, EffectHostError, Worker, open_host
+from ..interceptors import EffectLog, Interceptor
 from .common import DEFAULT_URL, err_console, fail, run
+from .logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, configure_logging
 
 
 def load_turns(spec: str) -> list[DurableTurn[Any]]:
@@ -37,6 +39,19 @@ def load_turns(spec: str) -> list[DurableTurn[Any]]:
     return turns
 
 
+def _interceptors(otel: bool, log_level: LogLevel) -> list[Interceptor]:
+    chosen: list[Interceptor] = []
+    if otel:
+        try:
+            from ..contrib.otel import OTelInterceptor
+        except EffectHostError as error:
+            fail(error.code, error.message, 2)
+        chosen.append(OTelInterceptor())
+    if log_level is LogLevel.DEBUG:
+        chosen.append(EffectLog())  # a line per effect: only when asked, it costs every effect
+    return chosen
+
+
 def _iterable(value: object) -> bool:
     return isinstance(value, (list, tuple, set, frozenset))
 
@@ -53,14 +68,26 @@ def worker(
     lease_ttl: Annotated[
         float | None, typer.Option(min=0.01, help="Lease TTL in seconds (crash recovery time).")
     ] = None,
+    log_format: LogFormatOption = LogFormat.TEXT,
+    log_level: LogLevelOption = LogLevel.INFO,
+    otel: Annotated[
+        bool,
+        typer.Option(
+            "--otel",
+            help="Trace turns and effects and record metrics with OpenTelemetry (the otel extra; the"
+            " SDK and exporters as configured by opentelemetry-instrument or OTEL_* variables).",
+        ),
+    ] = False,
 ) -> None:
     """Run, recover and resume the app's turns on URL until interrupted (SIGINT/SIGTERM)."""
     if not app:
         fail("invalid_argument", "--app module:attribute is required")
     turns = load_turns(app)
+    configure_logging(log_format, log_level)
+    interceptors = _interceptors(otel, log_level)
 
     async def go() -> None:
-        async with await open_host(url, lease_ttl_s=lease_ttl) as host:
+        async with await open_host(url, lease_ttl_s=lease_ttl, interceptors=interceptors) as host:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

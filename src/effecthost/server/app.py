@@ -16,8 +16,10 @@ from starlette.types import ASGIApp
 
 from .. import EffectHostError, ErrorCode, open_host
 from . import routes, sessions
-from .errors import HANDLERS
-from .middleware import BodyDeadline, SecurityHeaders
+from .errors import HANDLERS, ApiError
+from .inputs import require_admin
+from .metrics import Metrics, metrics_or_none
+from .middleware import BodyDeadline, RequestLog, SecurityHeaders
 from .openapi import openapi_document
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,13 +31,28 @@ class EffectHostApp(Starlette):
     """Starlette with the body deadline and security headers outside even its error middleware."""
 
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
+    metrics: Metrics | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(BodyDeadline(super().build_middleware_stack(), self.body_timeout_s))
+        inner = SecurityHeaders(BodyDeadline(super().build_middleware_stack(), self.body_timeout_s))
+        return RequestLog(inner, self.metrics)
 
 
 async def _openapi(_: Request) -> JSONResponse:
     return JSONResponse(openapi_document())
+
+
+async def _metrics(request: Request) -> Response:
+    require_admin(request)
+    metrics: Metrics | None = request.app.state.metrics
+    if metrics is None:
+        raise ApiError(
+            404,
+            "metrics_unavailable",
+            "GET /metrics needs the Prometheus exporter: pip install 'effecthost[prometheus]'",
+        )
+    await metrics.refresh(routes.host_of(request))
+    return Response(metrics.render(), media_type=metrics.content_type)
 
 
 async def _index(_: Request) -> Response:
@@ -75,12 +92,14 @@ def create_app(
     resolve_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    metrics: bool = True,
 ) -> Starlette:
     """An ASGI app that opens the host at startup and closes it at shutdown.
 
     ``admin_token=None`` disables every admin route (403 ``admin_disabled``); ``resolve_token``
     additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413; a body that has
-    not fully arrived ``body_timeout_s`` seconds after the request head gets 408.
+    not fully arrived ``body_timeout_s`` seconds after the request head gets 408. ``metrics``:
+    serve ``GET /metrics`` (admin) when the Prometheus exporter is installed.
     """
     for name, token in (("admin_token", admin_token), ("resolve_token", resolve_token)):
         if token is not None and (not isinstance(token, str) or not token.strip()):
@@ -105,9 +124,16 @@ def create_app(
             ErrorCode.HOST_OPTION_INVALID, "body_timeout_s must be a positive finite number"
         )
 
+    meters = metrics_or_none() if metrics else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.host = await open_host(host_url)
+        interceptors = []
+        if meters is not None:
+            from ..contrib.otel import OTelInterceptor
+
+            interceptors.append(OTelInterceptor(meter_provider=meters.provider))
+        app.state.host = await open_host(host_url, interceptors=interceptors)
         try:
             yield
         finally:
@@ -115,6 +141,7 @@ def create_app(
             await host.aclose()
 
     page = [
+        Route("/metrics", _metrics, methods=["GET"]),
         Route("/", _index, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -124,6 +151,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.body_timeout_s = float(body_timeout_s)
+    app.metrics = meters
+    app.state.metrics = meters
     app.state.host = None
     app.state.host_url = host_url
     app.state.admin_token = admin_token

@@ -7,11 +7,18 @@ error middleware carries the headers.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+import time
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+_request_log = logging.getLogger("effecthost.server.requests")
 
 #: The page loads only its own script, style and icon and talks only to its own origin: anything
 #: else (an injected inline script, a framing site, a sniffed content type) is refused.
@@ -99,3 +106,41 @@ class BodyDeadline:
             await send(message)
 
         await self.app(scope, receive_in_time, send_closing_early)
+
+
+class RequestLog:
+    """One log line per HTTP request under ``effecthost.server.requests`` (INFO): method, path,
+    status, duration. The query string is never logged (``?token=`` may carry the admin token).
+    With metrics on, each request is also recorded in ``http.server.request.duration``."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = {"status": 500}
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            seconds = time.perf_counter() - started
+            method, path, status = scope["method"], scope["path"], state["status"]
+            if self.metrics is not None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "_OTHER"
+                self.metrics.record_request(method, str(template), status, seconds)
+            if _request_log.isEnabledFor(logging.INFO):
+                duration_ms = round(seconds * 1000, 3)
+                fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+                _request_log.info(
+                    "%s %s %d %.1f ms", method, path, status, seconds * 1000, extra={"effecthost": fields}
+                )

@@ -111,9 +111,11 @@ def park(
     now_ms: int,
     *,
     suspend: bool,
+    meta_json: str | None = None,
 ) -> Change:
     """The turn waits (``status`` waiting or sleeping) or runs again (``running``). ``suspend``:
-    its driver lets go, and the turn is runnable again at ``wake_at_ms`` or when woken."""
+    its driver lets go, and the turn is runnable again at ``wake_at_ms`` or when woken.
+    ``meta_json``: the driver's bookkeeping written with it (None: unchanged)."""
     values: dict[str, object] = {
         "status": status,
         "waiting_json": waiting_json,
@@ -123,7 +125,15 @@ def park(
     }
     if suspend:
         values.update(owner="", lease_expires_at_ms=0)
+    if meta_json is not None:
+        values["meta_json"] = meta_json
     return _fenced(owner, **values)
+
+
+def set_meta(owner: str, meta_json: str) -> Change:
+    """The driver's bookkeeping, written while ``owner`` holds the turn (values an interceptor
+    carries across drives)."""
+    return _fenced(owner, meta_json=meta_json)
 
 
 def release(owner: str, now_ms: int) -> Change:

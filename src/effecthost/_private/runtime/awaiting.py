@@ -19,12 +19,14 @@ from ..core.resolutions import Resolution, ResolveOutcome
 from .await_loop import AwaitCoordinator
 from .interceptors import (
     AwaitAwaitEventInput,
+    DriveTurnInput,
     EffectResult,
     ExecuteEffectInput,
     Interceptor,
     MintAwaitEventKeyInput,
     PeekAwaitEventInput,
     ResolveAwaitEventInput,
+    TurnEnd,
     build_chain,
 )
 
@@ -50,6 +52,10 @@ class HostCalls(Interceptor):
     async def peek_await_event(self, input: PeekAwaitEventInput) -> Resolution | None:
         return await self._awaits.peek(input.key)
 
+    async def drive_turn(self, input: DriveTurnInput) -> TurnEnd:
+        assert input.drive is not None
+        return await input.drive(input)
+
 
 class ComposedHost:
     """The await-event methods and the lifecycle every first-party host shares."""
@@ -72,6 +78,12 @@ class ComposedHost:
     def interceptors(self) -> tuple[Interceptor, ...]:
         """The interceptors this host was opened with, outermost first."""
         return self._interceptors
+
+    @property
+    def interceptor_chain(self) -> Interceptor | None:
+        """The outermost link of the host's chain, or None when it has no interceptors (a turn
+        driver then skips the chain and builds no input per drive)."""
+        return self._chain if self._interceptors else None
 
     async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
         self._check_open()

@@ -99,6 +99,9 @@ class JournalController:
         self._strict = False
         self._cache: dict[str, JournalRow] | None = None
         self._token_seq = itertools.count(1)
+        #: Whether the claim of the effect that just ran took over an expired lease: set in the
+        #: same synchronous step as that effect's return, read by execute_recorded right after.
+        self._took_over = False
 
     @property
     def supports_durable_effects(self) -> bool:
@@ -129,7 +132,10 @@ class JournalController:
 
     async def execute_recorded(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> EffectResult:
         """The effect's answer from the journal, or from running it now and recording it."""
-        return EffectResult(*await self._settle(envelope, local_executor))
+        outcome, error, replayed = await self._settle(envelope, local_executor)
+        took_over = self._took_over and not replayed
+        self._took_over = False
+        return EffectResult(outcome, error, replayed, took_over)
 
     async def has_recorded(self, replay_key: str) -> bool:
         """True when the journal held an outcome or error for ``replay_key`` when this controller
@@ -287,6 +293,7 @@ class JournalController:
             ok = False  # ReportLeaseLost
         if not ok:
             raise self._lease_lost()
+        self._took_over = claim.took_over
         return result
 
     def _encode(self, answer: Outcome | EffectHostError) -> str:

@@ -84,7 +84,7 @@ class DurableEffectHost(ComposedHost):
         self.clock = clock
         self.lease = lease or LeaseTimings(DEFAULT_LEASE_TTL_MS)
         self._context = DriverContext(substrate.journal, clock, self.lease, self.await_await_event)
-        if self._interceptors:
+        if any(interceptor.observes_effects() for interceptor in self._interceptors):
             self._context.chain = self._chain
         self.turns = TurnControl(self, substrate.turns, clock, max_turn_payload_bytes)
 

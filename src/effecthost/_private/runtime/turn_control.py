@@ -74,7 +74,9 @@ class TurnInfo:
     updated_at_ms: int
     #: The driver's bookkeeping: ``failed_effect`` (what a resume retries), ``grants`` (extra
     #: attempts resumes gave, by replay key), ``set_aside`` (the errors resumes cleared, oldest
-    #: first), ``fork`` (``{"turn_id", "keep"}`` of a forked turn).
+    #: first), ``fork`` (``{"turn_id", "keep"}`` of a forked turn); on a host with interceptors,
+    #: ``carried`` (what they keep across drives, such as a trace context) and ``suspended``
+    #: (``{"at_ms", "attempt", "status"}`` of the last suspension).
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod

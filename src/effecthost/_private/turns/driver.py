@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ..core.identity import ExecutionScope
 from ..lifecycle import transitions
 from ..lifecycle.model import TurnRecord, TurnStatus, ended_topic
 from ..lifecycle.store import Change
+from ..runtime.interceptors import DriveTurnInput, TurnEnd
 from ..runtime.turn_control import check_budget
 from .context import Suspended
 from .retry import exception_names
@@ -62,9 +64,84 @@ class TurnDriver:
         #: Set before the drive lets go of the turn (an end, a suspension, a release): from then
         #: on the lease keeper stops, instead of reading the changed record as a lost lease.
         self._letting_go = False
+        #: The error a failed end recorded (what the interceptors' TurnEnd reports).
+        self._error: EffectHostError | None = None
+        self._observed = host.interceptor_chain is not None
 
     async def run(self) -> TurnStatus | None:
         """Drive to an end or a suspension; the status written, or None when the lease was lost."""
+        started = time.monotonic()
+        status: TurnStatus | None = None
+        try:
+            chain = self._host.interceptor_chain
+            if chain is None:
+                status = await self._run()
+            else:
+                status = (await chain.drive_turn(self._drive_input())).status
+            return status
+        finally:
+            if _log.isEnabledFor(logging.INFO):
+                self._log_end(status, time.monotonic() - started)
+
+    def _drive_input(self) -> DriveTurnInput:
+        record = self._record
+        meta = canonical.loads(record.meta_json)
+        carried = meta.get("carried")
+        suspended = meta.get("suspended")
+        resumed = isinstance(suspended, dict) and suspended.get("attempt") == record.attempts - 1
+        return DriveTurnInput(
+            session_id=record.session_id,
+            turn_id=record.turn_id,
+            name=record.name,
+            attempt=record.attempts,
+            backend=self._host.backend,
+            resumed_from=TurnStatus(suspended["status"]) if resumed else None,
+            suspended_at_ms=int(suspended["at_ms"]) if resumed else None,
+            carried={str(k): str(v) for k, v in carried.items()} if isinstance(carried, dict) else {},
+            drive=self._drive_observed,
+        )
+
+    async def _drive_observed(self, input: DriveTurnInput) -> TurnEnd:
+        """The innermost link of a drive: store what the interceptors carry, then drive."""
+        meta = canonical.loads(self._record.meta_json)
+        if input.carried and meta.get("carried") != input.carried:
+            meta["carried"] = dict(input.carried)
+            after = await self._store.update(
+                self._record.session_id,
+                self._record.turn_id,
+                transitions.set_meta(self._owner, canonical.dumps(canonical.normalize(meta))),
+                durable=False,
+            )
+            if after is None or after.owner != self._owner:
+                return TurnEnd(None)  # taken over before the function ran: the successor drives
+            self._record = after
+        status = await self._run()
+        return TurnEnd(status, self._error if status is TurnStatus.FAILED else None)
+
+    def _log_end(self, status: TurnStatus | None, seconds: float) -> None:
+        record = self._record
+        outcome = "lease_lost" if status is None else str(status)
+        fields = {
+            "session_id": record.session_id,
+            "turn_id": record.turn_id,
+            "turn": record.name,
+            "attempt": record.attempts,
+            "outcome": outcome,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        if self._error is not None and status is TurnStatus.FAILED:
+            fields["error_code"] = self._error.code
+        _log.info(
+            "turn %s/%s (%s) %s in %.1f ms",
+            record.session_id,
+            record.turn_id,
+            record.name,
+            outcome,
+            seconds * 1000,
+            extra={"effecthost": fields},
+        )
+
+    async def _run(self) -> TurnStatus | None:
         record = self._record
         if record.cancel_requested:
             self._cancel.cancel()
@@ -125,6 +202,7 @@ class TurnDriver:
             text = canonical.dumps(canonical.normalize(result, what="the turn's result"))
             check_budget(text, self._host.turns.max_turn_payload_bytes, "the turn's result")
         except EffectHostError as error:
+            self._error = error
             return await self._write(
                 transitions.fail(
                     self._owner, canonical.dumps(error.to_json()), self._record.meta_json, self._now()
@@ -146,6 +224,7 @@ class TurnDriver:
         except EffectHostError:  # a summary that is not JSON: keep code and message
             error_json = canonical.dumps({"code": error.code, "message": error.message})
         meta_json = canonical.dumps(canonical.normalize(meta))
+        self._error = error
         return await self._write(
             transitions.fail(self._owner, error_json, meta_json, self._now()), TurnStatus.FAILED
         )
@@ -190,10 +269,27 @@ class TurnDriver:
     ) -> None:
         session_id, turn_id = self._record.session_id, self._record.turn_id
         waiting_json = None if waiting is None else canonical.dumps(canonical.normalize(waiting))
+        meta_json = None
         if suspend:
             self._letting_go = True
+            if self._observed:
+                # the next drive (any process) tells its interceptors it resumes this suspension
+                meta = canonical.loads(self._record.meta_json)
+                meta["suspended"] = {
+                    "at_ms": self._now(),
+                    "attempt": self._record.attempts,
+                    "status": str(status),
+                }
+                meta_json = canonical.dumps(canonical.normalize(meta))
         change = transitions.park(
-            self._owner, status, waiting_json, key_id, wake_at_ms, self._now(), suspend=suspend
+            self._owner,
+            status,
+            waiting_json,
+            key_id,
+            wake_at_ms,
+            self._now(),
+            suspend=suspend,
+            meta_json=meta_json,
         )
         after = await self._store.update(session_id, turn_id, change, durable=False)
         ok = after is not None and after.status is status and after.owner == ("" if suspend else self._owner)
