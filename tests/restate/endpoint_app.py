@@ -1,0 +1,164 @@
+"""The endpoint the Restate tests serve with hypercorn (a separate process they can SIGKILL).
+
+Its turns are ordinary ``@durable_turn`` functions; ``EffecthostTestVectors`` runs the
+conformance kit's controller vectors inside a Restate handler against :class:`RestateController`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import restate
+from effecthost import EffectHostError, Resolution, RetryPolicy, Turn, durable_turn, step
+from effecthost.engines.restate import RestateConfig, RestateController, restate_app
+from effecthost.testing.conformance import (
+    ConformanceFailure,
+    effect_controller_concurrent_replay_deterministic,
+    effect_controller_durable_steps_replay,
+    effect_controller_replay_mismatch_diagnostics,
+)
+
+CONFIG = RestateConfig.from_env(journal_budget_bytes=16 * 1024)
+#: Where effects leave a mark when they really run (the tests count the lines).
+MARKS = Path(os.environ.get("EFFECTHOST_TEST_MARKS", "/tmp/effecthost-restate-marks"))
+#: "Always replay": the endpoint SIGKILLs itself right after a step's first run returns (its
+#: journal entry then reaches Restate only if the run's completion was sent); once per step.
+KILLS = Path(os.environ.get("EFFECTHOST_TEST_KILLS", "/tmp/effecthost-restate-kills"))
+
+
+def mark(text: str) -> None:
+    with MARKS.open("a") as f:
+        f.write(text + "\n")
+
+
+def kill_after(tag: str) -> None:
+    """Kill this process once per ``tag`` (a later attempt finds the tag and goes on)."""
+    done = KILLS.read_text().split() if KILLS.exists() else []
+    if tag in done:
+        return
+    with KILLS.open("a") as f:
+        f.write(tag + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    loop = asyncio.get_running_loop()
+    # after the run's completion is handed to Restate: the next journal write dies with us
+    loop.call_later(0.05, os.kill, os.getpid(), signal.SIGKILL)
+
+
+@step
+def add(a: int, b: int) -> int:
+    mark(f"add {a} {b}")
+    return a + b
+
+
+@durable_turn
+async def three_steps(turn: Turn, x: int) -> dict[str, Any]:
+    a = await add(x, 1)
+    b = await add(a, 2)
+    c = await add(b, 3)
+    return {"result": c}
+
+
+@step
+async def slow_add(tag: str, a: int, b: int) -> int:
+    mark(f"{tag} {a} {b}")
+    kill_after(f"{tag}:{a}:{b}")
+    await asyncio.sleep(0.2)  # the kill lands while this run is still open, or right after
+    return a + b
+
+
+@durable_turn
+async def killed_often(turn: Turn, tag: str, n: int) -> dict[str, Any]:
+    total = 0
+    for i in range(n):
+        total = await slow_add(tag, total, i)
+    pair = await asyncio.gather(slow_add(tag, 100, 1), slow_add(tag, 200, 2))
+    await turn.sleep(0.05)
+    return {"total": total, "pair": pair}
+
+
+@durable_turn
+async def approval(turn: Turn, user: str, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109
+    first = await add(1, 1)
+    answer: Resolution = await turn.wait("approve", question={"user": user}, timeout=timeout)
+    return {"first": first, "status": answer.status, "value": answer.value}
+
+
+@durable_turn
+async def two_waits(turn: Turn) -> dict[str, Any]:
+    a, b = await asyncio.gather(turn.wait("a"), turn.wait("b"))
+    return {"a": a.value, "b": b.value}
+
+
+@durable_turn
+async def big_result(turn: Turn, size: int) -> int:
+    text = await turn.step("make", lambda n: "x" * n, size)
+    return len(text)
+
+
+@durable_turn
+async def flaky(turn: Turn, tag: str) -> int:
+    def attempt() -> int:
+        runs = MARKS.read_text().count(f"flaky {tag}\n") if MARKS.exists() else 0
+        mark(f"flaky {tag}")
+        if runs < 2:
+            raise ValueError(f"attempt {runs + 1} fails")
+        return runs + 1
+
+    value: int = await turn.call(
+        "attempt", attempt, retry=RetryPolicy(attempts=3, initial_s=0.01, jitter=0.0)
+    )
+    return value
+
+
+@durable_turn
+async def fails(turn: Turn) -> None:
+    def boom() -> None:
+        raise ValueError("boom")
+
+    await turn.step("boom", boom)
+
+
+@durable_turn
+async def mismatching(turn: Turn, tag: str) -> int:
+    """Its second run (after the endpoint is killed once) passes another argument: a mismatch."""
+    first_run = not (KILLS.exists() and f"mismatch:{tag}" in KILLS.read_text().split())  # noqa: ASYNC240
+    value: int = await turn.step("pick", lambda v: v, 1 if first_run else 2)
+    kill_after(f"mismatch:{tag}")
+    await asyncio.sleep(1)
+    return value
+
+
+vectors = restate.Service("EffecthostTestVectors")
+
+
+@vectors.handler()
+async def run_vector(ctx: restate.Context, name: str) -> str:
+    controller = RestateController(ctx, CONFIG)
+    try:
+        if name == "durable_steps_replay":
+            await effect_controller_durable_steps_replay(controller, controller.start_replay)
+        elif name == "concurrent_replay":
+            await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
+        elif name == "mismatch":
+            await effect_controller_replay_mismatch_diagnostics(
+                controller, "restate_effect_replay_hash_conflict"
+            )
+        else:
+            return f"unknown vector {name}"
+    except ConformanceFailure as failure:
+        return f"failed: {failure}"
+    except EffectHostError as err:
+        return f"error: {err}"
+    return f"ok {controller.runs}"
+
+
+app = restate_app(
+    [three_steps, killed_often, approval, two_waits, big_result, flaky, fails, mismatching],
+    CONFIG,
+    extra=[vectors],
+)
