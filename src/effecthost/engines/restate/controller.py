@@ -94,7 +94,7 @@ class _Pump:
             async with self._lock:
                 if any(w.done() for w in waiters):
                     break
-                pending = [f for f, _ in self._waiters.values()]
+                pending = [f for f, w in self._waiters.values() if not w.done()]
                 try:
                     done, _ = await restate.wait_completed(*pending)
                 except restate.TerminalError:
@@ -107,8 +107,8 @@ class _Pump:
                             w.exception()  # retrieved: nobody may wait for it any more
                         self._waiters.pop(id(f), None)
                     raise
-                for f in done:
-                    _, w = self._waiters.pop(id(f))
+                for f in done:  # the entry stays until its owner takes the result
+                    _, w = self._waiters[id(f)]
                     try:
                         w.set_result(await f)
                     except restate.TerminalError as err:

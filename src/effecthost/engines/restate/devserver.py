@@ -70,7 +70,7 @@ def _post_json(url: str, body: object, timeout: float = 30.0) -> bytes:
         return bytes(response.read())
 
 
-def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, wait_s: float = 10.0) -> None:
+def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, wait_s: float = 3.0) -> None:
     if process is None or process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):

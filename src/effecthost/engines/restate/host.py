@@ -103,6 +103,7 @@ class RestateEffectHost:
         self._config = config
         self._client = httpx.AsyncClient(timeout=_CALL_TIMEOUT_S)
         self._controller = _RefusingController()
+        self._closed = asyncio.Event()
 
     @property
     def supports_durable_effects(self) -> bool:
@@ -138,14 +139,31 @@ class RestateEffectHost:
             )
         return response.json() if response.content else None
 
+    async def _long_poll(self, path: str) -> Any:
+        """A wait's long poll on a client of its own: cancelling it closes its connection."""
+        async with httpx.AsyncClient(timeout=_CALL_TIMEOUT_S) as client:
+            try:
+                response = await client.post(
+                    f"{self._ingress}/{path}", content=b"null", headers={"content-type": "application/json"}
+                )
+            except httpx.HTTPError as exc:
+                raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"POST {path}: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"POST {path}: HTTP {response.status_code}")
+        return response.json() if response.content else None
+
     def _index(self, key: str, handler: str) -> str:
         return f"{INDEX_SERVICE}/{urllib.parse.quote(key, safe='')}/{handler}"
 
     # -- await events -----------------------------------------------------------------------------
 
     async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        """Mint (a pure derivation); a revoked session mints nothing (one ingress read)."""
         ExecutionScope.require(scope)
-        return mint_await_event_key(self._config.secret, scope, wait)
+        key = mint_await_event_key(self._config.secret, scope, wait)
+        if scope.session_id and await self._post(self._index(index_key(key), "revoked"), None):
+            raise unknown_or_revoked()
+        return key
 
     async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
         if not isinstance(resolution, Resolution):
@@ -185,15 +203,29 @@ class RestateEffectHost:
         if registered == "revoked":
             raise unknown_or_revoked()
         cancel = cancel or CancelToken()
+        control = key.wait.is_turn_control  # never publishes: its waiter stops with an error
         path = f"{WAIT_SERVICE}/{wait_key(key)}/wait"
+        published = False  # once Cancelled/Timeout is offered, only the standing terminal matters
         while True:
-            if cancel.cancelled:
+            if self._closed.is_set():
+                raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
+            if not published and cancel.cancelled:
+                if control:
+                    raise EffectHostError(
+                        ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled"
+                    )
                 await self.resolve_await_event(key, Resolution.CANCELLED)
-            elif deadline is not None and time.monotonic() >= deadline:
+                published = True
+            elif not published and deadline is not None and time.monotonic() >= deadline:
+                if control:
+                    raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
                 await self.resolve_await_event(key, Resolution.TIMEOUT)
-            poll = asyncio.ensure_future(self._post(path, None))
-            stops: set[asyncio.Future[Any]] = {poll, asyncio.ensure_future(cancel.wait())}
-            if deadline is not None:
+                published = True
+            poll = asyncio.ensure_future(self._long_poll(path))
+            stops: set[asyncio.Future[Any]] = {poll, asyncio.ensure_future(self._closed.wait())}
+            if not published:
+                stops.add(asyncio.ensure_future(cancel.wait()))
+            if deadline is not None and not published:
                 stops.add(asyncio.ensure_future(asyncio.sleep(max(0.0, deadline - time.monotonic()))))
             try:
                 await asyncio.wait(stops, return_when=asyncio.FIRST_COMPLETED)
@@ -201,10 +233,15 @@ class RestateEffectHost:
                 for other in stops - {poll}:
                     other.cancel()
             if poll.done():
-                with contextlib.suppress(EffectHostError):  # a timed-out long poll: poll again
+                try:
                     return _terminal(poll.result())
+                except EffectHostError as err:
+                    if err.code != ErrorCode.RESTATE_INGRESS or self._closed.is_set():
+                        raise  # refused, or closed; a timed-out long poll polls again
                 continue
             poll.cancel()
+            with contextlib.suppress(BaseException):
+                await poll
 
     async def revoke_await_events_for_session(self, session_id: str) -> None:
         _check_session(session_id)
@@ -383,6 +420,11 @@ class RestateEffectHost:
     # -- lifetime ---------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        """Close the HTTP client; waits parked on this host end with ``host_closed``."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        await asyncio.sleep(0)  # parked waits see the close before the client goes
         await self._client.aclose()
 
     async def __aenter__(self) -> Self:

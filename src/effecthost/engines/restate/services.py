@@ -15,11 +15,12 @@ No Restate awakeable or promise id ever leaves the endpoint: callers hold effect
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import restate
-from effecthost import Clock, DurableTurn, EffectHostError, ErrorCode, Resolution, SystemClock
+from effecthost import AwaitEventKey, Clock, DurableTurn, EffectHostError, ErrorCode, Resolution, SystemClock
 from effecthost.engine import canonical_loads, run_engine_turn
 from restate import ObjectContext, ObjectSharedContext, WorkflowContext, WorkflowSharedContext
 
@@ -129,10 +130,15 @@ def wait_services() -> list[restate.Workflow | restate.VirtualObject]:
     @index.handler()
     async def cancel_all(ctx: ObjectContext, _request: Any) -> int:
         pending = await _pending(ctx)
-        for workflow in sorted(pending):
+        swept = 0
+        for workflow, token in sorted(pending.items()):
+            if AwaitEventKey.from_token(token).wait.is_turn_control:
+                continue  # turn-control gates are never swept
             await ctx.workflow_call(settle, key=workflow, arg=Resolution.CANCELLED.to_json())
-        ctx.set("pending", {})
-        return len(pending)
+            del pending[workflow]
+            swept += 1
+        ctx.set("pending", pending)
+        return swept
 
     @index.handler()
     async def revoke_all(ctx: ObjectContext, _request: Any) -> int:
@@ -151,6 +157,10 @@ def wait_services() -> list[restate.Workflow | restate.VirtualObject]:
         if isinstance(terminal, dict) and terminal.get("revoked") is True:
             return {"status": "revoked"}
         return {"status": "pending" if terminal is None else "resolved", "terminal": terminal}
+
+    @index.handler(kind="shared")
+    async def revoked(ctx: ObjectSharedContext, _request: Any) -> bool:
+        return bool(await ctx.get("revoked", type_hint=bool))
 
     @index.handler(kind="shared")
     async def outstanding(ctx: ObjectSharedContext, _request: Any) -> list[str]:
@@ -231,6 +241,7 @@ def restate_app(
 
 def decode_terminal(message: str) -> EffectHostError:
     """The EffectHostError a terminal failure's message carries (see :func:`error_as_terminal`)."""
+    message = re.sub(r"^\[\d{3}\] ", "", message)  # Restate prefixes a failure with its status
     try:
         return EffectHostError.from_json(canonical_loads(message))
     except (ValueError, EffectHostError):
