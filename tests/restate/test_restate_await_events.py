@@ -122,6 +122,9 @@ class CountingTransport(httpx.AsyncBaseTransport):
         self.requests.append(str(request.url))
         return await self.inner.handle_async_request(request)
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
 
 async def test_every_altered_token_is_refused_before_restate_is_touched(
     restate_stack: Stack, session_id: str

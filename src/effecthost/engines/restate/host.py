@@ -147,7 +147,7 @@ class RestateEffectHost:
                     f"{self._ingress}/{path}", content=b"null", headers={"content-type": "application/json"}
                 )
             except httpx.HTTPError as exc:
-                raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"POST {path}: {type(exc).__name__}") from None
+                raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"{path}: {type(exc).__name__}") from None
         if response.status_code >= 300:
             raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"POST {path}: HTTP {response.status_code}")
         return response.json() if response.content else None
