@@ -169,7 +169,7 @@ class RestateServer:
 
 @dataclass
 class Endpoint:
-    """A hypercorn process (HTTP/2 cleartext) serving ``app`` (``module:attribute``)."""
+    """One process serving ``app`` (``module:attribute``) with hypercorn, HTTP/2 cleartext."""
 
     app: str
     port: int = field(default_factory=free_port)
@@ -185,7 +185,14 @@ class Endpoint:
     def start(self, timeout_s: float = 30.0) -> Endpoint:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{self.port}", self.app],
+            [
+                sys.executable,
+                "-m",
+                "effecthost.engines.restate.serve",
+                self.app,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+            ],
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
