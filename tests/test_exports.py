@@ -150,6 +150,7 @@ EXPORTS: dict[str, list[str]] = {
         "RestateTurnEngine",
         "RestateTurnHandle",
         "find_server_binary",
+        "open_restate_host",
         "restate_app",
         "restate_services",
     ],

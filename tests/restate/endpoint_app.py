@@ -99,6 +99,13 @@ async def big_result(turn: Turn, size: int) -> int:
 
 
 @durable_turn
+async def big_input(turn: Turn, size: int) -> int:
+    """A step whose arguments (its envelope) exceed the journal budget: refused before Restate."""
+    length: int = await turn.step("measure", len, "x" * size)
+    return length
+
+
+@durable_turn
 async def flaky(turn: Turn, tag: str) -> int:
     def attempt() -> int:
         runs = MARKS.read_text().count(f"flaky {tag}\n") if MARKS.exists() else 0
@@ -155,7 +162,7 @@ async def run_vector(ctx: restate.Context, name: str) -> str:
 
 
 app = restate_app(
-    [three_steps, killed_often, approval, two_waits, big_result, flaky, fails, mismatching],
+    [three_steps, killed_often, approval, two_waits, big_result, big_input, flaky, fails, mismatching],
     CONFIG,
     extra=[vectors],
 )

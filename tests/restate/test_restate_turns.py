@@ -9,7 +9,7 @@ import pytest
 
 from conftest import Stack
 from effecthost import EffectHostError, Resolution, ResolveOutcome, TurnStatus
-from effecthost.engines.restate import RestateEffectHost
+from effecthost.engines.restate import RestateEffectHost, open_restate_host
 
 
 async def _outstanding(host: RestateEffectHost, session: str, n: int = 1) -> list:  # type: ignore[type-arg]
@@ -98,9 +98,29 @@ async def test_errors_retries_and_budgets_follow_the_turn_api(
         await restate_host.run_turn("big_result", session_id=session_id, turn_id="small", input={"size": 100})
         == 100
     )
+    with pytest.raises(EffectHostError) as caught:
+        await restate_host.run_turn(
+            "big_input", session_id=session_id, turn_id="big-in", input={"size": 20_000}
+        )
+    assert (
+        caught.value.code == "restate_journal_budget_exceeded" and "the envelope of" in caught.value.message
+    )
+    assert caught.value.summary is not None and caught.value.summary["budget"] == 16 * 1024
     failed = await restate_host.get_turn(session_id, "big")
     assert failed is not None and failed.status is TurnStatus.FAILED
     assert failed.error is not None and failed.error.code == "restate_journal_budget_exceeded"
+
+
+async def test_open_restate_host_from_a_url(restate_stack: Stack, session_id: str) -> None:
+    server = restate_stack.server
+    url = f"restate://127.0.0.1:{server.ingress_port}?admin=127.0.0.1:{server.admin_port}"
+    async with open_restate_host(url, restate_stack.config) as host:
+        assert await host.run_turn("three_steps", session_id=session_id, turn_id="u", input={"x": 0}) == {
+            "result": 6
+        }
+    with pytest.raises(EffectHostError) as caught:
+        open_restate_host("http://127.0.0.1:1", restate_stack.config)
+    assert caught.value.code == "host_url_invalid"
 
 
 async def test_unknown_turn_names_and_turns(restate_host: RestateEffectHost, session_id: str) -> None:

@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
 from .config import RestateConfig
 from .controller import RestateController
 from .devserver import Endpoint, RestateServer, find_server_binary
-from .host import RestateEffectHost, RestateTurnHandle
+from .host import RestateEffectHost, RestateTurnHandle, open_restate_host
 from .services import RestateTurnEngine, restate_app, restate_services
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RestateTurnEngine",
     "RestateTurnHandle",
     "find_server_binary",
+    "open_restate_host",
     "restate_app",
     "restate_services",
 ]

@@ -437,6 +437,22 @@ class RestateEffectHost:
         return f"<RestateEffectHost {self._ingress}>"
 
 
+def open_restate_host(url: str, config: RestateConfig | None = None) -> RestateEffectHost:
+    """``restate://HOST:INGRESS_PORT?admin=HOST:ADMIN_PORT`` (``restate+https://`` for TLS); the
+    signing secret from ``config`` or ``$EFFECTHOST_RESTATE_SECRET``."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("restate", "restate+http", "restate+https") or not parts.netloc:
+        raise EffectHostError(
+            ErrorCode.HOST_URL_INVALID, f"not a Restate URL (restate://HOST:PORT?admin=HOST:PORT): {url!r}"
+        )
+    http = "https" if parts.scheme.endswith("https") else "http"
+    query = urllib.parse.parse_qs(parts.query)
+    admin = query.get("admin", [f"{parts.hostname}:9070"])[0]
+    return RestateEffectHost(
+        f"{http}://{parts.netloc}", f"{http}://{admin}", config or RestateConfig.from_env()
+    )
+
+
 def _check_session(session_id: object) -> None:
     if not isinstance(session_id, str) or not session_id.strip():
         raise EffectHostError(ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "a session id is a non-empty str")
