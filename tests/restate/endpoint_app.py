@@ -93,6 +93,22 @@ async def two_waits(turn: Turn) -> dict[str, Any]:
 
 
 @durable_turn
+async def wait_beside_steps(turn: Turn, tag: str) -> dict[str, Any]:
+    """Steps issued one after another while a wait is parked beside them (one pump)."""
+
+    async def steps() -> int:
+        await asyncio.sleep(0.3)  # the wait is parked by now: these steps are issued beside it
+        total = 0
+        for i in range(3):
+            total = await add(total, i)
+        mark(f"{tag} steps done")
+        return total
+
+    answer, total = await asyncio.gather(turn.wait("go"), steps())
+    return {"answer": answer.value, "total": total}
+
+
+@durable_turn
 async def big_result(turn: Turn, size: int) -> int:
     text = await turn.step("make", lambda n: "x" * n, size)
     return len(text)
@@ -162,7 +178,18 @@ async def run_vector(ctx: restate.Context, name: str) -> str:
 
 
 app = restate_app(
-    [three_steps, killed_often, approval, two_waits, big_result, big_input, flaky, fails, mismatching],
+    [
+        three_steps,
+        killed_often,
+        approval,
+        two_waits,
+        wait_beside_steps,
+        big_result,
+        big_input,
+        flaky,
+        fails,
+        mismatching,
+    ],
     CONFIG,
     extra=[vectors],
 )

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from restate.serde import BytesSerde
+from restate.vm import FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
 
 import restate
 from effecthost import (
@@ -70,15 +71,35 @@ def over_budget(what: str, size: int, budget: int) -> EffectHostError:
 
 
 class _Pump:
-    """One coroutine at a time drives the SDK; every waiter gets its own future's result."""
+    """One coroutine at a time drives the SDK; every waiter gets its own future's result.
+
+    A poll waits for the first of every tracked command to complete. A command issued while a
+    poll is under way (a step started beside a parked wait) joins that poll at once: the poll's
+    set of handles is extended and the SDK's input loop nudged, so the new command's run starts
+    instead of waiting for the parked one. (This reaches into the SDK's server context: its
+    ``create_poll_or_cancel_coroutine`` and input queue, as of restate-sdk 1.3.)"""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._waiters: dict[int, tuple[restate.RestateDurableFuture[Any], asyncio.Future[Any]]] = {}
+        #: The handles of the poll under way (None between polls), and its SDK context.
+        self._children: list[Any] | None = None
+        self._context: Any = None
+        self._nudges: set[asyncio.Future[Any]] = set()
 
     def track(self, future: restate.RestateDurableFuture[Any]) -> None:
         """Include ``future`` in every poll from now on (issued commands run together)."""
+        if id(future) in self._waiters:
+            return
         self._waiter(future)
+        context: Any = self._context
+        same = getattr(future, "context", None) is self._context
+        if self._children is not None and same:
+            self._children.append(SingleUnresolvedFuture(future.handle))  # type: ignore[attr-defined]
+            nudge = {"type": "restate.run_completed", "data": None}
+            task = asyncio.ensure_future(context.receive.enqueue_restate_event(nudge))
+            self._nudges.add(task)
+            task.add_done_callback(self._nudges.discard)
 
     def _waiter(self, future: restate.RestateDurableFuture[Any]) -> asyncio.Future[Any]:
         entry = self._waiters.get(id(future))
@@ -86,6 +107,20 @@ class _Pump:
             entry = (future, asyncio.get_running_loop().create_future())
             self._waiters[id(future)] = entry
         return entry[1]
+
+    async def _poll(self, pending: list[Any]) -> list[Any]:
+        done = [f for f in pending if f.is_completed()]
+        if done:
+            return done
+        context = pending[0].context
+        self._context = context
+        self._children = [SingleUnresolvedFuture(f.handle) for f in pending]
+        try:
+            await context.create_poll_or_cancel_coroutine(FirstCompletedUnresolvedFuture(self._children))
+        finally:
+            self._children = None
+        tracked: list[Any] = [f for f, w in self._waiters.values() if not w.done()]
+        return [f for f in tracked if f.is_completed()]
 
     async def first(self, *futures: restate.RestateDurableFuture[Any]) -> int:
         """Drive until one of ``futures`` completed; its index (its result: :meth:`result`)."""
@@ -96,7 +131,7 @@ class _Pump:
                     break
                 pending = [f for f, w in self._waiters.values() if not w.done()]
                 try:
-                    done, _ = await restate.wait_completed(*pending)
+                    done = await self._poll(pending)
                 except restate.TerminalError:
                     raise  # a cancellation: the caller decides what it means
                 except BaseException as exc:
@@ -264,10 +299,12 @@ class RestateController:
         if registered == "revoked":
             raise unknown_or_revoked()
         waiting = self._ctx.generic_call(WAIT_SERVICE, "wait", b"null", key=workflow)
+        self._pump.track(waiting)
         timer = None
         if deadline is not None:
             remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
             timer = self._ctx.sleep(timedelta(milliseconds=remaining_ms))
+            self._pump.track(timer)
 
         async def publish(resolution: Resolution) -> None:
             await self.call(
