@@ -232,7 +232,9 @@ class RestateController:
         if len(text) > budget // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > budget:
             raise over_budget(what, size, budget)
 
-    def _run(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> asyncio.Future[bytes]:
+    def _run(
+        self, envelope: EffectEnvelope, executor: LocalExecutor | None
+    ) -> restate.RestateDurableFuture[bytes]:
         """Issue the named run now (its place in the journal is the call's place in the program)."""
         text, digest = envelope.canonical_json(), envelope.stable_hash()
         self._budget(f"the envelope of {envelope.replay_key!r}", text)
@@ -257,14 +259,30 @@ class RestateController:
         future = self._ctx.run_typed(envelope.replay_key, action, restate.RunOptions(serde=_BYTES))
         self.runs += 1
         self._pump.track(future)  # now: the next poll covers it, whoever drives the pump
-        return asyncio.ensure_future(self.wait(future))
+        return future
 
     async def _record(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> Outcome:
         key = envelope.replay_key
         pending = self._records.get(key)
-        if pending is None:
-            pending = self._records[key] = self._run(envelope, executor)
-        raw = await asyncio.shield(pending)
+        if pending is not None:  # this invocation ran the key already: its first record answers
+            raw = await asyncio.shield(pending)
+        else:
+            future = self._run(envelope, executor)
+            if getattr(future, "is_completed", lambda: False)():
+                # replayed from Restate's journal: the value is here, no task needed (the hot
+                # path of a replay); the record is kept for a key executed twice
+                done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+                self._records[key] = done
+                try:
+                    raw = await self.wait(future)
+                except BaseException as exc:
+                    done.set_exception(exc)
+                    done.exception()
+                    raise
+                done.set_result(raw)
+            else:
+                pending = self._records[key] = asyncio.ensure_future(self.wait(future))
+                raw = await asyncio.shield(pending)
         try:
             record = canonical_loads(raw)
             head, body = record["envelope"], record["outcome"]
