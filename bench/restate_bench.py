@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -139,10 +140,10 @@ async def main() -> None:
                 plain_restate_replay_s=round(plain_replay_s, 4),
                 plain_us_per_replayed_step=round(plain_replay_s / args.replay_n * 1e6, 1),
             )
-            say(bench="data_dir", path=str(base))
     finally:
         endpoint.stop()
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
