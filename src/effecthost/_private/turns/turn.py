@@ -24,7 +24,7 @@ import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from ..awaits import keys
 from ..core import canonical
@@ -65,6 +65,7 @@ _PLAIN = frozenset({type(None), bool, int, float, str, list, dict})
 MAX_WAIT_S = 100 * 365 * 86_400
 
 
+@runtime_checkable
 class TurnEngine(Protocol):
     """An engine that journals a turn's effects itself (``effecthost.engine``; Restate): the
     turn's effects go through its controller, its sleeps are the engine's durable timers and its
