@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import restate
-from effecthost import EffectHostError, Resolution, RetryPolicy, Turn, durable_turn, step
+from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
 from effecthost.engines.restate import RestateConfig, RestateController, restate_app
 from effecthost.testing.conformance import (
     ConformanceFailure,
@@ -108,6 +108,32 @@ async def wait_beside_steps(turn: Turn, tag: str) -> dict[str, Any]:
     return {"answer": answer.value, "total": total}
 
 
+@tool
+def lookup(city: str) -> dict[str, Any]:
+    mark(f"lookup {city}")
+    return {"city": city, "temp": 21}
+
+
+def fake_model(call: LlmCall) -> dict[str, Any]:
+    mark(f"llm {call.model}")
+    return {"text": f"hello {call.messages[-1]['content']}"}
+
+
+def run_code(source: str) -> str:
+    mark("exec")
+    return f"ran {source}"
+
+
+@durable_turn
+async def every_kind(turn: Turn, kill_tag: str) -> list[Any]:
+    """A tool call, a model call and code execution: each journaled once, replayed after a kill."""
+    weather = await lookup("Oslo")
+    reply = await turn.llm(fake_model, model="m1", messages=[{"role": "user", "content": "ada"}])
+    output = await turn.exec_code("print(1)", run_code)
+    kill_before(kill_tag)
+    return [weather, reply, output]
+
+
 @durable_turn
 async def big_result(turn: Turn, size: int) -> int:
     text = await turn.step("make", lambda n: "x" * n, size)
@@ -181,6 +207,7 @@ app = restate_app(
     [
         three_steps,
         killed_often,
+        every_kind,
         approval,
         two_waits,
         wait_beside_steps,

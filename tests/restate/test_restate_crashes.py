@@ -90,3 +90,15 @@ async def test_server_killed_and_restarted_while_turns_are_parked(
     for turn in turns:
         result = await restate_host.turn_result(session_id, turn, timeout=30)
         assert result == {"first": 2, "status": "ok", "value": {"turn": turn}}
+
+
+async def test_tools_models_and_code_replay_after_a_kill(
+    restate_host: RestateEffectHost, restate_stack: Stack, session_id: str
+) -> None:
+    tag = f"{session_id}:kinds"
+    await restate_host.start_turn("every_kind", session_id=session_id, turn_id="t", input={"kill_tag": tag})
+    result, kills = await _drive_with_restarts(restate_stack, restate_host, session_id, "t")
+    assert kills == 1
+    assert result == [{"city": "Oslo", "temp": 21}, {"text": "hello ada"}, "ran print(1)"]
+    ran = restate_stack.marked()
+    assert ran.count("lookup Oslo") == 1 and ran.count("llm m1") == 1 and ran.count("exec") == 1
