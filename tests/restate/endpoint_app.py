@@ -135,6 +135,13 @@ async def every_kind(turn: Turn, kill_tag: str) -> list[Any]:
 
 
 @durable_turn
+async def long_sleep(turn: Turn) -> str:
+    await add(0, 0)
+    await turn.sleep(3600)
+    return "woke"
+
+
+@durable_turn
 async def big_result(turn: Turn, size: int) -> int:
     text = await turn.step("make", lambda n: "x" * n, size)
     return len(text)
@@ -208,6 +215,7 @@ app = restate_app(
         three_steps,
         killed_often,
         every_kind,
+        long_sleep,
         approval,
         two_waits,
         wait_beside_steps,

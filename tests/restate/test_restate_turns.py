@@ -91,6 +91,17 @@ async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(
     assert info.status is TurnStatus.CANCELLED
 
 
+async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(
+    restate_host: RestateEffectHost, session_id: str
+) -> None:
+    handle = await restate_host.start_turn("long_sleep", session_id=session_id, turn_id="t")
+    await asyncio.sleep(1.0)  # past its first step, parked on the hour's timer
+    await restate_host.cancel_turn(session_id, "t")
+    with pytest.raises(EffectHostError) as caught:
+        await handle.result(timeout=20)  # long before the hour
+    assert caught.value.code == "turn_cancelled"
+
+
 async def test_errors_retries_and_budgets_follow_the_turn_api(
     restate_host: RestateEffectHost, restate_stack: Stack, session_id: str
 ) -> None:

@@ -202,9 +202,17 @@ class RestateController:
                 self.cancel.cancel()
 
     async def sleep_ms(self, ms: int) -> None:
+        """A durable timer; a cancellation of the invocation ends the sleep (``turn_cancelled``)
+        instead of waiting for the timer."""
         future = self._ctx.sleep(timedelta(milliseconds=max(ms, 0)))
         self._pump.track(future)
-        await self.wait(future)
+        try:
+            await self._pump.wait(future)
+        except restate.TerminalError as err:
+            if err.status_code != CANCELLED_STATUS:
+                raise
+            self.cancel.cancel()
+            raise EffectHostError(ErrorCode.TURN_CANCELLED, "the turn was cancelled while it slept") from None
 
     async def call(self, service: str, handler: str, body: Any, key: str) -> Any:
         future = self._ctx.generic_call(service, handler, json.dumps(body).encode(), key=key)
