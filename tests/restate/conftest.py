@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from restate_stack import Stack
 
 from effecthost.engines.restate import (
     Endpoint,
@@ -23,23 +23,6 @@ from effecthost.engines.restate import (
 )
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass
-class Stack:
-    server: RestateServer
-    endpoint: Endpoint
-    config: RestateConfig
-    marks: Path
-    kills: Path
-
-    def restart_endpoint(self) -> None:
-        """A fresh endpoint process on the same port (after it was killed)."""
-        self.endpoint.stop()
-        self.endpoint.start()
-
-    def marked(self) -> list[str]:
-        return self.marks.read_text().splitlines() if self.marks.exists() else []
 
 
 @pytest.fixture(scope="session")

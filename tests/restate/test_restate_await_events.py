@@ -19,8 +19,8 @@ import secrets
 
 import httpx
 import pytest
+from restate_stack import Stack
 
-from conftest import Stack
 from effecthost import (
     CancelToken,
     EffectHostError,

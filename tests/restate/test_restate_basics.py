@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from restate_stack import Stack
 
-from conftest import Stack
 from effecthost.engines.restate import RestateEffectHost
 
 

@@ -9,8 +9,8 @@ import signal
 import time
 
 import pytest
+from restate_stack import Stack
 
-from conftest import Stack
 from effecthost import EffectHostError, Resolution, ResolveOutcome
 from effecthost.engines.restate import RestateEffectHost
 

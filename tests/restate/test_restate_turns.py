@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from restate_stack import Stack
 
-from conftest import Stack
 from effecthost import EffectHostError, Resolution, ResolveOutcome, TurnStatus
 from effecthost.engines.restate import RestateEffectHost, open_restate_host
 
