@@ -142,3 +142,28 @@ def test_integrations_import_only_public_roots() -> None:
         if target.startswith(PRIVATE)
     ]
     assert offenders == []
+
+
+def test_engines_import_public_roots_only() -> None:
+    """An engine (``effecthost.engines.*``) is written the way a third party would write one: on
+    ``effecthost``, ``effecthost.engine`` and the other public roots, never ``_private``."""
+    engines = {name: path for name, path in modules().items() if name.startswith("effecthost.engines")}
+    assert "effecthost.engines.restate.controller" in engines  # the rule checks something
+    private = [
+        f"{name} -> {target}"
+        for name, path in engines.items()
+        for target in imports_of(name, path)
+        if target == PRIVATE or target.startswith(PRIVATE + ".")
+    ]
+    assert private == []
+
+
+def test_the_turn_api_never_imports_an_engine() -> None:
+    offenders = [
+        f"{name} -> {target}"
+        for name, path in modules().items()
+        if name.startswith(PRIVATE)
+        for target in imports_of(name, path)
+        if target.startswith("effecthost.engines")
+    ]
+    assert offenders == []

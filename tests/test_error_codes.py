@@ -347,6 +347,9 @@ NOT_400 = {
     "memory_await_event_store": 503,
     "sqlite_await_event_store": 503,
     "postgres_await_event_store": 503,
+    "restate_journal_budget_exceeded": 413,
+    "restate_ingress": 503,
+    "restate_server_unavailable": 503,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
+from .. import AwaitEventKey, EffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
 from ..views import await_key_view
 from .common import (
     DEFAULT_URL,
@@ -20,7 +20,7 @@ from .common import (
     fail,
     parse_json_option,
     run,
-    with_host,
+    with_await_host,
 )
 
 await_app = typer.Typer(help="Inspect and resolve await events.", no_args_is_help=True)
@@ -41,10 +41,10 @@ def _key(token: str) -> AwaitEventKey:
 def list_waits(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """List a session's outstanding (parked) await events with their tokens."""
 
-    async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
+    async def body(host: EffectHost) -> list[dict[str, Any]]:
         return [await_key_view(k) for k in await host.list_outstanding_await_event_keys(session_id)]
 
-    waits = with_host(url, body)
+    waits = with_await_host(url, body)
     if as_json:
         emit_json({"session_id": session_id, "await_events": waits})
         return
@@ -67,10 +67,10 @@ def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = Fa
     """Show whether an await event is resolved, without registering a waiter."""
     key = _key(token)
 
-    async def body(host: DurableEffectHost) -> Resolution | None:
+    async def body(host: EffectHost) -> Resolution | None:
         return await host.peek_await_event(key)
 
-    terminal = with_host(url, body)
+    terminal = with_await_host(url, body)
     view = {
         "status": "pending" if terminal is None else "resolved",
         "resolution": None if terminal is None else terminal.to_json(),
@@ -113,10 +113,10 @@ def resolve(
     resolution = _resolution(ok, err, message, raw)
     key = _key(token)
 
-    async def body(host: DurableEffectHost) -> ResolveOutcome:
+    async def body(host: EffectHost) -> ResolveOutcome:
         return await host.resolve_await_event(key, resolution)
 
-    outcome = with_host(url, body)
+    outcome = with_await_host(url, body)
     if as_json:
         emit_json(outcome.to_json())
     else:
@@ -131,10 +131,10 @@ def resolve(
 def cancel(session_id: SessionArg, url: UrlOption = DEFAULT_URL) -> None:
     """Cancel-sweep a session: its pending waits resolve cancelled; the session stays usable."""
 
-    async def body(host: DurableEffectHost) -> None:
+    async def body(host: EffectHost) -> None:
         await host.cancel_await_events_for_session(session_id)
 
-    with_host(url, body)
+    with_await_host(url, body)
     console.print(f"cancelled the pending await events of session {session_id!r}", markup=False)
 
 
@@ -148,10 +148,10 @@ def revoke(
     if not yes:
         typer.confirm(f"Permanently revoke the await events of session {session_id!r}?", abort=True)
 
-    async def body(host: DurableEffectHost) -> None:
+    async def body(host: EffectHost) -> None:
         await host.revoke_await_events_for_session(session_id)
 
-    with_host(url, body)
+    with_await_host(url, body)
     console.print(f"revoked session {session_id!r}", markup=False)
 
 

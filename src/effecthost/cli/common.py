@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .. import DurableEffectHost, EffectHostError, open_host
+from .. import DurableEffectHost, EffectHost, EffectHostError, open_host
 
 T = TypeVar("T")
 
@@ -81,6 +81,23 @@ def run(coro: Awaitable[T]) -> T:
 
 def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]]) -> T:
     async def go() -> T:
+        async with await open_host(url) as host:
+            return await body(host)
+
+    return run(go())
+
+
+def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]]) -> T:
+    """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
+    (the Restate engine's deployment-side host: the ``restate`` extra and
+    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md)."""
+
+    async def go() -> T:
+        if url.startswith(("restate://", "restate+")):
+            from ..engines.restate import open_restate_host
+
+            async with open_restate_host(url) as restate_host:
+                return await body(restate_host)
         async with await open_host(url) as host:
             return await body(host)
 

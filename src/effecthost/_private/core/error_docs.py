@@ -86,6 +86,12 @@ DESCRIPTIONS: dict[str, str] = {
     "memory_await_event_store": "memory await events: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own.",
     "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
     "pydantic_ai_outside_turn": "an agent with `EffectHostDurability` was run outside a driven turn (call `agent.run` from a `@durable_turn` function); it never runs without a journal.",
+    "restate_effect_replay_hash_conflict": "Restate: a journaled run recorded under this replay key holds another envelope hash (non-determinism); `err.summary` lists the divergent JSON paths. Terminal for the invocation.",
+    "restate_effect_replay_decode": "Restate: a journaled run's record (envelope, hash, outcome or error) does not decode.",
+    "restate_journal_budget_exceeded": "Restate: an effect's envelope or outcome is over the engine's journal byte budget (`journal_budget_bytes`); refused before it reaches Restate's journal.",
+    "restate_effect_host_requires_handler_scope": "Restate: an effect was executed through the deployment-side host; effects run inside a Restate handler, through `RestateController`.",
+    "restate_ingress": "Restate: a call through the ingress or the admin API failed (connection refused, an unexpected status); nothing is known to have changed.",
+    "restate_server_unavailable": "Restate: `restate-server` (or the endpoint) was not found or did not start; run `make install` or set `RESTATE_SERVER_BIN`.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

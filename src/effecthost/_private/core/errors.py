@@ -116,6 +116,13 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
     # integrations
     PYDANTIC_AI_OUTSIDE_TURN = "pydantic_ai_outside_turn"
+    # the Restate engine (effecthost.engines.restate)
+    RESTATE_EFFECT_REPLAY_HASH_CONFLICT = "restate_effect_replay_hash_conflict"
+    RESTATE_EFFECT_REPLAY_DECODE = "restate_effect_replay_decode"
+    RESTATE_JOURNAL_BUDGET_EXCEEDED = "restate_journal_budget_exceeded"
+    RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE = "restate_effect_host_requires_handler_scope"
+    RESTATE_INGRESS = "restate_ingress"
+    RESTATE_SERVER_UNAVAILABLE = "restate_server_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +223,11 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
     # a durable pydantic-ai run started where no turn journals it: the same call refuses again
     ErrorCode.PYDANTIC_AI_OUTSIDE_TURN: _INVALID,
+    # an effect's envelope or outcome over the configured journal budget: the same effect repeats it
+    ErrorCode.RESTATE_JOURNAL_BUDGET_EXCEEDED: CodeTraits(413, False),
+    ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE: _INVALID,
+    ErrorCode.RESTATE_INGRESS: _UNAVAILABLE,
+    ErrorCode.RESTATE_SERVER_UNAVAILABLE: _UNAVAILABLE,
 }
 
 

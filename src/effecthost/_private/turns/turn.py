@@ -24,11 +24,12 @@ import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from ..awaits import keys
 from ..core import canonical
 from ..core.await_values import AwaitEventKey, WaitIdentity
+from ..core.clock import Clock
 from ..core.commands import AwaitEvent, Command, DurableStep, EffectEnvelope, ExecCode, LlmCall, ToolCall
 from ..core.errors import EffectHostError, ErrorCode
 from ..core.executor import CancelToken, ExecResult, LocalExecutor
@@ -43,6 +44,7 @@ from ..core.outcomes import (
     ToolCallOutcome,
     outcome_from_json,
 )
+from ..core.protocols import EffectController
 from ..core.resolutions import Resolution
 from ..lifecycle.model import TurnStatus
 from ..runtime.controller import JournalController
@@ -63,12 +65,37 @@ _PLAIN = frozenset({type(None), bool, int, float, str, list, dict})
 MAX_WAIT_S = 100 * 365 * 86_400
 
 
+@runtime_checkable
+class TurnEngine(Protocol):
+    """An engine that journals a turn's effects itself (``effecthost.engine``; Restate): the
+    turn's effects go through its controller, its sleeps are the engine's durable timers and its
+    waits are ``await_event`` effects of that controller. Nothing suspends: the engine parks."""
+
+    @property
+    def controller(self) -> EffectController: ...
+
+    @property
+    def secret(self) -> bytes: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def max_payload_bytes(self) -> int: ...
+
+    async def sleep_until(self, due_ms: int) -> None:
+        """Sleep until ``due_ms`` (wall clock) on the engine's durable timer, even when it has
+        passed (a replay must issue the same timers as the first run)."""
+        ...
+
+
 @dataclasses.dataclass(slots=True)
 class TurnRuntime:
     """What a :class:`Turn` needs from the driver running it (``driver.py`` builds it)."""
 
-    host: DurableEffectHost
-    controller: JournalController
+    #: The local host (None when an engine drives the turn).
+    host: DurableEffectHost | None
+    controller: JournalController | EffectController
     secret: bytes
     cancel: CancelToken
     #: Waits and sleeps longer than this suspend the turn; None: never (``run_turn``).
@@ -79,6 +106,8 @@ class TurnRuntime:
     park: Callable[[TurnStatus, dict[str, Any] | None, str, int | None, bool], Awaitable[None]]
     #: A forked turn: whose recorded outcomes its first effects take (None: not a fork).
     fork: ForkSource | None = None
+    #: The engine driving the turn instead of a local host (None: a local host does).
+    engine: TurnEngine | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,6 +139,13 @@ class Turn:
         #: How many times a driver has started this turn (1 on a first run).
         self.attempt = attempt
         self._rt = runtime
+        if runtime.engine is not None:
+            self._clock: Clock = runtime.engine.clock
+            self._budget = runtime.engine.max_payload_bytes
+        else:
+            assert runtime.host is not None
+            self._clock = runtime.host.clock
+            self._budget = runtime.host.turns.max_turn_payload_bytes
         self._scope = ExecutionScope.turn(session_id, turn_id)
         self._runtime_scope = RuntimeScope.for_turn(session_id, turn_id, 0, 0)
         self._prefix = f"{session_id}:{turn_id}:0:0"
@@ -193,14 +229,14 @@ class Turn:
     async def _forked(self, replay_key: str, command: Command, executor: LocalExecutor) -> LocalExecutor:
         """In a fork, an effect among the first ``keep`` takes the source turn's recorded answer:
         its outcome or error is journaled here as this effect's, without running it."""
-        fork = self._rt.fork
-        assert fork is not None
+        fork, host = self._rt.fork, self._rt.host
+        assert fork is not None and host is not None
         base = replay_key
         while base not in self._ordinals and ":" in base:  # a child key: its parent's effect
             base = base.rsplit(":", 1)[0]
         if self._ordinals.get(base, fork.keep) >= fork.keep:
             return executor
-        row = await self._rt.host.browser.get_row(
+        row = await host.browser.get_row(
             fork.scope_key, fork.prefix + replay_key[len(self._prefix) :]
         )
         if row is None or row.status not in ("completed", "failed"):
@@ -215,7 +251,7 @@ class Turn:
         recorded = outcome_from_json(canonical.loads(row.outcome_json or "{}"))
         if isinstance(command, AwaitEvent) and isinstance(recorded, AwaitEventOutcome):
             # a wait is answered through its own key (first writer wins), then awaited as usual
-            await self._rt.host.resolve_await_event(command.key, recorded.resolution)
+            await host.resolve_await_event(command.key, recorded.resolution)
             return executor
         return LocalExecutor.testing(lambda _envelope: recorded)
 
@@ -265,7 +301,7 @@ class Turn:
             text = canonical.dumps(value.to_json())
         else:
             return value  # a number, a bool or None: far under any budget
-        check_budget(text, self._rt.host.turns.max_turn_payload_bytes, "the result")
+        check_budget(text, self._budget, "the result")
         return value
 
     async def _attempts(
@@ -478,7 +514,7 @@ class Turn:
         self, effect_id: str, replay_key: str, input: dict[str, Any], delay_s: Callable[[], float]
     ) -> int:
         """Journal ``now + delay`` (wall clock, ms) once; a replay returns the recorded instant."""
-        clock = self._rt.host.clock
+        clock = self._clock
         executor = LocalExecutor.durable_step(lambda _input: clock.now_ms() + math.ceil(delay_s() * 1000))
         outcome = await self._execute(
             EffectKind.DURABLE_STEP, effect_id, DurableStep("sleep", input), executor, replay_key
@@ -487,7 +523,11 @@ class Turn:
         return outcome.value
 
     async def _until(self, due_ms: int) -> None:
-        remaining_ms = due_ms - self._rt.host.clock.now_ms()
+        if self._rt.engine is not None:
+            self._check_live()
+            await self._rt.engine.sleep_until(due_ms)
+            return
+        remaining_ms = due_ms - self._clock.now_ms()
         if remaining_ms <= 0:
             return
         waiting = {"kind": "sleep", "until_ms": due_ms}
@@ -550,7 +590,7 @@ class Turn:
         self._check_live()
         event_key = keys.mint(self._rt.secret, self._scope, WaitIdentity.custom(effect_id))
         replay_key = self.replay_key(EffectKind.AWAIT_EVENT, effect_id)
-        clock = self._rt.host.clock
+        clock = self._clock
         deadline_step = await self._execute(
             EffectKind.DURABLE_STEP,
             f"{effect_id}:deadline",
@@ -573,18 +613,26 @@ class Turn:
             self._rt.cancel,
             None if deadline_ms is None else time.monotonic() + (deadline_ms - clock.now_ms()) / 1000,
         )
-        if await self._rt.controller.has_recorded(replay_key):
+        host, controller = self._rt.host, self._rt.controller
+        if self._rt.engine is not None:  # the engine registers, parks and keeps the deadline
+            outcome = await self._execute(
+                EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
+            )
+            assert isinstance(outcome, AwaitEventOutcome)
+            return outcome.resolution
+        assert host is not None and isinstance(controller, JournalController)
+        if await controller.has_recorded(replay_key):
             outcome = await self._execute(
                 EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
             )
             assert isinstance(outcome, AwaitEventOutcome)
             return outcome.resolution
         remaining_ms = None if deadline_ms is None else deadline_ms - clock.now_ms()
-        answered = await self._rt.host.peek_await_event(event_key) is not None
+        answered = await host.peek_await_event(event_key) is not None
         if not answered:
             # registered before the record says waiting: a turn reported waiting always has its
             # wait listed as outstanding, whether it suspends or parks here
-            await self._rt.host.await_coordinator.register(event_key)
+            await host.await_coordinator.register(event_key)
         if not answered and self._suspends(remaining_ms):
             await self._suspend(TurnStatus.WAITING, waiting, event_key.key_id, deadline_ms)
         if answered:  # a resumed suspension, or an early resolve: the wait will not block
@@ -619,6 +667,7 @@ def current_turn() -> Turn:
 
 
 async def _sleep_cancellable(runtime: TurnRuntime, due_ms: int) -> None:
+    assert runtime.host is not None
     clock = runtime.host.clock
     while (remaining := due_ms - clock.now_ms()) > 0:
         if runtime.cancel.cancelled:

@@ -1,0 +1,35 @@
+"""The seam for engine-backed hosts: what a host that journals effects in another engine
+(``effecthost.engines.restate``) needs from effecthost, and nothing an agent author uses.
+
+- canonical JSON (``canonical_dumps``/``canonical_loads``/``canonical_normalize``) and
+  ``outcome_from_json``: the journaled shapes, byte for byte what the SQL hosts record;
+- ``mint_await_event_key``/``authenticate_await_event_key``: effecthost's signed v3 keys;
+- ``mismatch_error``: the replay-mismatch diagnostic (divergent JSON paths) with the engine's code;
+- ``TurnEngine`` and ``run_engine_turn``: run a ``@durable_turn`` function through the engine's
+  controller, timers and waits, so the same turn code runs on every host.
+"""
+
+from ._private.awaits.keys import authenticate as authenticate_await_event_key
+from ._private.awaits.keys import mint as mint_await_event_key
+from ._private.core.canonical import dumps as canonical_dumps
+from ._private.core.canonical import loads as canonical_loads
+from ._private.core.canonical import normalize as canonical_normalize
+from ._private.core.exports import claim_exports
+from ._private.core.outcomes import outcome_from_json
+from ._private.journal.mismatch import mismatch_error
+from ._private.turns.engine import run_engine_turn
+from ._private.turns.turn import TurnEngine
+
+__all__ = [
+    "TurnEngine",
+    "authenticate_await_event_key",
+    "canonical_dumps",
+    "canonical_loads",
+    "canonical_normalize",
+    "mint_await_event_key",
+    "mismatch_error",
+    "outcome_from_json",
+    "run_engine_turn",
+]
+
+claim_exports(globals())

@@ -1,0 +1,506 @@
+"""The deployment side: a host that talks to Restate's ingress and admin API, never runs effects.
+
+It mints effecthost's signed v3 keys and resolves, peeks, awaits, cancels and revokes await events
+through the session's index object; every key is authenticated (constant time) before Restate is
+touched, so an altered token is refused without a request (no oracle: refused, unknown and revoked
+keys answer the same). Resolves carry an idempotency key (a retried resolve is the same resolve).
+Turns: ``start_turn`` submits the turn workflow's ``run`` (one invocation per session and turn,
+idempotent by its key), ``turn_handle(..).result()`` attaches to it, ``cancel_turn`` cancels the
+invocation, ``list_turns`` reads Restate's invocation table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+
+from effecthost import (
+    AwaitEventKey,
+    CancelToken,
+    DurableTurn,
+    EffectEnvelope,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    JournalRetirement,
+    LocalExecutor,
+    Outcome,
+    Resolution,
+    ResolveOutcome,
+    ScopedController,
+    TurnInfo,
+    TurnStatus,
+    WaitIdentity,
+)
+from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+
+from .config import (
+    INDEX_SERVICE,
+    TURN_SERVICE,
+    WAIT_SERVICE,
+    RestateConfig,
+    index_key,
+    session_index_key,
+    turn_key,
+    wait_key,
+)
+from .controller import unknown_or_revoked
+from .services import decode_terminal
+
+#: How long one ingress call may take before it is retried (a wait's long poll restarts).
+_CALL_TIMEOUT_S = 30.0
+
+
+class _RefusingController:
+    """Effects run inside a Restate handler, never on the deployment side."""
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        raise EffectHostError(
+            ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE,
+            f"effect {envelope.effect_id!r} must run inside a Restate handler, through RestateController"
+            " (a turn on the EffecthostTurn service does)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RestateTurnHandle:
+    """A turn started on Restate: its info and its result, from any process."""
+
+    host: RestateEffectHost
+    session_id: str
+    turn_id: str
+
+    async def info(self) -> TurnInfo:
+        found = await self.host.get_turn(self.session_id, self.turn_id)
+        if found is None:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {self.session_id!r}/{self.turn_id!r} was never started"
+            )
+        return found
+
+    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the turn API's name
+        return await self.host.turn_result(self.session_id, self.turn_id, timeout)
+
+
+class RestateEffectHost:
+    """The deployment-side host over ``ingress_url`` (and ``admin_url`` for cancel and list)."""
+
+    def __init__(self, ingress_url: str, admin_url: str, config: RestateConfig) -> None:
+        self._ingress = ingress_url.rstrip("/")
+        self._admin = admin_url.rstrip("/")
+        self._config = config
+        self._client = httpx.AsyncClient(timeout=_CALL_TIMEOUT_S)
+        self._controller = _RefusingController()
+        self._closed = asyncio.Event()
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    # -- scopes ---------------------------------------------------------------------------------
+
+    def scoped(self, scope: ExecutionScope) -> ScopedController:
+        return ScopedController.shared(self._controller, scope)
+
+    def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
+        return self.scoped(scope)
+
+    # -- ingress --------------------------------------------------------------------------------
+
+    async def _post(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any:
+        headers = {"content-type": "application/json"}
+        if idempotency_key is not None:
+            headers["idempotency-key"] = idempotency_key
+        try:
+            response = await self._client.post(
+                f"{self._ingress}/{path}",
+                content=json.dumps(body).encode(),
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            raise EffectHostError(
+                ErrorCode.RESTATE_INGRESS, f"POST {path}: {type(exc).__name__}: {exc}"
+            ) from None
+        if response.status_code >= 300:
+            raise EffectHostError(
+                ErrorCode.RESTATE_INGRESS, f"POST {path}: HTTP {response.status_code}: {response.text[:300]}"
+            )
+        return response.json() if response.content else None
+
+    async def _long_poll(self, path: str) -> Any:
+        """A wait's long poll on a client of its own: cancelling it closes its connection."""
+        async with httpx.AsyncClient(timeout=_CALL_TIMEOUT_S) as client:
+            try:
+                response = await client.post(
+                    f"{self._ingress}/{path}", content=b"null", headers={"content-type": "application/json"}
+                )
+            except httpx.HTTPError as exc:
+                raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"{path}: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"POST {path}: HTTP {response.status_code}")
+        return response.json() if response.content else None
+
+    def _index(self, key: str, handler: str) -> str:
+        return f"{INDEX_SERVICE}/{urllib.parse.quote(key, safe='')}/{handler}"
+
+    # -- await events -----------------------------------------------------------------------------
+
+    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        """Mint (a pure derivation); a revoked session mints nothing (one ingress read)."""
+        ExecutionScope.require(scope)
+        key = mint_await_event_key(self._config.secret, scope, wait)
+        if scope.session_id and await self._post(self._index(index_key(key), "revoked"), None):
+            raise unknown_or_revoked()
+        return key
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        if not isinstance(resolution, Resolution):
+            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        if not authenticate_await_event_key(self._config.secret, key):
+            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Restate is touched
+        body = {"wait": wait_key(key), "resolution": resolution.to_json()}
+        digest = hashlib.sha256(canonical_dumps([key.key_id, body["resolution"]]).encode()).hexdigest()
+        answer = await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
+        return _resolve_outcome(answer)
+
+    async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
+        if not authenticate_await_event_key(self._config.secret, key):
+            raise unknown_or_revoked()
+        answer: dict[str, Any] = await self._post(
+            self._index(index_key(key), "inspect"), {"wait": wait_key(key)}
+        )
+        if answer.get("status") == "revoked":
+            raise unknown_or_revoked()
+        return answer
+
+    async def peek_await_event(self, key: AwaitEventKey) -> Resolution | None:
+        answer = await self._inspect(key)
+        terminal = answer.get("terminal")
+        return None if terminal is None else Resolution.from_json(terminal)
+
+    async def await_await_event(
+        self, key: AwaitEventKey, cancel: CancelToken | None = None, deadline: float | None = None
+    ) -> Resolution:
+        """Wait outside a handler (a long poll on the wait's promise); a cancel or the deadline
+        publishes ``Cancelled``/``Timeout`` first-writer-wins, then the standing terminal returns."""
+        if not authenticate_await_event_key(self._config.secret, key):
+            raise unknown_or_revoked()
+        registered = await self._post(
+            self._index(index_key(key), "register"), {"wait": wait_key(key), "token": key.to_token()}
+        )
+        if registered == "revoked":
+            raise unknown_or_revoked()
+        cancel = cancel or CancelToken()
+        control = key.wait.is_turn_control  # never publishes: its waiter stops with an error
+        path = f"{WAIT_SERVICE}/{wait_key(key)}/wait"
+        published = False  # once Cancelled/Timeout is offered, only the standing terminal matters
+        while True:
+            if self._closed.is_set():
+                raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
+            if not published and cancel.cancelled:
+                if control:
+                    raise EffectHostError(
+                        ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled"
+                    )
+                await self.resolve_await_event(key, Resolution.CANCELLED)
+                published = True
+            elif not published and deadline is not None and time.monotonic() >= deadline:
+                if control:
+                    raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
+                await self.resolve_await_event(key, Resolution.TIMEOUT)
+                published = True
+            poll = asyncio.ensure_future(self._long_poll(path))
+            stops: set[asyncio.Future[Any]] = {poll, asyncio.ensure_future(self._closed.wait())}
+            if not published:
+                stops.add(asyncio.ensure_future(cancel.wait()))
+            if deadline is not None and not published:
+                stops.add(asyncio.ensure_future(asyncio.sleep(max(0.0, deadline - time.monotonic()))))
+            try:
+                await asyncio.wait(stops, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for other in stops - {poll}:
+                    other.cancel()
+            if poll.done():
+                try:
+                    return _terminal(poll.result())
+                except EffectHostError as err:
+                    if err.code != ErrorCode.RESTATE_INGRESS or self._closed.is_set():
+                        raise  # refused, or closed; a timed-out long poll polls again
+                continue
+            poll.cancel()
+            with contextlib.suppress(BaseException):
+                await poll
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        _check_session(session_id)
+        await self._post(self._index(session_index_key(session_id), "revoke_all"), None)
+
+    async def cancel_await_events_for_session(self, session_id: str) -> None:
+        _check_session(session_id)
+        await self._post(self._index(session_index_key(session_id), "cancel_all"), None)
+
+    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
+        _check_session(session_id)
+        tokens = await self._post(self._index(session_index_key(session_id), "outstanding"), None)
+        return [AwaitEventKey.from_token(token) for token in tokens or []]
+
+    async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
+        """Restate keeps a journal as long as its retention says (``journal_retention``); nothing
+        is retired from here."""
+        return 0
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    def _turn_path(self, session_id: str, turn_id: str) -> str:
+        return f"{TURN_SERVICE}/{urllib.parse.quote(turn_key(session_id, turn_id), safe='')}"
+
+    async def start_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> RestateTurnHandle:
+        """Submit the turn (one invocation per session and turn: starting it again is a no-op)."""
+        name = fn_or_name.name if isinstance(fn_or_name, DurableTurn) else fn_or_name
+        ExecutionScope.require(ExecutionScope.turn(session_id, turn_id))
+        request = {"name": name, "session_id": session_id, "turn_id": turn_id, "input": input or {}}
+        await self._post(f"{self._turn_path(session_id, turn_id)}/run/send", request)
+        return RestateTurnHandle(self, session_id, turn_id)
+
+    async def run_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> Any:
+        handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
+        return await handle.result()
+
+    def turn_handle(self, session_id: str, turn_id: str) -> RestateTurnHandle:
+        return RestateTurnHandle(self, session_id, turn_id)
+
+    async def turn_result(self, session_id: str, turn_id: str, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """Attach to the turn's invocation; its result, or its coded error raised."""
+        key = urllib.parse.quote(turn_key(session_id, turn_id), safe="")
+        url = f"{self._ingress}/restate/workflow/{TURN_SERVICE}/{key}/attach"
+        try:
+            response = await self._client.get(url, timeout=timeout if timeout is not None else None)
+        except httpx.TimeoutException:
+            raise EffectHostError(
+                ErrorCode.TURN_RESULT_TIMEOUT, f"turn {session_id!r}/{turn_id!r} did not end in {timeout} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"attach: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 200:
+            return response.json()
+        if response.status_code == 404:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+            )
+        raise decode_terminal(_failure_message(response))
+
+    async def _query(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            response = await self._client.post(
+                f"{self._admin}/query", json={"query": sql}, headers={"accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"admin query: {exc}") from None
+        if response.status_code >= 300:
+            raise EffectHostError(
+                ErrorCode.RESTATE_INGRESS, f"admin query: HTTP {response.status_code}: {response.text[:300]}"
+            )
+        rows: list[dict[str, Any]] = response.json().get("rows", [])
+        return rows
+
+    async def _invocations(self, where: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        return await self._query(
+            "SELECT id, target_service_key, status, completion_result, completion_failure,"
+            " created_at, modified_at, retry_count FROM sys_invocation"
+            f" WHERE target_service_name = '{TURN_SERVICE}' AND target_handler_name = 'run'{where}"
+            f" ORDER BY created_at LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
+
+    async def _describe(self, row: dict[str, Any]) -> TurnInfo | None:
+        key = str(row.get("target_service_key", ""))
+        described = await self._post(f"{TURN_SERVICE}/{urllib.parse.quote(key, safe='')}/describe", None)
+        if not isinstance(described, dict):
+            return None
+        status, result, error = _status_of(row), None, None
+        if status is TurnStatus.COMPLETED:
+            result = await self._output(key)
+        elif status in (TurnStatus.FAILED, TurnStatus.CANCELLED):
+            error = decode_terminal(str(row.get("completion_failure") or ""))
+            if error.code == ErrorCode.TURN_CANCELLED:
+                status = TurnStatus.CANCELLED
+        return TurnInfo(
+            session_id=str(described.get("session_id")),
+            turn_id=str(described.get("turn_id")),
+            name=str(described.get("name")),
+            status=status,
+            input={},
+            result=result,
+            error=error,
+            waiting=None,
+            attempts=int(row.get("retry_count") or 0) + 1,
+            resumes=0,
+            cancel_requested=False,
+            created_at_ms=_ms(row.get("created_at")),
+            updated_at_ms=_ms(row.get("modified_at")),
+            meta={"engine": "restate", "invocation_id": row.get("id")},
+        )
+
+    async def _output(self, key: str) -> Any:
+        url = f"{self._ingress}/restate/workflow/{TURN_SERVICE}/{urllib.parse.quote(key, safe='')}/output"
+        response = await self._client.get(url)
+        return response.json() if response.status_code == 200 else None
+
+    async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
+        key = turn_key(session_id, turn_id).replace("'", "''")
+        rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
+        return await self._describe(rows[0]) if rows else None
+
+    async def list_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TurnInfo]:
+        where = ""
+        if session_id is not None:
+            prefix = f"{len(session_id)}:{session_id}/".replace("'", "''")
+            where = f" AND starts_with(target_service_key, '{prefix}')"
+        found = []
+        for row in await self._invocations(where, limit, offset):
+            info = await self._describe(row)
+            if info is not None and (status is None or info.status == TurnStatus(status)):
+                found.append(info)
+        return found
+
+    async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
+        """Cancel the turn's invocation: Restate delivers it at the handler's next await point; a
+        parked wait publishes ``Cancelled`` and the turn ends ``turn_cancelled``."""
+        key = turn_key(session_id, turn_id).replace("'", "''")
+        rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
+        if not rows:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+            )
+        invocation = urllib.parse.quote(str(rows[0]["id"]), safe="")
+        try:
+            response = await self._client.patch(f"{self._admin}/invocations/{invocation}/cancel")
+        except httpx.HTTPError as exc:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"cancel: {exc}") from None
+        if response.status_code >= 300 and response.status_code != 409:
+            raise EffectHostError(
+                ErrorCode.RESTATE_INGRESS, f"cancel: HTTP {response.status_code}: {response.text[:300]}"
+            )
+        info = await self.get_turn(session_id, turn_id)
+        assert info is not None
+        return info
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP client; waits parked on this host end with ``host_closed``."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        await asyncio.sleep(0)  # parked waits see the close before the client goes
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<RestateEffectHost {self._ingress}>"
+
+
+def open_restate_host(url: str, config: RestateConfig | None = None) -> RestateEffectHost:
+    """``restate://HOST:INGRESS_PORT?admin=HOST:ADMIN_PORT`` (``restate+https://`` for TLS); the
+    signing secret from ``config`` or ``$EFFECTHOST_RESTATE_SECRET``."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("restate", "restate+http", "restate+https") or not parts.netloc:
+        raise EffectHostError(
+            ErrorCode.HOST_URL_INVALID, f"not a Restate URL (restate://HOST:PORT?admin=HOST:PORT): {url!r}"
+        )
+    http = "https" if parts.scheme.endswith("https") else "http"
+    query = urllib.parse.parse_qs(parts.query)
+    admin = query.get("admin", [f"{parts.hostname}:9070"])[0]
+    return RestateEffectHost(
+        f"{http}://{parts.netloc}", f"{http}://{admin}", config or RestateConfig.from_env()
+    )
+
+
+def _check_session(session_id: object) -> None:
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise EffectHostError(ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "a session id is a non-empty str")
+
+
+def _resolve_outcome(answer: Any) -> ResolveOutcome:
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if status == "accepted":
+        return ResolveOutcome.ACCEPTED
+    if status == "already_resolved":
+        terminal = answer.get("terminal")
+        if isinstance(terminal, dict) and terminal.get("revoked") is True:
+            return ResolveOutcome.UNKNOWN_OR_REVOKED
+        return ResolveOutcome.already_resolved(Resolution.from_json(terminal))
+    return ResolveOutcome.UNKNOWN_OR_REVOKED
+
+
+def _terminal(value: Any) -> Resolution:
+    if isinstance(value, dict) and value.get("revoked") is True:
+        raise unknown_or_revoked()
+    return Resolution.from_json(value)
+
+
+def _failure_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("message", "")) if isinstance(body, dict) else str(body)
+
+
+def _status_of(row: dict[str, Any]) -> TurnStatus:
+    status = str(row.get("status", ""))
+    if status == "completed":
+        return TurnStatus.COMPLETED if row.get("completion_result") == "success" else TurnStatus.FAILED
+    if status == "suspended":
+        return TurnStatus.WAITING
+    if status in ("pending", "scheduled", "inboxed"):
+        return TurnStatus.PENDING
+    return TurnStatus.RUNNING
+
+
+def _ms(value: Any) -> int:
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str) and value:
+        from datetime import datetime
+
+        with contextlib.suppress(ValueError):
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    return 0

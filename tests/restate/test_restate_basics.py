@@ -1,0 +1,31 @@
+"""Turns and the controller's kit vectors against a real restate-server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from restate_stack import Stack
+
+from effecthost.engines.restate import RestateEffectHost
+
+
+async def test_a_turn_runs_each_step_once(
+    restate_host: RestateEffectHost, restate_stack: Stack, session_id: str
+) -> None:
+    before = len(restate_stack.marked())
+    result = await restate_host.run_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
+    assert result == {"result": 16}
+    assert restate_stack.marked()[before:] == ["add 10 1", "add 11 2", "add 13 3"]
+    again = await restate_host.run_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
+    assert again == {"result": 16}
+    assert len(restate_stack.marked()) == before + 3
+
+
+@pytest.mark.parametrize("vector", ["durable_steps_replay", "concurrent_replay", "mismatch"])
+async def test_controller_vectors_inside_a_handler(restate_stack: Stack, vector: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{restate_stack.server.ingress_url}/EffecthostTestVectors/run_vector", json=vector
+        )
+    assert response.status_code == 200, response.text
+    assert response.json().startswith("ok"), response.json()

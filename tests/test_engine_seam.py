@@ -1,0 +1,112 @@
+"""``effecthost.engine``: a turn function runs unchanged on an engine that journals its effects
+itself. Here the "engine" is a dict of recorded outcomes in front of an inline controller, the
+smallest thing that replays; the Restate engine (tests/restate) is the real one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from effecthost import (
+    Clock,
+    EffectEnvelope,
+    EffectHostError,
+    ExecutionScope,
+    InlineEffectHost,
+    LocalExecutor,
+    ManualClock,
+    Outcome,
+    Turn,
+    durable_turn,
+)
+from effecthost.engine import TurnEngine, canonical_dumps, outcome_from_json, run_engine_turn
+
+
+class DictController:
+    """Journals each outcome by replay key; a replayed key answers its record."""
+
+    def __init__(self) -> None:
+        self.inner = InlineEffectHost().scoped(ExecutionScope.turn("s", "t")).controller
+        self.records: dict[str, str] = {}
+        self.ran: list[str] = []
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        recorded = self.records.get(envelope.replay_key)
+        if recorded is None:
+            outcome = await self.inner.execute_effect(envelope, local_executor)
+            self.ran.append(envelope.replay_key)
+            self.records[envelope.replay_key] = canonical_dumps(outcome.to_json())
+            return outcome
+        import json
+
+        return outcome_from_json(json.loads(recorded))
+
+
+class DictEngine:
+    def __init__(self, budget: int = 1 << 20) -> None:
+        self._controller = DictController()
+        self._clock = ManualClock(1_000)
+        self._budget = budget
+        self.slept_until: list[int] = []
+
+    @property
+    def controller(self) -> DictController:
+        return self._controller
+
+    @property
+    def secret(self) -> bytes:
+        return b"k" * 32
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self._budget
+
+    async def sleep_until(self, due_ms: int) -> None:
+        self.slept_until.append(due_ms)
+
+
+@durable_turn
+async def seam_turn(turn: Turn, x: int) -> dict[str, Any]:
+    a = await turn.step("double", lambda v: v * 2, x)
+    await turn.sleep(5)
+    b = await turn.step("inc", lambda v: v + 1, a)
+    return {"a": a, "b": b, "key": turn.await_event_key("approve").wait.to_json()}
+
+
+async def test_a_turn_runs_on_an_engine_and_replays_from_its_records() -> None:
+    engine = DictEngine()
+    assert isinstance(engine, TurnEngine)
+    first = await run_engine_turn(seam_turn, engine, session_id="s", turn_id="t", input={"x": 4})
+    assert first == {"a": 8, "b": 9, "key": {"type": "custom", "key": "approve#1"}}
+    assert engine.slept_until == [1_000 + 5_000]  # the due time, journaled, then the engine's timer
+    ran = list(engine.controller.ran)
+    assert ran == [
+        "s:t:0:0:durable_step:double#1",
+        "s:t:0:0:durable_step:sleep#1",
+        "s:t:0:0:durable_step:inc#1",
+    ]
+    again = await run_engine_turn(seam_turn, engine, session_id="s", turn_id="t", input={"x": 4})
+    assert again == first and engine.controller.ran == ran  # replayed: nothing ran twice
+    assert engine.slept_until == [6_000, 6_000]  # the replay issues the same timer
+
+
+async def test_the_engine_budget_bounds_the_result_and_only_turns_run() -> None:
+    @durable_turn
+    async def big(turn: Turn) -> str:
+        return "x" * 5000
+
+    with pytest.raises(EffectHostError) as caught:
+        await run_engine_turn(big, DictEngine(budget=1024), session_id="s", turn_id="t")
+    assert caught.value.code == "turn_payload_too_large"
+    with pytest.raises(EffectHostError) as caught:
+        await run_engine_turn(lambda turn: None, DictEngine(), session_id="s", turn_id="t")  # type: ignore[arg-type]
+    assert caught.value.code == "invalid_argument"
