@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgres,server]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,server,agents,openai,anthropic]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -347,6 +347,11 @@ NOT_400 = {
     "memory_await_event_store": 503,
     "sqlite_await_event_store": 503,
     "postgres_await_event_store": 503,
+    "agent_limit_reached": 422,
+    "agent_tool_failed": 422,
+    "agent_tool_error": 422,
+    "model_unavailable": 503,
+    "model_response_invalid": 422,
 }
 
 

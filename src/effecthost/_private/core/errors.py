@@ -114,6 +114,13 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_TURN_STORE = "postgres_turn_store"
     POSTGRES_SCHEMA_TOO_NEW = "postgres_schema_too_new"
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
+    # durable agents (effecthost.agents)
+    AGENT_LIMIT_REACHED = "agent_limit_reached"
+    AGENT_TOOL_FAILED = "agent_tool_failed"
+    AGENT_TOOL_ERROR = "agent_tool_error"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    MODEL_REQUEST_REJECTED = "model_request_rejected"
+    MODEL_RESPONSE_INVALID = "model_response_invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +219,13 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.POSTGRES_SCHEMA_TOO_NEW: _INVALID,
     # the body was within the HTTP limit, but the value exceeds the store's payload limit
     ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
+    ErrorCode.AGENT_LIMIT_REACHED: CodeTraits(422, False),
+    ErrorCode.AGENT_TOOL_FAILED: CodeTraits(422, False),
+    ErrorCode.AGENT_TOOL_ERROR: CodeTraits(422, False),
+    # the provider was busy or down (429, 5xx, no connection): the same request can succeed later
+    ErrorCode.MODEL_UNAVAILABLE: _UNAVAILABLE,
+    ErrorCode.MODEL_REQUEST_REJECTED: _INVALID,
+    ErrorCode.MODEL_RESPONSE_INVALID: CodeTraits(422, False),
 }
 
 
