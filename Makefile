@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# the demo needs only the agents extra (pydantic): not the test tooling
+DEMO_STAMP := $(VENV)/.demo-installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck bench install clean browser-deps
 
@@ -14,7 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[agents]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m effecthost.demo
 
 lint: $(STAMP)

@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from ..core.errors import EffectHostError, ErrorCode
 from ..turns.retry import RetryPolicy
@@ -136,14 +136,25 @@ class Tool:
         return core.to_jsonable_python(value)
 
 
+@overload
+def agent_tool(fn: Callable[..., Any], /) -> Tool: ...
+@overload
 def agent_tool(
-    fn: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
     description: str | None = None,
     needs_approval: bool = False,
     retry: RetryPolicy | None = None,
-) -> Any:
+) -> Callable[[Callable[..., Any]], Tool]: ...
+def agent_tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: bool = False,
+    retry: RetryPolicy | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """``@agent_tool`` or ``@agent_tool(needs_approval=True, ...)``: a :class:`Tool` from a function.
 
     The function stays callable as ``tool.fn``; an agent calls it through a durable turn."""
