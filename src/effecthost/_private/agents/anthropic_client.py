@@ -50,6 +50,16 @@ class AnthropicModel:
     def model(self) -> str:
         return f"anthropic:{self.name}"
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connections (``async with AnthropicModel(...) as model:`` does it too)."""
+        await self.client.close()
+
+    async def __aenter__(self) -> AnthropicModel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def request(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         anthropic = require("anthropic", "anthropic", "AnthropicModel")
         body: dict[str, Any] = {

@@ -51,6 +51,16 @@ class OpenAIModel:
     def model(self) -> str:
         return f"openai:{self.name}"
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connections (``async with OpenAIModel(...) as model:`` does it too)."""
+        await self.client.close()
+
+    async def __aenter__(self) -> OpenAIModel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def request(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         openai = require("openai", "openai", "OpenAIModel")
         body: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(request.messages)}
