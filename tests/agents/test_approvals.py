@@ -6,6 +6,9 @@ while a Worker has the turn suspended."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -202,3 +205,30 @@ async def test_an_approval_over_http_wakes_a_suspended_turn(backend_url: str) ->
     assert REFUNDS == [{"order": "A1", "amount": 30}]
     assert model.requests == 2  # the first request replayed on the re-drive
     assert result["replayed"]["model_requests"] == 1 and result["executed"]["model_requests"] == 1
+
+
+async def test_an_edit_from_another_process_wakes_a_suspended_turn(backend_url: str) -> None:
+    """The approver is another process: ``effecthost await resolve TOKEN --ok JSON`` on the same URL."""
+    if backend_url.startswith("memory://"):
+        pytest.skip("a memory substrate lives in one process")
+    REFUNDS.clear()
+    support = turn_of(make_agent())
+    async with (
+        await open_host(backend_url) as host,
+        Worker(host, [support], suspend_after_s=0.05, poll_interval_s=0.05) as worker,
+    ):
+        handle = await host.start_turn(support, session_id="s", turn_id="t", input={"prompt": "x"})
+        waiting = await waiting_question(host, "t")
+        await suspended(worker)
+        edited = json.dumps({"approved": True, "arguments": {"order": "A1", "amount": 5}})
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "effecthost", "await", "resolve", waiting["key"], "--url", backend_url,
+             "--ok", edited],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "accepted"
+        result = await handle.result(timeout=30)
+    assert result["output"] == 'tool said: {"order":"A1","refunded":5} (error=False)'
+    assert REFUNDS == [{"order": "A1", "amount": 5}]
