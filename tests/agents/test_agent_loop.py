@@ -277,3 +277,22 @@ async def test_a_changed_agent_replaying_an_old_turn_reports_a_mismatch(backend_
             await host.run_turn(turn_of(fewer_tools, {}), session_id="s", turn_id="t1", input={"prompt": "hello"})
     assert raised.value.is_replay_mismatch()
     assert "command.request.tools" in str(raised.value)
+
+
+async def test_repeated_or_missing_call_ids_get_distinct_keys(backend_url: str) -> None:
+    """Some servers number calls per answer (call_0 every time) or send none: each call still gets
+    its own tool_call effect, deterministically."""
+    RAN.clear()
+    script = [
+        calls(call("search", {"query": "a"}, id="call_0")),
+        calls(call("search", {"query": "b"}, id="call_0"), call("search", {"query": "c"}, id=""),
+              call("search", {"query": "d"}, id="")),
+        reply("ok"),
+    ]
+    agent, _ = agent_with(script)
+    result = await run(backend_url, agent)
+    assert result.ok and sorted(RAN) == ["search:a", "search:b", "search:c", "search:d"]
+    rows = await journal(backend_url)
+    assert {k for k in rows if k.startswith("tool_call:")} == {
+        "tool_call:call_0", "tool_call:call_0~2", "tool_call:call-2", "tool_call:call-2~2"
+    }

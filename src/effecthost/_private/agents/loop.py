@@ -275,10 +275,11 @@ class _Run:
     def _effect_id(self, call: ToolCallPart) -> str:
         """The model's call id; a call id the model already used in this turn (some servers number
         calls per answer) gets ``~{n}`` appended, deterministically."""
-        effect_id, n = call.id or f"call-{self.requests}", 1
+        base = call.id or f"call-{self.requests}"  # a model that sends no id: the request's number
+        effect_id, n = base, 1
         while effect_id in self.used_ids:
             n += 1
-            effect_id = f"{call.id}~{n}"
+            effect_id = f"{base}~{n}"
         self.used_ids.add(effect_id)
         return effect_id
 
