@@ -17,7 +17,8 @@ Sides, each run in this one command, rounds alternating their order:
   default, and ``normal``): each model request an ``llm_call``, each tool call a ``tool_call``;
 - ``dbos``: pydantic-ai's ``Agent`` wrapped in ``DBOSAgent`` (DBOS on the same kind of SQLite
   file), its ``FunctionModel`` answering the same script, the same tool: each model request and
-  each tool call a DBOS step. Run in a scratch venv with ``pydantic-ai-slim[dbos]`` (``--peers-python``);
+  each tool call a DBOS step. Run in a scratch venv (``--peers-python``, made with
+  ``python3 -m venv /tmp/agents-peers && /tmp/agents-peers/bin/pip install 'pydantic-ai-slim[dbos]' dbos``);
   skipped with a ``{"skipped"}`` line when it is missing.
 
 ``--instructions`` also counts instructions with callgrind (durable on SQLite ``normal`` and
