@@ -42,6 +42,7 @@ from . import (
     AwaitEventKey,
     DurableEffectHost,
     EffectHostError,
+    ErrorCode,
     ExecutionScope,
     LlmCallOutcome,
     Resolution,
@@ -181,7 +182,7 @@ def model_from(spec: str) -> ModelClient:
     if provider == "anthropic" and name:
         return AnthropicModel(name)
     raise EffectHostError(
-        "invalid_argument", f"--model is scripted, openai:NAME or anthropic:NAME, not {spec!r}"
+        ErrorCode.INVALID_ARGUMENT, f"--model is scripted, openai:NAME or anthropic:NAME, not {spec!r}"
     )
 
 
