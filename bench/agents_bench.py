@@ -21,9 +21,9 @@ Sides, each run in this one command, rounds alternating their order:
   ``python3 -m venv /tmp/agents-peers && /tmp/agents-peers/bin/pip install 'pydantic-ai-slim[dbos]' dbos``);
   skipped with a ``{"skipped"}`` line when it is missing.
 
-``--instructions`` also counts instructions with callgrind (durable on SQLite ``normal`` and
-memory, and plain): (a run of N steps - a run of 0 steps) / N, the figure a noisy machine cannot
-move. Prints JSON lines.
+``--instructions`` also counts instructions with callgrind (plain; durable on memory and SQLite
+``normal`` and ``full``; DBOS): (a run of N steps - a run of 0 steps) / N, the figure a noisy
+machine cannot move (it counts CPU work in the process, not the time its fsyncs wait). Prints JSON lines.
 """
 
 from __future__ import annotations
@@ -206,12 +206,17 @@ async def child(side: str, turns: int, steps: int, directory: str) -> None:
         await run_durable(f"sqlite:///{directory}/instr-{steps}.db?synchronous={side}", turns, steps)
 
 
-def instructions(side: str, turns: int, steps: int) -> int:
+def instructions(side: str, turns: int, steps: int, peers_python: str = "") -> int:
     directory = tempfile.mkdtemp(prefix="effecthost-agents-instr-")
     try:
-        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                __file__, "--child", side, "--turns", str(turns), "--steps", str(steps),
-                "--dir", directory]  # fmt: skip
+        if side == "dbos":  # the peers' interpreter runs pydantic-ai's DBOSAgent on a SQLite file
+            script = Path(directory) / "dbos_agents_bench.py"
+            script.write_text(DBOS_SCRIPT)
+            command = [peers_python, str(script), f"{directory}/dbos.sqlite", str(turns), str(steps)]
+        else:
+            command = [sys.executable, __file__, "--child", side, "--turns", str(turns),
+                       "--steps", str(steps), "--dir", directory]  # fmt: skip
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
         done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=3600)
         found = re.search(r"Collected : (\d+)", done.stderr)
         if done.returncode != 0 or found is None:
@@ -280,15 +285,18 @@ def main() -> None:
         steps = min(args.steps, 10)
         turns = min(args.turns, 5)
         counts: dict[str, int] = {}
-        for side in ("plain", "memory", "normal"):
-            full = instructions(side, turns, steps)
-            empty = instructions(side, turns, 0)
+        for side in ("plain", "memory", "normal", "full", *(["dbos"] if dbos else [])):
+            full = instructions(side, turns, steps, args.peers_python)
+            empty = instructions(side, turns, 0, args.peers_python)
             counts[side] = round((full - empty) / (turns * steps))
-            emit(bench="agents_instructions", side=side if side != "normal" else "sqlite-normal",
-                 instructions_per_step=counts[side])  # fmt: skip
-        emit(summary="agents_instructions_per_step", **counts,
-             memory_overhead=counts["memory"] - counts["plain"],
-             sqlite_normal_overhead=counts["normal"] - counts["plain"])  # fmt: skip
+            name = {"normal": "sqlite-normal", "full": "sqlite-full"}.get(side, side)
+            emit(bench="agents_instructions", side=name, instructions_per_step=counts[side])
+        summary = {"summary": "agents_instructions_per_step", **counts,
+                   "memory_overhead": counts["memory"] - counts["plain"],
+                   "sqlite_normal_overhead": counts["normal"] - counts["plain"]}  # fmt: skip
+        if "dbos" in counts:
+            summary["dbos_over_sqlite_full"] = round(counts["dbos"] / counts["full"], 2)
+        emit(**summary)
 
 
 if __name__ == "__main__":
