@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# the demo needs only the agents extra (pydantic): not the test tooling
+DEMO_STAMP := $(VENV)/.demo-installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck bench install clean browser-deps restate-server
 
@@ -18,13 +20,18 @@ restate-server:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgres,server,otel,pydantic-ai,restate]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,postgres,server,agents,openai,anthropic,otel,pydantic-ai,restate]'
 	$(MAKE) restate-server
+	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[agents]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m effecthost.demo
 
 lint: $(STAMP)

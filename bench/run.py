@@ -193,6 +193,14 @@ def main() -> None:
                 run_lines(h2h + (["--no-postgres"] if args.no_postgres else []), timeout=3600)
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 say(bench="head_to_head", skipped=True, reason=str(exc))
+        # Durable agents: a model request + a tool call per step, against the loop without a host
+        # and pydantic-ai's DBOSAgent (when its scratch venv exists; see bench/agents_bench.py).
+        agents = [sys.executable, str(ROOT / "bench" / "agents_bench.py"),
+                  "--rounds", "1" if args.quick else "3"]  # fmt: skip
+        try:
+            run_lines(agents, timeout=3600)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            say(bench="agents", skipped=True, reason=str(exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

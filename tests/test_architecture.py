@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PRIVATE = "effecthost._private"
 #: Layers inside ``_private``, bottom first. A module imports its own package and lower layers only;
 #: the two middle packages are siblings and do not import each other.
-LAYERS = {"core": 0, "journal": 1, "awaits": 1, "lifecycle": 1, "stores": 2, "runtime": 3, "turns": 4}
+LAYERS = {"core": 0, "journal": 1, "awaits": 1, "lifecycle": 1, "stores": 2, "runtime": 3, "turns": 4, "agents": 5}
 
 
 def module_name(path: Path) -> str:

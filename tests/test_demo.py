@@ -1,5 +1,6 @@
-"""``make demo`` end to end: a real child process is killed mid-turn, a worker takes the turn over,
-it suspends on the approval, a webhook resolves it, and the re-drives replay what was recorded."""
+"""``make demo`` end to end: a support agent's turn; a real child process is killed mid-tool-call, a
+worker takes the turn over, it suspends on the refund's approval, a webhook approves it, and the
+re-drives replay what was recorded: no model request is asked twice."""
 
 from __future__ import annotations
 
@@ -18,18 +19,38 @@ def test_demo_kills_a_child_mid_turn_and_the_redrives_replay_what_was_recorded(t
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "exec_code compute#1 is executing -> SIGKILL" in out
-    assert "the turn is waiting on 'approval' and suspended: the worker drives 0 turns now" in out
-    assert "resolved it: accepted" in out
-    rows = {line.split()[0]: line.split()[1:5] for line in out.splitlines() if "#1 " in line[:14]}
-    assert rows["plan#1"] == ["llm_call", "executed", "replayed", "replayed"]
-    assert rows["search#1"] == ["tool_call", "executed", "replayed", "replayed"]
-    assert rows["compute#1"] == ["exec_code", "killed", "executed", "replayed"]
-    assert rows["backoff#1"] == ["durable_step", "-", "executed", "replayed"]
-    assert rows["approval#1"] == ["await_event", "-", "suspended", "executed"]
-    assert rows["answer#1"] == ["llm_call", "-", "-", "executed"]
-    assert "answer: Use effecthost: journal every effect, replay it by key." in out
-    assert "calls made by this process: model 1, tool 0, code 1" in out
-    assert "host.get_turn: completed, driven 3 times" in out
-    assert ":turn-1:0:0:await_event:approval#1:deadline" in out
+    assert "child: tool_call call_search (search_help_center) is executing -> SIGKILL" in out
+    assert "the turn is waiting on 'approve-issue_refund' and suspended: the worker drives 0 turns now" in out
+    assert 'question: issue_refund({"amount_eur": 30, "order_id": "A-1042", "reason": "delivered 6 days late"})' in out
+    assert "approved it: accepted" in out
+    table = out.split("worker 2nd", 1)[1].split("answer:", 1)[0]
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines() if line.strip()}
+    assert rows == {
+        "support#1": ["llm_call", "executed", "replayed", "replayed"],
+        "call_lookup": ["tool_call", "executed", "replayed", "replayed"],
+        "call_search": ["tool_call", "killed", "executed", "replayed"],
+        "support#2": ["llm_call", "-", "executed", "replayed"],
+        "approval:call_refund": ["await_event", "-", "suspended", "executed"],
+        "call_refund": ["tool_call", "-", "-", "executed"],
+        "support#3": ["llm_call", "-", "-", "executed"],
+    }
+    assert "answer: Your order A-1042 arrived 6 days late, so I refunded 30 EUR (reference RF-" in out
+    assert "this process asked the model 2 times" in out
+    assert "3 model requests were answered from the journal instead" in out
+    assert "tools run by this process: {'issue_refund': 1, 'search_help_center': 1}" in out
+    assert "the last drive: 1 model request asked, 2 replayed" in out
+    assert "streamed to this process: 5 model texts, 3 marked replayed" in out
+    assert "host.get_turn: completed, driven 3 times, stop final_answer" in out
+    assert ":turn-1:0:0:await_event:approval:call_refund:deadline" in out
     assert "host.run_turn once more: the recorded result, 0 new calls" in out
+
+
+def test_demo_names_a_bad_model_option(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "effecthost.demo", "--url", f"sqlite:///{tmp_path}/d.db", "--model", "gpt"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "invalid_argument: --model is scripted, openai:NAME or anthropic:NAME, not 'gpt'" in done.stderr

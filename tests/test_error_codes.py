@@ -350,6 +350,11 @@ NOT_400 = {
     "restate_journal_budget_exceeded": 413,
     "restate_ingress": 503,
     "restate_server_unavailable": 503,
+    "agent_limit_reached": 422,
+    "agent_tool_failed": 422,
+    "agent_tool_error": 422,
+    "model_unavailable": 503,
+    "model_response_invalid": 422,
 }
 
 

@@ -148,11 +148,15 @@ def demo(
         bool,
         typer.Option(help="Park on the approval and wait for a resolve from the page or the CLI."),
     ] = False,
+    model: Annotated[
+        str,
+        typer.Option(help="scripted, openai:NAME (OPENAI_API_KEY) or anthropic:NAME (ANTHROPIC_API_KEY)."),
+    ] = "scripted",
 ) -> None:
-    """Run the durable demo turn (killed mid-turn, re-driven, replayed) on the host."""
+    """Run the demo support agent (killed mid-turn, recovered, approved) on the host."""
     from .. import demo as demo_module
 
-    code = run(demo_module.main_async(url, wait_for_approval))
+    code = run(demo_module.main_async(url, wait_for_approval, model))
     raise typer.Exit(code)
 
 

@@ -92,6 +92,12 @@ DESCRIPTIONS: dict[str, str] = {
     "restate_effect_host_requires_handler_scope": "Restate: an effect was executed through the deployment-side host; effects run inside a Restate handler, through `RestateController`.",
     "restate_ingress": "Restate: a call through the ingress or the admin API failed (connection refused, an unexpected status); nothing is known to have changed.",
     "restate_server_unavailable": "Restate: `restate-server` (or the endpoint) was not found or did not start; run `make install` or set `RESTATE_SERVER_BIN`.",
+    "agent_limit_reached": "An agent stopped at one of its limits (`max_model_requests`, `max_tool_calls`) before the model gave a final answer: `AgentResult.stop` is `limit_reached`.",
+    "agent_tool_failed": "An agent stopped because a tool raised (after its retry policy): `AgentResult.stop` is `tool_failed`; `err.summary` holds the tool, the call id and the tool's own error.",
+    "agent_tool_error": "A tool raised `ToolError`: journaled as the tool call's error and shown to the model as the tool's (error) result; the agent goes on.",
+    "model_unavailable": "A model provider answered 429 or 5xx, or could not be reached: the agent's model retry policy retries it.",
+    "model_request_rejected": "A model provider refused the request (a 4xx other than 429: bad request, authentication, unknown model); never retried.",
+    "model_response_invalid": "A model client could not read the provider's answer (or a scripted model ran out of script).",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

@@ -123,6 +123,13 @@ class ErrorCode(enum.StrEnum):
     RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE = "restate_effect_host_requires_handler_scope"
     RESTATE_INGRESS = "restate_ingress"
     RESTATE_SERVER_UNAVAILABLE = "restate_server_unavailable"
+    # durable agents (effecthost.agents)
+    AGENT_LIMIT_REACHED = "agent_limit_reached"
+    AGENT_TOOL_FAILED = "agent_tool_failed"
+    AGENT_TOOL_ERROR = "agent_tool_error"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    MODEL_REQUEST_REJECTED = "model_request_rejected"
+    MODEL_RESPONSE_INVALID = "model_response_invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +235,13 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE: _INVALID,
     ErrorCode.RESTATE_INGRESS: _UNAVAILABLE,
     ErrorCode.RESTATE_SERVER_UNAVAILABLE: _UNAVAILABLE,
+    ErrorCode.AGENT_LIMIT_REACHED: CodeTraits(422, False),
+    ErrorCode.AGENT_TOOL_FAILED: CodeTraits(422, False),
+    ErrorCode.AGENT_TOOL_ERROR: CodeTraits(422, False),
+    # the provider was busy or down (429, 5xx, no connection): the same request can succeed later
+    ErrorCode.MODEL_UNAVAILABLE: _UNAVAILABLE,
+    ErrorCode.MODEL_REQUEST_REJECTED: _INVALID,
+    ErrorCode.MODEL_RESPONSE_INVALID: CodeTraits(422, False),
 }
 
 

@@ -1,0 +1,1 @@
+"""Durable agents: a tool-calling loop on durable turns (public face: ``effecthost.agents``)."""
