@@ -31,7 +31,7 @@ def restate_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("restate")
     secret = RestateConfig.new_secret()
     marks, kills = base / "marks", base / "kills"
-    server = RestateServer(base / "data", log_path=base / "server.log").start()
+    server = RestateServer(base / "data", log_path=base / "server.log", loopback_dns=True).start()
     endpoint = Endpoint(
         "endpoint_app:app",
         cwd=HERE,

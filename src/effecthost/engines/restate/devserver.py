@@ -95,6 +95,11 @@ class RestateServer:
     retry_interval: str = "50ms"
     binary: Path | None = None
     log_path: Path | None = None
+    #: restate-server looks up api.github.com at start to check for a newer release, whatever the
+    #: telemetry setting, and no option turns that off. With this set, it runs in a mount namespace
+    #: of its own whose /etc/resolv.conf names 127.0.0.1, so the look-up never leaves the machine.
+    #: None: when possible (root and ``unshare``); True: required (tests); False: never.
+    loopback_dns: bool | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -121,20 +126,21 @@ class RestateServer:
             "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "256MiB",
             "RESTATE_LOG_FILTER": "warn",
         }
+        argv = [
+            str(binary),
+            "--base-dir",
+            str(self.data_dir),
+            "--node-name",
+            "effecthost",
+            "--listen-mode",
+            "tcp",
+            "--default-num-partitions",
+            "2",
+            "--no-logo",
+        ]
         log = open(self.log_path or self.data_dir / "restate-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [
-                str(binary),
-                "--base-dir",
-                str(self.data_dir),
-                "--node-name",
-                "effecthost",
-                "--listen-mode",
-                "tcp",
-                "--default-num-partitions",
-                "2",
-                "--no-logo",
-            ],
+            self._with_loopback_dns(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -155,6 +161,22 @@ class RestateServer:
             time.sleep(0.1)
         self.stop(signal.SIGKILL)
         raise EffectHostError(ErrorCode.RESTATE_SERVER_UNAVAILABLE, "restate-server did not become healthy")
+
+    def _with_loopback_dns(self, argv: list[str]) -> list[str]:
+        unshare = shutil.which("unshare")
+        possible = unshare is not None and os.geteuid() == 0
+        if self.loopback_dns is False or (self.loopback_dns is None and not possible):
+            return argv
+        if not possible:
+            raise EffectHostError(
+                ErrorCode.RESTATE_SERVER_UNAVAILABLE,
+                "loopback_dns needs root and util-linux's unshare (a mount namespace of its own)",
+            )
+        resolv = self.data_dir / "resolv.conf"
+        resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        # `exec` keeps the PID: the process we stop is restate-server itself.
+        script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+        return [str(unshare), "--mount", "--propagation", "private", "sh", "-c", script, str(resolv), *argv]
 
     def register(self, endpoint_url: str) -> dict[str, object]:
         """Register (or force-update) the deployment at ``endpoint_url`` through the admin API."""
