@@ -269,7 +269,7 @@ PATHS: dict[str, Any] = {
     },
     "/v1/effects": {
         "get": {
-            "summary": "journal rows of one scope, by scope key, in (created_at_ms, replay_key) order",
+            "summary": "journal rows of one scope, by scope key, in run order (seq)",
             "security": _ADMIN,
             "parameters": [
                 _query("scope_key", {"type": "string", "minLength": 1}, required=True),

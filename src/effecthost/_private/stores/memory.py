@@ -154,8 +154,11 @@ class MemoryJournalStore:
         clock: Clock = SYSTEM_CLOCK,
         rows: dict[tuple[str, str], JournalRow] | None = None,
         lock: threading.RLock | None = None,
+        seqs: dict[str, int] | None = None,
     ) -> None:
         self._rows: dict[tuple[str, str], JournalRow] = rows if rows is not None else {}
+        #: Each scope's last run order given (rows keep theirs when a scope is retired).
+        self._seqs: dict[str, int] = seqs if seqs is not None else {}
         self._clock = clock
         self._lock = lock or threading.RLock()
 
@@ -171,6 +174,9 @@ class MemoryJournalStore:
         key = (request.scope_key, request.replay_key)
         decision, write = decide_claim(self._rows.get(key), request, self.now_ms())
         if isinstance(write, Insert):
+            seq = self._seqs.get(request.scope_key, 0) + 1
+            self._seqs[request.scope_key] = seq
+            write.row.seq = seq  # the row is new, made for this insert alone
             self._rows[key] = write.row
         elif isinstance(write, TakeOver):
             self._rows[key] = dataclasses.replace(
@@ -301,7 +307,7 @@ class MemoryJournalStore:
         self, scope_key: str, limit: int | None = None, offset: int = 0
     ) -> list[JournalRow]:
         rows = [r for (s, _), r in self._rows.items() if s == scope_key]
-        rows.sort(key=lambda r: (r.created_at_ms, r.replay_key))
+        rows.sort(key=lambda r: (r.seq, r.created_at_ms, r.replay_key))
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
@@ -331,12 +337,13 @@ class MemorySubstrate:
     def __init__(self, name: str) -> None:
         self.name = name
         self.rows: dict[tuple[str, str], JournalRow] = {}
+        self.seqs: dict[str, int] = {}
         self.lock = threading.RLock()
         self.awaits = MemoryAwaitStore()
         self.turns = MemoryTurnStore(self.awaits.hub, self.lock)
 
     def journal(self, clock: Clock) -> MemoryJournalStore:
-        return MemoryJournalStore(clock, self.rows, self.lock)
+        return MemoryJournalStore(clock, self.rows, self.lock, self.seqs)
 
 
 _SUBSTRATES: weakref.WeakValueDictionary[str, MemorySubstrate] = weakref.WeakValueDictionary()

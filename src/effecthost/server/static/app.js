@@ -97,7 +97,7 @@ function effectRow(e) {
 }
 
 // /v1/effects answers a page at a time (at most 1000 rows); a scope is shown whole, so read pages
-// until a short one. The order (created_at_ms, replay_key) is total: pages never skip or repeat.
+// until a short one. The run order (seq, created_at_ms, replay_key) is total: pages never skip or repeat.
 const EFFECTS_PAGE = 1000;
 async function scopeEffects(scopeKey) {
   const effects = [];
