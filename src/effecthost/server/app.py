@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -15,7 +15,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from .. import EffectHostError, ErrorCode, open_host
-from . import routes, sessions
+from . import console, docs, routes, sessions
+from .access import Access
 from .errors import HANDLERS
 from .middleware import BodyDeadline, SecurityHeaders
 from .openapi import openapi_document
@@ -51,6 +52,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", routes.readyz, methods=["GET"]),
         Route("/v1/openapi.json", _openapi, methods=["GET"]),
+        Route("/v1/docs", docs.page, methods=["GET"]),
         Route("/v1/await-events", sessions.endpoint(sessions.waits, query), methods=["GET"]),
         Route("/v1/await-events/{token}", routes.peek, methods=["GET"]),
         Route("/v1/await-events/{token}/resolve", routes.resolve, methods=["POST"]),
@@ -65,6 +67,13 @@ def api_routes() -> list[BaseRoute]:
         Route(session + "/retire", sessions.endpoint(sessions.retire, path), methods=["POST"]),
         Route("/v1/scopes", routes.list_scopes, methods=["GET"]),
         Route("/v1/effects", routes.list_effects, methods=["GET"]),
+        Route("/v1/turns", console.list_turns, methods=["GET"]),
+        Route("/v1/turns", console.start_turn, methods=["POST"]),
+        Route("/v1/turn", console.get_turn, methods=["GET"]),
+        Route("/v1/turns/cancel", console.cancel_turn, methods=["POST"]),
+        Route("/v1/turns/resume", console.resume_turn, methods=["POST"]),
+        Route("/v1/turns/fork", console.fork_turn, methods=["POST"]),
+        Route("/v1/waits", console.list_waits, methods=["GET"]),
     ]
 
 
@@ -73,28 +82,23 @@ def create_app(
     *,
     admin_token: str | None,
     resolve_token: str | None = None,
+    tokens: Mapping[str, tuple[str, str]] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
 ) -> Starlette:
     """An ASGI app that opens the host at startup and closes it at shutdown.
 
-    ``admin_token=None`` disables every admin route (403 ``admin_disabled``); ``resolve_token``
-    additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413; a body that has
+    ``admin_token=None`` (and no ``tokens``) disables every operator route (403
+    ``admin_disabled``); ``resolve_token`` additionally guards resolve and peek. ``tokens`` names
+    more operators: ``{name: (role, secret)}`` with role ``viewer``, ``resolver`` or ``admin``
+    (see access.py). Bodies above ``max_body_bytes`` get 413; a body that has
     not fully arrived ``body_timeout_s`` seconds after the request head gets 408.
     """
     for name, token in (("admin_token", admin_token), ("resolve_token", resolve_token)):
         if token is not None and (not isinstance(token, str) or not token.strip()):
-            raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID, f"{name} must be a non-empty string"
-            )
-    if (
-        isinstance(max_body_bytes, bool)
-        or not isinstance(max_body_bytes, int)
-        or max_body_bytes < 1
-    ):
-        raise EffectHostError(
-            ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int"
-        )
+            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, f"{name} must be a non-empty string")
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int")
 
     if (
         isinstance(body_timeout_s, bool)
@@ -104,6 +108,8 @@ def create_app(
         raise EffectHostError(
             ErrorCode.HOST_OPTION_INVALID, "body_timeout_s must be a positive finite number"
         )
+
+    access = Access(admin_token, resolve_token, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,7 +132,6 @@ def create_app(
     app.body_timeout_s = float(body_timeout_s)
     app.state.host = None
     app.state.host_url = host_url
-    app.state.admin_token = admin_token
-    app.state.resolve_token = resolve_token
+    app.state.access = access
     app.state.max_body_bytes = max_body_bytes
     return app

@@ -85,6 +85,8 @@ DESCRIPTIONS: dict[str, str] = {
     "memory_effect_replay_store": "memory journal: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own. Nothing was recorded by this call.",
     "memory_await_event_store": "memory await events: an injected fault (`effecthost.testing.faults`); the memory substrate never fails on its own.",
     "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
+    "session_unknown": "an operator revoked a session nothing was ever recorded for (a typo would leave a permanent tombstone); pass force to revoke it anyway.",
+    "session_live": "an operator retired the journal of a session that is still live (a turn not ended, an effect in progress or a wait outstanding); pass force to retire it anyway.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

@@ -114,6 +114,9 @@ class ErrorCode(enum.StrEnum):
     POSTGRES_TURN_STORE = "postgres_turn_store"
     POSTGRES_SCHEMA_TOO_NEW = "postgres_schema_too_new"
     POSTGRES_PAYLOAD_TOO_LARGE = "postgres_payload_too_large"
+    # the operator console (CLI, HTTP): safeguards
+    SESSION_UNKNOWN = "session_unknown"
+    SESSION_LIVE = "session_live"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,8 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.POSTGRES_SCHEMA_TOO_NEW: _INVALID,
     # the body was within the HTTP limit, but the value exceeds the store's payload limit
     ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
+    ErrorCode.SESSION_UNKNOWN: CodeTraits(404, False),
+    ErrorCode.SESSION_LIVE: CodeTraits(409, False),
 }
 
 

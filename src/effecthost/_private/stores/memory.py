@@ -16,7 +16,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from ..awaits.hub import WakeHub
-from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
+from ..awaits.store import (
+    RESOLVED_BY,
+    AwaitRecord,
+    Inspection,
+    PendingPromise,
+    PromiseIdentity,
+    StoreResult,
+)
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import EffectHostError, ErrorCode
 from ..journal.decisions import decide_claim
@@ -54,6 +61,18 @@ def _atomic(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
 class _Promise:
     identity: PromiseIdentity
     terminal_json: str | None
+    created_at_ms: int = 0
+    resolved_at_ms: int | None = None
+    resolved_by: str | None = None
+
+    def resolve(self, terminal_json: str) -> None:
+        self.terminal_json = terminal_json
+        self.resolved_at_ms = _now_ms()
+        self.resolved_by = RESOLVED_BY.get()
+
+
+def _now_ms() -> int:
+    return SYSTEM_CLOCK.now_ms()
 
 
 class MemoryAwaitStore:
@@ -84,7 +103,7 @@ class MemoryAwaitStore:
         row = self._promises.get(key_id)
         if row is not None:
             return row.identity == identity
-        self._promises[key_id] = _Promise(identity, None)
+        self._promises[key_id] = _Promise(identity, None, _now_ms())
         return True
 
     @_atomic
@@ -95,13 +114,14 @@ class MemoryAwaitStore:
             return StoreResult.UNKNOWN_OR_REVOKED, None
         row = self._promises.get(key_id)
         if row is None:
-            self._promises[key_id] = _Promise(identity, terminal_json)
+            row = self._promises[key_id] = _Promise(identity, None, _now_ms())
+            row.resolve(terminal_json)
         elif row.identity != identity:
             return StoreResult.UNKNOWN_OR_REVOKED, None
         elif row.terminal_json is not None:
             return StoreResult.ALREADY_RESOLVED, row.terminal_json
         else:
-            row.terminal_json = terminal_json
+            row.resolve(terminal_json)
         self._hub.notify_key(key_id)
         return StoreResult.STORED, None
 
@@ -133,7 +153,7 @@ class MemoryAwaitStore:
             if p.identity.session_id == session_id and p.terminal_json is None and not p.identity.turn_control
         ]
         for key_id in swept:
-            self._promises[key_id].terminal_json = cancelled_json
+            self._promises[key_id].resolve(cancelled_json)
             self._hub.notify_key(key_id)
         return len(swept)
 
@@ -144,6 +164,24 @@ class MemoryAwaitStore:
             for key_id, p in self._promises.items()
             if p.identity.session_id == session_id and p.terminal_json is None
         ]
+
+    @_atomic
+    async def list_records(
+        self, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[AwaitRecord]:
+        found = [
+            AwaitRecord(
+                key_id, p.identity.scope_json, p.identity.wait_json, p.identity.session_id,
+                p.identity.turn_control, p.terminal_json, p.created_at_ms, p.resolved_at_ms,
+                p.resolved_by,
+            )
+            for key_id, p in self._promises.items()
+            if (session_id is None or p.identity.session_id == session_id)
+            and (not pending or p.terminal_json is None)
+            and (after is None or (p.created_at_ms, key_id) > after)
+        ]
+        found.sort(key=lambda r: (r.created_at_ms, r.key_id))
+        return found[:limit]
 
 
 class MemoryJournalStore:

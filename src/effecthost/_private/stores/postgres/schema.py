@@ -138,6 +138,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[LiteralString, ...]], ...] = (
             "WHERE e.scope_key = ranked.scope_key AND e.replay_key = ranked.replay_key",
             # resolved_by: an operator token's name, "webhook", ... (NULL: not said)
             "ALTER TABLE {s}.await_event_waits ADD COLUMN resolved_by TEXT",
+            # the operators' inbox: unresolved waits across sessions, oldest first
+            "CREATE INDEX await_event_waits_pending_idx ON {s}.await_event_waits "
+            "(created_at_ms, key_id) WHERE terminal_json IS NULL",
         ),
     ),
 )

@@ -152,7 +152,8 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
     """v6 gives every effect its run order within its scope (``seq``: 1, 2, ... in the order the
     effects were first claimed), so listings show effects begun in the same millisecond in the order
     they ran rather than by replay key; and records who resolved a wait (``resolved_by``: an
-    operator token's name, "webhook", ...). Old rows get their order from (creation time, key), the
+    operator token's name, "webhook", ...) with a partial index of the unresolved waits (the
+    operators' inbox across sessions). Old rows get their order from (creation time, key), the
     best the file knows; no index is added (a scope's rows are a primary-key range)."""
     conn.execute("ALTER TABLE effect_journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
     conn.execute(
@@ -162,6 +163,11 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
         " WHERE effect_journal.scope_key = ranked.s AND effect_journal.replay_key = ranked.r"
     )
     conn.execute("ALTER TABLE await_event_waits ADD COLUMN resolved_by TEXT")
+    # the inbox: unresolved waits across sessions, oldest first (resolved rows leave the index)
+    conn.execute(
+        "CREATE INDEX await_event_waits_pending ON await_event_waits(created_at_ms, key_id)"
+        " WHERE terminal_json IS NULL"
+    )
 
 
 #: MIGRATIONS[v] upgrades a file at version v to v + 1.

@@ -1,0 +1,30 @@
+"""The operator console's HTTP API on memory and SQLite (PostgreSQL: tests/postgres/test_pg_console.py)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from console_cases import console_scenario, role_checks
+
+from effecthost import open_host
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return f"memory://console-{uuid.uuid4().hex}"
+    return f"sqlite:///{tmp_path / 'console.db'}"
+
+
+async def test_operators_find_understand_and_act_on_turns_and_waits(url: str) -> None:
+    async with await open_host(url) as host:
+        await console_scenario(url, host, f"run-{uuid.uuid4().hex[:6]}")
+
+
+async def test_every_route_checks_the_role(url: str) -> None:
+    async with await open_host(url):
+        await role_checks(url)
