@@ -107,7 +107,7 @@ async def test_cancel_revoke_and_retire(db_url: str, host: DurableEffectHost) ->
 async def test_destructive_commands_ask_first(db_url: str) -> None:
     declined = await cli("journal", "retire", "s", "--url", db_url)  # no input: not confirmed
     assert declined.exit_code == 1
-    assert "Aborted" in declined.output
+    assert "aborted: not confirmed: nothing was done" in declined.output
 
 
 async def test_migrate_and_check(tmp_path: Path) -> None:

@@ -28,3 +28,25 @@ async def test_operators_find_understand_and_act_on_turns_and_waits(url: str) ->
 async def test_every_route_checks_the_role(url: str) -> None:
     async with await open_host(url):
         await role_checks(url)
+
+
+def test_a_tokens_file_names_operators_and_bad_entries_are_coded(tmp_path: Path) -> None:
+    from effecthost import EffectHostError
+    from effecthost.server.access import load_tokens
+
+    good = tmp_path / "tokens.json"
+    good.write_text('{"rosa": {"role": "resolver", "token": "0123456789abcdef-rosa"}}')
+    assert load_tokens(str(good)) == {"rosa": ("resolver", "0123456789abcdef-rosa")}
+    for text in (
+        '{"rosa": {"role": "root", "token": "0123456789abcdef-rosa"}}',
+        '{"rosa": {"role": "viewer", "token": "short"}}',
+        '{"admin": {"role": "viewer", "token": "0123456789abcdef-admin"}}',
+        '{"rosa": {"role": "viewer"}}',
+        "[]",
+        "{nope",
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        with pytest.raises(EffectHostError) as refused:
+            load_tokens(str(bad))
+        assert refused.value.code == "host_option_invalid", text

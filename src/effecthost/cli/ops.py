@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import DurableEffectHost, open_host
+from .. import DurableEffectHost, EffectHostError, open_host
 from ..store import check_schema
 from . import missing_extra
 from .common import (
@@ -47,6 +47,15 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(min=1, help="Request body size limit.")
     ] = 1_048_576,
+    tokens_file: Annotated[
+        str | None,
+        typer.Option(
+            "--tokens-file",
+            envvar="EFFECTHOST_TOKENS_FILE",
+            show_envvar=True,
+            help='Named operator tokens: {"name": {"role": "viewer|resolver|admin", "token": "..."}}.',
+        ),
+    ] = None,
 ) -> None:
     """Serve the JSON API (/v1), the OpenAPI document and the web page with uvicorn."""
     try:
@@ -56,16 +65,28 @@ def serve(
         from ..server.protocol import uvicorn_options
     except ModuleNotFoundError as exc:
         missing_extra(exc, "serve", "server")
+    from ..server.access import load_tokens
+
+    try:
+        tokens = None if tokens_file is None else load_tokens(tokens_file)
+    except EffectHostError as exc:
+        fail(exc.code, exc.message)
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
     with_host(url, _noop)
     token = admin_token or secrets.token_urlsafe(18)
     app = create_app(
-        url, admin_token=token, resolve_token=resolve_token, max_body_bytes=max_body_bytes
+        url,
+        admin_token=token,
+        resolve_token=resolve_token,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
     )
     shown = "<from EFFECTHOST_ADMIN_TOKEN>" if admin_token else token
     console.print(f"effecthost serving {url}", markup=False)
     console.print(f"  page: http://{host}:{port}/?token={shown}", markup=False)
-    console.print(f"  api:  http://{host}:{port}/v1/openapi.json", markup=False)
+    console.print(f"  api:  http://{host}:{port}/v1/openapi.json (docs: /v1/docs)", markup=False)
+    if tokens:
+        console.print(f"  operator tokens: {', '.join(sorted(tokens))}", markup=False)
     # JSON answers from the protocol layer too, and deadlines for request heads (bodies: the app)
     uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options())
 

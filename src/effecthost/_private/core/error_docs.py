@@ -87,6 +87,7 @@ DESCRIPTIONS: dict[str, str] = {
     "postgres_payload_too_large": "PostgreSQL: an envelope, outcome or resolution exceeds the documented size limit.",
     "session_unknown": "an operator revoked a session nothing was ever recorded for (a typo would leave a permanent tombstone); pass force to revoke it anyway.",
     "session_live": "an operator retired the journal of a session that is still live (a turn not ended, an effect in progress or a wait outstanding); pass force to retire it anyway.",
+    "server_unreachable": "the command line (--server) could not reach the service: refused, timed out, not HTTP.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

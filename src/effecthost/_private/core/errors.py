@@ -117,6 +117,7 @@ class ErrorCode(enum.StrEnum):
     # the operator console (CLI, HTTP): safeguards
     SESSION_UNKNOWN = "session_unknown"
     SESSION_LIVE = "session_live"
+    SERVER_UNREACHABLE = "server_unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +218,7 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.POSTGRES_PAYLOAD_TOO_LARGE: CodeTraits(413, False),
     ErrorCode.SESSION_UNKNOWN: CodeTraits(404, False),
     ErrorCode.SESSION_LIVE: CodeTraits(409, False),
+    ErrorCode.SERVER_UNREACHABLE: _UNAVAILABLE,
 }
 
 
