@@ -347,6 +347,9 @@ NOT_400 = {
     "memory_await_event_store": 503,
     "sqlite_await_event_store": 503,
     "postgres_await_event_store": 503,
+    "session_unknown": 404,
+    "session_live": 409,
+    "server_unreachable": 503,
 }
 
 
