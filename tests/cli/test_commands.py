@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,19 @@ async def test_conformance_runs_the_kit_and_reports(tmp_path: Path) -> None:
     assert report["passed"] is True
     names = {r["name"] for r in report["results"]}
     assert {"effect_host_await_events", "journal_store_lists_effects_in_pages"} <= names
+    # it ran beside the given file, not in it, and left nothing behind
+    assert os.listdir(tmp_path) == []
+
+
+async def test_conformance_leaves_the_users_database_as_it_was(db_url: str, host: DurableEffectHost) -> None:
+    await record_step(host, ExecutionScope.turn("mine", "t"), "step")
+    before = [s.session_id for s in await host.browser.list_sessions(limit=1000)]
+    result = await cli("conformance", db_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert [s.session_id for s in await host.browser.list_sessions(limit=1000)] == before == ["mine"]
+    assert await host.query_turns() == []
+    folder = os.path.dirname(db_url[len("sqlite:///") :])
+    assert not [name for name in os.listdir(folder) if "conformance" in name]
 
 
 async def test_tables_show_hostile_ids_as_escaped_text(db_url: str, host: DurableEffectHost) -> None:

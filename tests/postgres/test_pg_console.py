@@ -68,3 +68,19 @@ async def test_migrate_check_prints_one_error(pg_url: str) -> None:
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
     assert "internal_error" not in result.output
+
+
+async def test_conformance_runs_in_a_throwaway_schema_and_drops_it(
+    make_host: HostMaker, pg_url: str, pg_schema: str
+) -> None:
+    from pg_support import admin
+
+    url = schema_url(pg_url, pg_schema)
+    host = await make_host()
+    result = await cli("conformance", url, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["passed"] is True
+    assert await host.browser.list_sessions(limit=10) == []  # nothing written in the given schema
+    async with await admin(pg_url) as conn:
+        cur = await conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'effecthost_kit_%'")
+        assert (await cur.fetchone() or [1])[0] == 0
