@@ -12,6 +12,7 @@ Public and free of any web framework or terminal import, like :mod:`effecthost.v
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from typing import Any
@@ -174,6 +175,31 @@ async def inbox(
     return {"waits": waits, "next": None if last is None else encode_cursor(last.cursor)}
 
 
+# ---- the change feed ------------------------------------------------------------------------
+
+
+_LIVE = (TurnStatus.PENDING, TurnStatus.RUNNING, TurnStatus.WAITING, TurnStatus.SLEEPING)
+
+
+async def changes(host: DurableEffectHost) -> dict[str, Any]:
+    """A token that changes whenever a turn starts, changes state or ends, or a wait comes or
+    goes: a page polls it and re-reads its view only when it moved. It reads live state only (the
+    turns not ended, through the status index; the unanswered waits, through their partial index),
+    never the history that piles up behind it."""
+    live: list[TurnInfo] = []
+    for status in _LIVE:
+        live += await host.query_turns(status=status, limit=MAX_SCAN)
+    newest = await host.query_turns(limit=1)
+    waits = await host.list_await_events(pending=True, limit=MAX_SCAN)
+    state = [
+        sorted((t.session_id, t.turn_id, str(t.status), t.updated_at_ms) for t in live),
+        [(t.session_id, t.turn_id, t.created_at_ms) for t in newest],
+        sorted(w.key.key_id for w in waits),
+    ]
+    digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return {"token": digest.hexdigest()[:24], "live_turns": len(live), "pending_waits": len(waits)}
+
+
 # ---- sessions, with safeguards ----------------------------------------------------------------
 
 
@@ -237,6 +263,7 @@ async def cancel_waits(host: DurableEffectHost, session_id: str, *, by: str | No
 
 __all__ = [
     "cancel_waits",
+    "changes",
     "decode_cursor",
     "encode_cursor",
     "inbox",

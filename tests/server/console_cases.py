@@ -79,6 +79,10 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         serve_in_process(app) as client,
         Worker(host, TURNS, suspend_after_s=0.05, poll_interval_s=0.05),
     ):
+        # ---- the change feed: still while nothing changes, moves when a turn starts
+        quiet = (await client.get("/v1/changes", headers=VIEWER)).json()
+        assert (await client.get("/v1/changes", headers=VIEWER)).json() == quiet
+
         # ---- start by name, idempotent by turn id
         body = {"name": "console-approval", "session_id": f"{run}-a", "turn_id": "t1", "input": {"amount": 5}}
         first = await client.post("/v1/turns", json=body, headers=OPS)
@@ -87,6 +91,8 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert (again.status_code, again.json()["created"]) == (200, False)
         other = await client.post("/v1/turns", json={**body, "input": {"amount": 6}}, headers=OPS)
         assert (other.status_code, other.json()["code"]) == (409, "turn_start_conflict")
+        moved = (await client.get("/v1/changes", headers=VIEWER)).json()
+        assert moved["token"] != quiet["token"] and moved["live_turns"] >= 1
         keyed = await client.post(
             "/v1/turns",
             json={"name": "console-approval", "session_id": f"{run}-b", "input": {"amount": 7}},
@@ -268,6 +274,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/turns", "viewer"),
     ("GET", "/v1/turn?session_id=s&turn_id=t", "viewer"),
     ("GET", "/v1/waits", "viewer"),
+    ("GET", "/v1/changes", "viewer"),
     ("POST", "/v1/turns", "admin"),
     ("POST", "/v1/turns/cancel", "admin"),
     ("POST", "/v1/turns/resume", "admin"),

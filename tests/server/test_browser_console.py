@@ -119,7 +119,13 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                 card_b = page.locator(f".wait-card[data-session='{run}-b']")
                 await card_b.locator("input[name=reason]").fill("over the limit")
                 await card_b.locator("button.reject").click()
-                await _ended(host, f"{run}-b", "t2", "completed")
+                try:
+                    await _ended(host, f"{run}-b", "t2", "completed")
+                except AssertionError:
+                    said = await page.evaluate(
+                        "() => [document.getElementById('flash').textContent, [...document.querySelectorAll('.wait-card')].map(c => c.dataset.session + ':' + c.querySelector('.result').textContent)]"
+                    )
+                    raise AssertionError(said) from None
                 info_b = await host.get_turn(f"{run}-b", "t2")
                 assert (
                     info_b is not None and info_b.result["answer"]["payload"]["message"] == "over the limit"
@@ -134,12 +140,14 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
 
                 # cancel the waiting turn c, with confirmation
                 await page.goto(f"{base}/#/turn?session={run}-c&turn=t3")
+                await until(page, "() => document.getElementById('turn-name').textContent.endsWith('/ t3')")
                 await until(page, "() => !document.getElementById('turn-cancel').disabled")
                 await page.click("#turn-cancel")
                 await _ended(host, f"{run}-c", "t3", "cancelled")
 
                 # fork the failed turn f from its first effect: the fork completes
                 await page.goto(f"{base}/#/turn?session={run}-f&turn=t4")
+                await until(page, "() => document.getElementById('turn-name').textContent.endsWith('/ t4')")
                 await until(page, "() => document.querySelector('#turn-error [role=alert]') !== null")
                 assert "turn_step_failed" in await page.locator("#turn-error").inner_text()
                 await page.click("#turn-fork")
@@ -160,6 +168,27 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                 await until(
                     page,
                     "() => document.querySelector(\"#sessions tbody tr[data-session='old-000']\") !== null",
+                )
+
+                # live: with nothing changing the page polls only the change feed; a turn started
+                # elsewhere shows up without a reload
+                await page.goto(f"{base}/#/turns")
+                await until(page, "() => document.querySelectorAll('#turns tbody tr').length >= 4")
+                reads: list[str] = []
+                page.on(
+                    "request",
+                    lambda r: (
+                        reads.append(r.url.split("/v1/")[-1].split("?")[0]) if "/v1/" in r.url else None
+                    ),
+                )
+                await page.wait_for_timeout(4500)
+                assert set(reads) == {"changes"}, reads
+                await host.start_turn(
+                    "console-approval", session_id=f"{run}-live", turn_id="t9", input={"amount": 1}
+                )
+                await until(
+                    page,
+                    f"() => document.querySelector(\"#turns tbody tr[data-session='{run}-live']\") !== null",
                 )
 
                 # 400 px wide: nothing sticks out sideways

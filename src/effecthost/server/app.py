@@ -74,6 +74,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/v1/turns/resume", console.resume_turn, methods=["POST"]),
         Route("/v1/turns/fork", console.fork_turn, methods=["POST"]),
         Route("/v1/waits", console.list_waits, methods=["GET"]),
+        Route("/v1/changes", console.changes, methods=["GET"]),
     ]
 
 

@@ -121,3 +121,9 @@ async def list_waits(request: Request) -> JSONResponse:
         limit=int_param(request, "limit", 50, 1, MAX_LIMIT),
     )
     return JSONResponse(body)
+
+
+async def changes(request: Request) -> JSONResponse:
+    """The cheap change feed: a token that moves when live turns or waits change."""
+    require(request, "viewer")
+    return JSONResponse(await operations.changes(host_of(request)))

@@ -252,6 +252,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": True,
     },
     "Waits": _object({"waits": {"type": "array", "items": _ref("Wait")}, "next": _NULLABLE_STR}),
+    "Changes": _object({"token": _STR, "live_turns": _INT, "pending_waits": _INT}),
     "Health": _object({"status": _STR}),
     "Ready": _object({"status": _STR, "backend": _STR}),
 }
@@ -411,6 +412,14 @@ PATHS.update(
         "/v1/turns/fork": _turn_action(
             "fork a turn: keep its first `keep` effects, run the rest", "TurnFork", "TurnOnly", True
         ),
+        "/v1/changes": {
+            "get": {
+                "summary": "the change feed: a token that moves when a turn starts, changes state "
+                "or ends, or a wait comes or goes; poll it, re-read only on a change (role viewer)",
+                "security": _VIEWER,
+                "responses": _responses(_ref("Changes"), 401, 403, 503),
+            }
+        },
         "/v1/waits": {
             "get": {
                 "summary": "the inbox: unanswered waits across sessions, oldest first, with their "

@@ -196,6 +196,7 @@
       const out = await api("POST", "/v1/turns/" + action, { session_id: turn.session_id, turn_id: turn.turn_id });
       flash(action + " " + turn.turn_id + ": now " + out.turn.status, "ok");
       live.turnKey = null;
+      live.changes = null;
       await refresh();
     } catch (e) { flash(e.message, "error"); }
   }
@@ -231,6 +232,7 @@
         flash(what + " " + (w.name || "wait") + ": " + out.status, "ok");
         result.textContent = out.status;
         live.inboxTokens = null;
+        live.changes = null;
         await refresh();
       } catch (e) { result.textContent = e.message; flash(e.message, "error"); }
     };
@@ -262,12 +264,14 @@
     const query = new URLSearchParams({ limit: "100" });
     if (params.get("after")) query.set("after", params.get("after"));
     const data = await api("GET", "/v1/waits?" + query.toString());
-    document.getElementById("inbox-count").textContent = data.waits.length ? String(data.waits.length) + (data.next ? "+" : "") : "";
     if (live.view !== "inbox") return;
     const tokens = data.waits.map((w) => w.token).join(",");
-    if (tokens === live.inboxTokens) return;  // unchanged: keep typed reasons
+    if (tokens === live.inboxTokens) return;  // unchanged
     live.inboxTokens = tokens;
-    document.getElementById("inbox").replaceChildren(...data.waits.map(inboxCard));
+    // keyed by wait: a card still listed is kept as it is (with a reason being typed into it)
+    const box = document.getElementById("inbox");
+    const kept = new Map([...box.children].map((card) => [card.dataset.keyId, card]));
+    box.replaceChildren(...data.waits.map((w) => kept.get(w.key_id) || inboxCard(w)));
     document.getElementById("no-inbox").hidden = data.waits.length > 0;
     const next = document.getElementById("inbox-next");
     next.hidden = !data.next;
@@ -290,8 +294,16 @@
 
   async function onRoute() {
     const { view, params } = route();
+    live.changes = null;  // a new view reads at once
     live.turnKey = null;
     live.inboxTokens = null;
+    if (view === "turn") {
+      // another turn: nothing of the previous one may stay on screen while this one loads
+      for (const id of ["turn-facts", "turn-error", "timeline"]) document.getElementById(id).replaceChildren();
+      document.getElementById("turn-name").textContent = "";
+      document.getElementById("turn-json").textContent = "";
+      live.turn = null;
+    }
     show(view);
     if (view === "sessions") {
       const session = params.get("session");
@@ -299,12 +311,24 @@
       else await window.refresh();  // app.js's refresh: the sessions view
       return;
     }
+    await window.effecthostConsole.refresh();  // the feed's token is taken with the first read
+  }
+
+  // Live updates: one small read of live state every 2 s (/v1/changes); the view is read again
+  // only when its token moved (a turn started, changed state or ended, a wait came or went).
+  async function poll() {
+    const data = await api("GET", "/v1/changes");
+    document.getElementById("inbox-count").textContent = data.pending_waits ? String(data.pending_waits) : "";
+    if (data.token === live.changes) return;
+    live.changes = data.token;
     await refresh();
   }
 
   window.effecthostConsole = {
     sessionsShown: () => live.view === "sessions",
-    refresh,
+    refresh: async () => {
+      try { await poll(); } catch (e) { flash(e.status === 401 ? "The token was refused." : e.message, "error"); }
+    },
     sessionShown(sessionId) {
       // the session view's URL names the session, so a reload or a shared link opens it again
       const wanted = link("sessions", { session: sessionId });
