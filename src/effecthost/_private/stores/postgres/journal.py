@@ -38,7 +38,7 @@ _COLS = (
 )
 #: What reads select: the inserted columns and the run order the insert computed.
 _SELECTED = _COLS + ", seq"
-#: A new row's run order in its scope: one more than the scope's largest (a primary-key range).
+#: A new row's run order in its scope: one more than the scope's largest (one index seek).
 #: Two first claims in one scope committing at the same moment may share a number; listings
 #: break such ties by creation time and replay key.
 _NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM {s}.runtime_effect_replay WHERE scope_key = %s)"

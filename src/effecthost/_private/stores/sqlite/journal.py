@@ -47,8 +47,9 @@ _COLUMNS = (
 )
 #: What reads select: the inserted columns and the run order the insert computed.
 _SELECTED = _COLUMNS + ", seq"
-#: A new row's run order in its scope: one more than the scope's largest (a primary-key range
-#: read in the same statement, so under SQLite's single writer no two rows of a scope share one).
+#: A new row's run order in its scope: one more than the scope's largest (one seek in the
+#: ``effect_journal_seq`` index, in the same statement, so under SQLite's single writer no two
+#: rows of a scope share one).
 _NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM effect_journal WHERE scope_key = ?)"
 _FENCE = (
     "scope_key = ? AND replay_key = ? AND envelope_hash = ? AND lease_owner = ? AND lease_token = ?"

@@ -154,7 +154,7 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
     they ran rather than by replay key; and records who resolved a wait (``resolved_by``: an
     operator token's name, "webhook", ...) with a partial index of the unresolved waits (the
     operators' inbox across sessions). Old rows get their order from (creation time, key), the
-    best the file knows; no index is added (a scope's rows are a primary-key range)."""
+    best the file knows. The ``(scope_key, seq)`` index makes the next number one seek."""
     conn.execute("ALTER TABLE effect_journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
     conn.execute(
         "UPDATE effect_journal SET seq = ranked.n FROM (SELECT scope_key AS s, replay_key AS r,"
@@ -162,6 +162,8 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
         " FROM effect_journal) AS ranked"
         " WHERE effect_journal.scope_key = ranked.s AND effect_journal.replay_key = ranked.r"
     )
+    # the run order's next number is one seek (max(seq) of a scope), not a scan of the scope's rows
+    conn.execute("CREATE INDEX effect_journal_seq ON effect_journal(scope_key, seq)")
     conn.execute("ALTER TABLE await_event_waits ADD COLUMN resolved_by TEXT")
     # the inbox: unresolved waits across sessions, oldest first (resolved rows leave the index)
     conn.execute(
