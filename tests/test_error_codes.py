@@ -355,6 +355,9 @@ NOT_400 = {
     "agent_tool_error": 422,
     "model_unavailable": 503,
     "model_response_invalid": 422,
+    "session_unknown": 404,
+    "session_live": 409,
+    "server_unreachable": 503,
 }
 
 

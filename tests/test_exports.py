@@ -23,6 +23,7 @@ EXPORTS: dict[str, list[str]] = {
         "AwaitEvent",
         "AwaitEventKey",
         "AwaitEventOutcome",
+        "AwaitEventRecord",
         "CancelToken",
         "Clock",
         "CodeTraits",

@@ -37,6 +37,7 @@ from ._private.lifecycle.model import TurnStatus
 from ._private.runtime.controller import JournalController
 from ._private.runtime.durable import DurableEffectHost
 from ._private.runtime.inline import InlineEffectHost
+from ._private.runtime.operators import AwaitEventRecord
 from ._private.runtime.recording import RecordingEffectHost, RecordingEffectHostRecord
 from ._private.runtime.registry import open_host
 from ._private.runtime.turn_control import TurnHandle, TurnInfo
@@ -52,6 +53,7 @@ __all__ = [
     "AwaitEvent",
     "AwaitEventKey",
     "AwaitEventOutcome",
+    "AwaitEventRecord",
     "CancelToken",
     "Clock",
     "CodeTraits",

@@ -73,6 +73,7 @@ def effect_view(row: JournalRow) -> dict[str, Any]:
         "scope_key": row.scope_key,
         "replay_key": row.replay_key,
         "effect_id": row.effect_id,
+        "seq": row.seq,
         "kind": row.effect_kind,
         "status": row.status,
         "envelope_hash": row.envelope_hash,

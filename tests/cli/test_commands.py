@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ async def test_cancel_revoke_and_retire(db_url: str, host: DurableEffectHost) ->
 async def test_destructive_commands_ask_first(db_url: str) -> None:
     declined = await cli("journal", "retire", "s", "--url", db_url)  # no input: not confirmed
     assert declined.exit_code == 1
-    assert "Aborted" in declined.output
+    assert "aborted: not confirmed: nothing was done" in declined.output
 
 
 async def test_migrate_and_check(tmp_path: Path) -> None:
@@ -142,6 +143,19 @@ async def test_conformance_runs_the_kit_and_reports(tmp_path: Path) -> None:
     assert report["passed"] is True
     names = {r["name"] for r in report["results"]}
     assert {"effect_host_await_events", "journal_store_lists_effects_in_pages"} <= names
+    # it ran beside the given file, not in it, and left nothing behind
+    assert os.listdir(tmp_path) == []
+
+
+async def test_conformance_leaves_the_users_database_as_it_was(db_url: str, host: DurableEffectHost) -> None:
+    await record_step(host, ExecutionScope.turn("mine", "t"), "step")
+    before = [s.session_id for s in await host.browser.list_sessions(limit=1000)]
+    result = await cli("conformance", db_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert [s.session_id for s in await host.browser.list_sessions(limit=1000)] == before == ["mine"]
+    assert await host.query_turns() == []
+    folder = os.path.dirname(db_url[len("sqlite:///") :])
+    assert not [name for name in os.listdir(folder) if "conformance" in name]
 
 
 async def test_tables_show_hostile_ids_as_escaped_text(db_url: str, host: DurableEffectHost) -> None:

@@ -33,6 +33,14 @@ COMMANDS = [
     ["conformance"],
     ["demo"],
     ["worker"],
+    ["turns", "list"],
+    ["turns", "show"],
+    ["turns", "start"],
+    ["turns", "cancel"],
+    ["turns", "resume"],
+    ["turns", "fork"],
+    ["waits", "list"],
+    ["waits", "resolve"],
 ]
 
 

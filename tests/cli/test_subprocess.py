@@ -32,6 +32,7 @@ def effecthost(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 def test_read_command_prints_json_and_exits_0(db_url: str) -> None:
+    assert effecthost("migrate", "--url", db_url).returncode == 0  # creates the database
     done = effecthost("journal", "sessions", "--json", env={"EFFECTHOST_URL": db_url})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["sessions"] == []
@@ -50,6 +51,7 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_python_m_effecthost_is_the_command_line(db_url: str) -> None:
+    assert effecthost("migrate", "--url", db_url).returncode == 0  # creates the database
     done = subprocess.run(
         [sys.executable, "-m", "effecthost", "journal", "sessions", "--json", "--url", db_url],
         capture_output=True, text=True, check=False,

@@ -33,14 +33,23 @@ async def test_a_version_2_schema_is_migrated_on_open_and_keeps_its_journal(
         patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[: TURNS_VERSION - 1])
         patched.setattr(schema, "LATEST_VERSION", TURNS_VERSION - 1)
         old = await make_host()
-        for i in range(3):
-            out = await old.scoped(SCOPE).controller.execute_effect(
-                step_envelope("migrate-session", "migrate-turn", f"step-{i}", i),
-                LocalExecutor.durable_step(lambda v: {"n": v}),
-            )
-            assert out.into_durable_step() == {"n": i}
         old_secret = await old.await_coordinator.secret()
         await old.aclose()
+    async with await admin(pg_url) as conn:
+        # journal rows as an effecthost at version 2 wrote them (its columns, no later ones)
+        for i in range(3):
+            envelope = step_envelope("migrate-session", "migrate-turn", f"step-{i}", i)
+            await conn.execute(
+                f'INSERT INTO "{pg_schema}".runtime_effect_replay (scope_key, replay_key, session_id,'
+                " envelope_hash, envelope_json, status, outcome_json, created_at_ms, updated_at_ms,"
+                " effect_kind, effect_id) VALUES (%s, %s, %s, %s, %s, 'completed', %s, %s, %s,"
+                " 'durable_step', %s)",
+                (
+                    SCOPE.journal_key(), f"step-{i}", "migrate-session", envelope.stable_hash(),
+                    envelope.canonical_json(), f'{{"type":"durable_step","value":{{"n":{i}}}}}',
+                    i, i, f"step-{i}",
+                ),
+            )  # fmt: skip
     assert "turn_records" not in await _tables(pg_url, pg_schema)
     async with await admin(pg_url) as conn:
         cur = await conn.execute(f'SELECT max(version) FROM "{pg_schema}".schema_versions')

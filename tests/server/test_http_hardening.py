@@ -102,6 +102,10 @@ def test_every_integer_parameter_is_bounded_both_ways() -> None:
         ("/v1/sessions", "offset"),
         ("/v1/effects", "limit"),
         ("/v1/effects", "offset"),
+        ("/v1/turns", "limit"),
+        ("/v1/turns", "since_ms"),
+        ("/v1/turns", "until_ms"),
+        ("/v1/waits", "limit"),
     }
     for path, param, _ in found:
         schema = param["schema"]

@@ -58,7 +58,23 @@ def test_generated_requests_never_get_a_5xx(case: schemathesis.Case, live_url: s
     for headers in ({"Authorization": f"Bearer {ADMIN}"}, {}):
         response = case.call(base_url=live_url, headers=headers)
         assert response.status_code < 500, (case.method, case.formatted_path, response.text)
+        if case.formatted_path == "/v1/docs" and response.status_code == 200:
+            assert response.headers["content-type"][0].startswith("text/html")  # the rendered page
+            continue
         assert response.headers["content-type"][0].startswith("application/json")
         body = response.json()
         if response.status_code >= 400:
             assert set(body) == {"code", "message"}
+
+
+async def test_the_docs_page_renders_every_operation_without_scripts(client: httpx.AsyncClient) -> None:
+    page = await client.get("/v1/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "<script" not in text
+    links = re.findall(r'(?:href|src)="([^"]*)"', text)
+    assert links and all(link.startswith(("/", "#")) for link in links)  # nothing off this server
+    for path, ops in openapi_document()["paths"].items():
+        for method in ops:
+            assert f'<span class="method">{method.upper()}</span> <code>{path}</code>' in text
+    assert 'id="schema-Turn"' in text

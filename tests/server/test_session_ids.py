@@ -60,11 +60,15 @@ async def test_query_and_body_routes_act_on_exactly_the_named_session(
             body = {"session_id": session_id}
 
             cancelled = await client.post("/v1/sessions/cancel", json=body)
-            assert cancelled.json() == {"session_id": session_id, "status": "cancelled"}
+            assert cancelled.json() == {"session_id": session_id, "status": "cancelled", "cancelled": 1}
             assert (await turn.task).resolution == Resolution.CANCELLED  # type: ignore[attr-defined]
 
             revoked = await client.post("/v1/sessions/revoke", json=body)
-            assert revoked.json() == {"session_id": session_id, "status": "revoked"}
+            assert revoked.json() == {
+                "session_id": session_id,
+                "status": "revoked",
+                "pending_waits_revoked": 0,
+            }
             assert await _revoked(host, session_id)
 
             retired = await client.post("/v1/sessions/retire", json=body)
@@ -94,7 +98,7 @@ async def test_the_path_form_carries_dot_segments_only_percent_encoded(
             assert waits.json()["session_id"] == "evil/../victim"
             assert [w["token"] for w in waits.json()["await_events"]] == [turn.key.to_token()]
             cancelled = await client.post("/v1/sessions/evil%2F..%2Fvictim/cancel")
-            assert cancelled.json() == {"session_id": "evil/../victim", "status": "cancelled"}
+            assert cancelled.json() == {"session_id": "evil/../victim", "status": "cancelled", "cancelled": 1}
             assert (await turn.task).resolution == Resolution.CANCELLED  # type: ignore[attr-defined]
         assert not victim.task.done()
     finally:

@@ -76,7 +76,7 @@ async def test_a_body_the_route_never_reads_does_not_hold_the_connection(
             turn.task.cancel()
     assert response.status == 200
     assert response.headers["connection"] == "close"
-    assert response.json() == {"session_id": "s-unread", "status": "cancelled"}
+    assert response.json() == {"session_id": "s-unread", "status": "cancelled", "cancelled": 1}
 
 
 async def test_slow_and_idle_heads_are_cut_off(host_url: str, host: DurableEffectHost) -> None:

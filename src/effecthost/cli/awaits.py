@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import AwaitEventKey, EffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
+from .. import (
+    AwaitEventKey,
+    DurableEffectHost,
+    EffectHost,
+    EffectHostError,
+    ErrorCode,
+    Resolution,
+    ResolveOutcome,
+    operations,
+)
 from ..views import await_key_view
 from .common import (
     DEFAULT_URL,
@@ -44,7 +53,7 @@ def list_waits(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: Js
     async def body(host: EffectHost) -> list[dict[str, Any]]:
         return [await_key_view(k) for k in await host.list_outstanding_await_event_keys(session_id)]
 
-    waits = with_await_host(url, body)
+    waits = with_await_host(url, body, read=True)
     if as_json:
         emit_json({"session_id": session_id, "await_events": waits})
         return
@@ -70,7 +79,7 @@ def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = Fa
     async def body(host: EffectHost) -> Resolution | None:
         return await host.peek_await_event(key)
 
-    terminal = with_await_host(url, body)
+    terminal = with_await_host(url, body, read=True)
     view = {
         "status": "pending" if terminal is None else "resolved",
         "resolution": None if terminal is None else terminal.to_json(),
@@ -83,7 +92,7 @@ def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = Fa
         console.print(f"resolved: {json.dumps(terminal.to_json())}", markup=False)
 
 
-def _resolution(ok: str | None, err: str | None, message: str, raw: str | None) -> Resolution:
+def resolution_of(ok: str | None, err: str | None, message: str, raw: str | None) -> Resolution:
     given = [name for name, value in (("--ok", ok), ("--err", err), ("--resolution", raw)) if value]
     if len(given) != 1:
         raise typer.BadParameter("give exactly one of --ok JSON, --err CODE or --resolution JSON")
@@ -101,7 +110,9 @@ def _resolution(ok: str | None, err: str | None, message: str, raw: str | None) 
 def resolve(
     token: TokenArg,
     url: UrlOption = DEFAULT_URL,
-    ok: Annotated[str | None, typer.Option("--ok", help="Resolve ok with this JSON payload.")] = None,
+    ok: Annotated[
+        str | None, typer.Option("--ok", help="Resolve ok with this JSON payload (@file, - for stdin).")
+    ] = None,
     err: Annotated[str | None, typer.Option("--err", help="Resolve with this error code.")] = None,
     message: Annotated[str, typer.Option("--message", help="Message of an --err resolution.")] = "",
     raw: Annotated[
@@ -110,10 +121,12 @@ def resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve an await event (first writer wins). Exit 1 when the key is unknown or revoked."""
-    resolution = _resolution(ok, err, message, raw)
+    resolution = resolution_of(ok, err, message, raw)
     key = _key(token)
 
     async def body(host: EffectHost) -> ResolveOutcome:
+        if isinstance(host, DurableEffectHost):  # an engine host keeps no who-resolved record
+            return await host.resolve_await_event(key, resolution, resolved_by="cli")
         return await host.resolve_await_event(key, resolution)
 
     outcome = with_await_host(url, body)
@@ -128,14 +141,23 @@ def resolve(
 
 
 @await_app.command("cancel")
-def cancel(session_id: SessionArg, url: UrlOption = DEFAULT_URL) -> None:
+def cancel(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Cancel-sweep a session: its pending waits resolve cancelled; the session stays usable."""
 
-    async def body(host: EffectHost) -> None:
-        await host.cancel_await_events_for_session(session_id)
+    async def body(host: EffectHost) -> dict[str, Any]:
+        if isinstance(host, DurableEffectHost):
+            return await operations.cancel_waits(host, session_id, by="cli")
+        await host.cancel_await_events_for_session(session_id)  # an engine host: no count
+        return {"session_id": session_id, "cancelled": None}
 
-    with_await_host(url, body)
-    console.print(f"cancelled the pending await events of session {session_id!r}", markup=False)
+    done = with_await_host(url, body)
+    if as_json:
+        emit_json(done)
+    else:
+        count = done["cancelled"]
+        what = "the" if count is None else f"{count}"
+        plural = "" if count == 1 else "s"
+        console.print(f"cancelled {what} pending await event{plural} of session {session_id!r}", markup=False)
 
 
 @session_app.command("revoke")
@@ -143,16 +165,32 @@ def revoke(
     session_id: SessionArg,
     url: UrlOption = DEFAULT_URL,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Revoke even a session nothing was ever recorded for.")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Revoke every await event of a session, permanently (a tombstone)."""
+    """Revoke every await event of a session, permanently (a tombstone). A session with no
+    record at all is refused unless --force: a mistyped id would keep its tombstone forever."""
     if not yes:
         typer.confirm(f"Permanently revoke the await events of session {session_id!r}?", abort=True)
 
-    async def body(host: EffectHost) -> None:
-        await host.revoke_await_events_for_session(session_id)
+    async def body(host: EffectHost) -> dict[str, Any]:
+        if isinstance(host, DurableEffectHost):
+            return await operations.revoke_session(host, session_id, force=force)
+        await host.revoke_await_events_for_session(session_id)  # an engine host: no count
+        return {"session_id": session_id, "pending_waits_revoked": None}
 
-    with_await_host(url, body)
-    console.print(f"revoked session {session_id!r}", markup=False)
+    done = with_await_host(url, body)
+    if as_json:
+        emit_json(done)
+    elif done["pending_waits_revoked"] is None:
+        console.print(f"revoked session {session_id!r}", markup=False)
+    else:
+        console.print(
+            f"revoked session {session_id!r} ({done['pending_waits_revoked']} pending waits revoked)",
+            markup=False,
+        )
 
 
 __all__ = ["await_app", "run", "session_app"]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -37,7 +39,13 @@ JsonOption = Annotated[
 ]
 
 console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+
+
+class Mode:
+    """How this invocation reports: ``--json`` anywhere on the line makes errors JSON too."""
+
+    json = False
 
 
 def printable(value: object) -> str:
@@ -54,9 +62,18 @@ def cell(value: object) -> Text:
     return Text(printable(value))
 
 
+def report_error(code: str, message: str) -> None:
+    """``code: message`` on stderr, or with ``--json`` the object ``{"code", "message"}`` on
+    stdout (where a script reading ``--json`` output looks)."""
+    if Mode.json:
+        emit_json({"code": str(code), "message": message})
+    else:
+        err_console.print(printable(f"{code}: {message}"), markup=False)
+
+
 def fail(code: str, message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
-    """Print ``code: message`` on stderr and exit; never a traceback."""
-    err_console.print(printable(f"{code}: {message}"), markup=False)
+    """Report the error and exit; never a traceback."""
+    report_error(code, message)
     raise typer.Exit(exit_code)
 
 
@@ -65,6 +82,8 @@ def run(coro: Awaitable[T]) -> T:
 
     ``EFFECTHOST_DEBUG=1`` lets unexpected exceptions through, for bug reports.
     """
+    # The connection pool logs each failed attempt; the command reports the failure once, coded.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except EffectHostError as exc:
@@ -79,7 +98,19 @@ def run(coro: Awaitable[T]) -> T:
         fail("internal_error", f"{type(exc).__name__}: {exc}")
 
 
-def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]]) -> T:
+def must_exist(url: str) -> None:
+    """Read commands never create a database: a SQLite path that does not exist is an error
+    (a mistyped path would otherwise leave an empty database behind)."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).exists():
+            fail("host_url_invalid", f"no database at {path} (read commands never create one)")
+
+
+def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]], *, read: bool = False) -> T:
+    if read:
+        must_exist(url)
+
     async def go() -> T:
         async with await open_host(url) as host:
             return await body(host)
@@ -87,13 +118,16 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]]) -> T:
     return run(go())
 
 
-def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]]) -> T:
+def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, read: bool = False) -> T:
     """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
     (the Restate engine's deployment-side host: the ``restate`` extra and
     ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md)."""
+    engine = url.startswith(("restate://", "restate+"))
+    if read and not engine:
+        must_exist(url)
 
     async def go() -> T:
-        if url.startswith(("restate://", "restate+")):
+        if engine:
             from ..engines.restate import open_restate_host
 
             async with open_restate_host(url) as restate_host:
@@ -115,6 +149,15 @@ def when(ms: int | None) -> str:
 
 
 def parse_json_option(text: str, option: str) -> Any:
+    """JSON given inline, ``@path`` (read from a file) or ``-`` (read from stdin)."""
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text("utf-8")
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise typer.BadParameter(f"cannot read {text[1:]}: {reason}", param_hint=option) from None
     try:
         return json.loads(text)
     except ValueError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import DurableEffectHost, JournalRetirement
+from .. import DurableEffectHost, operations
 from ..views import effect_view, scope_view, session_view
 from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, when, with_host
 
@@ -27,7 +27,7 @@ def sessions(
     async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
         return [session_view(s) for s in await host.browser.list_sessions(limit, offset)]
 
-    rows = with_host(url, body)
+    rows = with_host(url, body, read=True)
     if as_json:
         emit_json({"sessions": rows, "limit": limit, "offset": offset})
         return
@@ -87,7 +87,7 @@ def show(
             out.append(view)
         return out
 
-    scopes = with_host(url, body)
+    scopes = with_host(url, body, read=True)
     if as_json:
         emit_json({"session_id": session_id, "scopes": scopes})
         return
@@ -119,14 +119,20 @@ def retire(
     session_id: Annotated[str, typer.Argument(help="The session whose journal rows to delete.")],
     url: UrlOption = DEFAULT_URL,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retire even a live session (its running turn breaks).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete every journal row of a session (turn, drain and delete scopes)."""
+    """Delete every journal row of a session (turn, drain and delete scopes). A live session (a
+    turn not ended, an effect in progress, a wait outstanding) is refused unless --force."""
     if not yes:
         typer.confirm(f"Delete the journal of session {session_id!r}?", abort=True)
 
     async def body(host: DurableEffectHost) -> int:
-        return await host.retire_effect_journal(JournalRetirement.session(session_id))
+        done = await operations.retire_session(host, session_id, force=force)
+        retired: int = done["retired_rows"]
+        return retired
 
     count = with_host(url, body)
     if as_json:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import typer
 from rich.table import Table
 
-from .. import DurableEffectHost, open_host
+from .. import DurableEffectHost, EffectHostError, open_host
 from ..store import check_schema
 from . import missing_extra
 from .common import (
@@ -45,9 +49,16 @@ def serve(
             help="If set, resolving and peeking also need this bearer token.",
         ),
     ] = None,
-    max_body_bytes: Annotated[
-        int, typer.Option(min=1, help="Request body size limit.")
-    ] = 1_048_576,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Request body size limit.")] = 1_048_576,
+    tokens_file: Annotated[
+        str | None,
+        typer.Option(
+            "--tokens-file",
+            envvar="EFFECTHOST_TOKENS_FILE",
+            show_envvar=True,
+            help='Named operator tokens: {"name": {"role": "viewer|resolver|admin", "token": "..."}}.',
+        ),
+    ] = None,
     log_format: LogFormatOption = LogFormat.TEXT,
     log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
@@ -60,17 +71,29 @@ def serve(
         from ..server.protocol import uvicorn_options
     except ModuleNotFoundError as exc:
         missing_extra(exc, "serve", "server")
+    from ..server.access import load_tokens
+
+    try:
+        tokens = None if tokens_file is None else load_tokens(tokens_file)
+    except EffectHostError as exc:
+        fail(exc.code, exc.message)
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
     with_host(url, _noop)
     configure_logging(log_format, log_level)
     token = admin_token or secrets.token_urlsafe(18)
     app = create_app(
-        url, admin_token=token, resolve_token=resolve_token, max_body_bytes=max_body_bytes
+        url,
+        admin_token=token,
+        resolve_token=resolve_token,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
     )
     shown = "<from EFFECTHOST_ADMIN_TOKEN>" if admin_token else token
     console.print(f"effecthost serving {url}", markup=False)
     console.print(f"  page: http://{host}:{port}/?token={shown}", markup=False)
-    console.print(f"  api:  http://{host}:{port}/v1/openapi.json", markup=False)
+    console.print(f"  api:  http://{host}:{port}/v1/openapi.json (docs: /v1/docs)", markup=False)
+    if tokens:
+        console.print(f"  operator tokens: {', '.join(sorted(tokens))}", markup=False)
     # JSON answers from the protocol layer too, and deadlines for request heads (bodies: the app)
     uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options())
 
@@ -112,10 +135,15 @@ def conformance(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the conformance kit against a host URL and print a report (exit 1 on any failure)."""
+    """Run the conformance kit against a host URL's backend and print a report (exit 1 on any
+    failure). It runs in a throwaway file, schema or substrate beside the given one and removes it
+    after: the given database is not written."""
     from ..testing.conformance import Capabilities, run_all
 
-    host_url = target or url
+    given = target or url
+    # The kit writes sessions (some failing on purpose), tombstones and turn records: it runs in a
+    # throwaway place beside the given one (same backend, server and filesystem), removed after.
+    host_url, cleanup = throwaway(given)
     # Every vector gets host objects over this one substrate: the durable and cold-instance
     # vectors need that, and each vector picks fresh session ids so they do not collide.
     caps = Capabilities(durable_journal=True, cold_instances=True, journal_store=True)
@@ -123,7 +151,12 @@ def conformance(
     async def make() -> Any:
         return await open_host(host_url)
 
-    report = run(run_all(make, caps))
+    try:
+        report = run(run_all(make, caps))
+    finally:
+        cleanup()
+    host_url = given
+
     rows: list[dict[str, Any]] = [
         {"name": r.name, "passed": r.passed, "seconds": round(r.seconds, 4), "error": r.error}
         for r in report.results
@@ -140,6 +173,59 @@ def conformance(
     if not report.passed:
         failed = sum(not r["passed"] for r in rows)
         fail("conformance_failed", f"{failed} of {len(rows)} vectors failed", EXIT_ERROR)
+
+
+_PG_OWN_KEYS = (
+    "schema",
+    "pool_min_size",
+    "pool_max_size",
+    "pool_size",
+    "max_payload_bytes",
+    "connect_timeout_s",
+)
+
+
+def throwaway(url: str) -> tuple[str, Callable[[], None]]:
+    """A URL on the same backend where the kit may write freely, and how to remove it after:
+    a new SQLite file in the same directory, a new PostgreSQL schema on the same database, a new
+    memory substrate. Other schemes run where given (nothing to isolate them by)."""
+    tag = secrets.token_hex(6)
+    lowered = url.lower()
+
+    def nothing() -> None:
+        return None
+
+    if lowered.startswith("memory://"):
+        return f"memory://conformance-{tag}", nothing
+    if lowered.startswith("sqlite:///"):
+        base, _, query = url[len("sqlite:///") :].partition("?")
+        path = Path(base)
+        scratch = path.with_name(f".{path.stem or 'effecthost'}.conformance-{tag}.db")
+
+        def remove_file() -> None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(scratch) + suffix).unlink(missing_ok=True)
+            # <db>.wake/: the folder of the processes' wake-up sockets (empty once hosts closed)
+            shutil.rmtree(str(scratch) + ".wake", ignore_errors=True)
+
+        return "sqlite:///" + str(scratch) + (f"?{query}" if query else ""), remove_file
+    if lowered.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+        schema = f"effecthost_kit_{tag}"
+        kit_url = parts._replace(query=urlencode([*params, ("schema", schema)])).geturl()
+        kept = [(k, v) for k, v in params if k not in _PG_OWN_KEYS]
+        plain = parts._replace(query=urlencode(kept)).geturl()
+
+        def drop_schema() -> None:
+            import psycopg
+            from psycopg import sql
+
+            with psycopg.connect(plain, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+        return kit_url, drop_schema
+    return url, nothing
 
 
 def demo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -15,9 +15,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from .. import EffectHostError, ErrorCode, open_host
-from . import routes, sessions
+from . import console, docs, routes, sessions
+from .access import Access, require
 from .errors import HANDLERS, ApiError
-from .inputs import require_admin
 from .metrics import Metrics, metrics_or_none
 from .middleware import BodyDeadline, RequestLog, SecurityHeaders
 from .openapi import openapi_document
@@ -43,7 +43,7 @@ async def _openapi(_: Request) -> JSONResponse:
 
 
 async def _metrics(request: Request) -> Response:
-    require_admin(request)
+    require(request, "admin")
     metrics: Metrics | None = request.app.state.metrics
     if metrics is None:
         raise ApiError(
@@ -68,6 +68,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", routes.readyz, methods=["GET"]),
         Route("/v1/openapi.json", _openapi, methods=["GET"]),
+        Route("/v1/docs", docs.page, methods=["GET"]),
         Route("/v1/await-events", sessions.endpoint(sessions.waits, query), methods=["GET"]),
         Route("/v1/await-events/{token}", routes.peek, methods=["GET"]),
         Route("/v1/await-events/{token}/resolve", routes.resolve, methods=["POST"]),
@@ -82,6 +83,14 @@ def api_routes() -> list[BaseRoute]:
         Route(session + "/retire", sessions.endpoint(sessions.retire, path), methods=["POST"]),
         Route("/v1/scopes", routes.list_scopes, methods=["GET"]),
         Route("/v1/effects", routes.list_effects, methods=["GET"]),
+        Route("/v1/turns", console.list_turns, methods=["GET"]),
+        Route("/v1/turns", console.start_turn, methods=["POST"]),
+        Route("/v1/turn", console.get_turn, methods=["GET"]),
+        Route("/v1/turns/cancel", console.cancel_turn, methods=["POST"]),
+        Route("/v1/turns/resume", console.resume_turn, methods=["POST"]),
+        Route("/v1/turns/fork", console.fork_turn, methods=["POST"]),
+        Route("/v1/waits", console.list_waits, methods=["GET"]),
+        Route("/v1/changes", console.changes, methods=["GET"]),
     ]
 
 
@@ -90,30 +99,25 @@ def create_app(
     *,
     admin_token: str | None,
     resolve_token: str | None = None,
+    tokens: Mapping[str, tuple[str, str]] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     metrics: bool = True,
 ) -> Starlette:
     """An ASGI app that opens the host at startup and closes it at shutdown.
 
-    ``admin_token=None`` disables every admin route (403 ``admin_disabled``); ``resolve_token``
-    additionally guards resolve and peek. Bodies above ``max_body_bytes`` get 413; a body that has
+    ``admin_token=None`` (and no ``tokens``) disables every operator route (403
+    ``admin_disabled``); ``resolve_token`` additionally guards resolve and peek. ``tokens`` names
+    more operators: ``{name: (role, secret)}`` with role ``viewer``, ``resolver`` or ``admin``
+    (see access.py). Bodies above ``max_body_bytes`` get 413; a body that has
     not fully arrived ``body_timeout_s`` seconds after the request head gets 408. ``metrics``:
     serve ``GET /metrics`` (admin) when the Prometheus exporter is installed.
     """
     for name, token in (("admin_token", admin_token), ("resolve_token", resolve_token)):
         if token is not None and (not isinstance(token, str) or not token.strip()):
-            raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID, f"{name} must be a non-empty string"
-            )
-    if (
-        isinstance(max_body_bytes, bool)
-        or not isinstance(max_body_bytes, int)
-        or max_body_bytes < 1
-    ):
-        raise EffectHostError(
-            ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int"
-        )
+            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, f"{name} must be a non-empty string")
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "max_body_bytes must be a positive int")
 
     if (
         isinstance(body_timeout_s, bool)
@@ -125,6 +129,7 @@ def create_app(
         )
 
     meters = metrics_or_none() if metrics else None
+    access = Access(admin_token, resolve_token, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -155,7 +160,6 @@ def create_app(
     app.state.metrics = meters
     app.state.host = None
     app.state.host_url = host_url
-    app.state.admin_token = admin_token
-    app.state.resolve_token = resolve_token
+    app.state.access = access
     app.state.max_body_bytes = max_body_bytes
     return app

@@ -1,8 +1,7 @@
-"""Reading request bodies and parameters defensively: size limit, JSON, integers, auth."""
+"""Reading request bodies and parameters defensively: size limit, JSON, integers (auth: access.py)."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
@@ -13,6 +12,8 @@ from .errors import ApiError
 MAX_JSON_DEPTH_MESSAGE = "request body is nested too deeply"
 #: the paging bounds of every listing; the OpenAPI document states the same numbers
 MAX_LIMIT, MAX_OFFSET = 1000, 10**9
+#: the largest time (ms since the epoch) a filter takes: what every store's 64-bit column holds
+MAX_MS = 2**62
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -35,9 +36,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     except RecursionError:
         raise ApiError(400, "request_body_malformed", MAX_JSON_DEPTH_MESSAGE) from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(
-            400, "request_body_malformed", f"request body is not valid JSON: {exc}"
-        ) from None
+        raise ApiError(400, "request_body_malformed", f"request body is not valid JSON: {exc}") from None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -64,40 +63,22 @@ def str_param(request: Request, name: str) -> str:
     return raw
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+def opt_str(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else raw
+
+
+def opt_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
         return None
-    return value.strip()
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_MS:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a non-negative integer")
+    return int(raw)
 
 
-def token_matches(given: str | None, expected: str) -> bool:
-    # compare_digest on bytes: constant time in the secret, and no TypeError on non-ASCII input
-    return given is not None and hmac.compare_digest(
-        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8")
-    )
-
-
-def require_admin(request: Request) -> None:
-    expected: str | None = request.app.state.admin_token
-    if expected is None:
-        raise ApiError(
-            403, "admin_disabled", "admin operations are disabled: no admin token configured"
-        )
-    if not token_matches(bearer(request), expected):
-        raise ApiError(
-            401, "unauthorized", "admin operations need Authorization: Bearer <admin token>"
-        )
-
-
-def require_resolver(request: Request) -> None:
-    """With a resolve token configured, resolve/peek need it (or the admin token) as bearer."""
-    expected: str | None = request.app.state.resolve_token
-    if expected is None:
-        return
-    given = bearer(request)
-    admin: str | None = request.app.state.admin_token
-    if token_matches(given, expected) or (admin is not None and token_matches(given, admin)):
-        return
-    raise ApiError(401, "unauthorized", "resolving needs Authorization: Bearer <resolve token>")
+def flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false")
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(400, "invalid_parameter", f"{name} must be true or false")
+    return raw in ("true", "1")

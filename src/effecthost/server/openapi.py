@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .inputs import MAX_LIMIT, MAX_OFFSET
+from .inputs import MAX_LIMIT, MAX_MS, MAX_OFFSET
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _ADMIN: list[dict[str, list[str]]] = [{"adminBearer": []}]
@@ -121,17 +121,18 @@ SCHEMAS: dict[str, Any] = {
             "resolution": {"allOf": [_ref("Resolution")], "nullable": True},
         }
     ),
-    "AwaitKey": _object(
-        {"token": _STR, "key_id": _STR, "scope": _ANY, "scope_key": _STR, "wait": _ANY}
-    ),
-    "AwaitKeys": _object(
-        {"session_id": _STR, "await_events": {"type": "array", "items": _ref("AwaitKey")}}
-    ),
+    "AwaitKey": _object({"token": _STR, "key_id": _STR, "scope": _ANY, "scope_key": _STR, "wait": _ANY}),
+    "AwaitKeys": _object({"session_id": _STR, "await_events": {"type": "array", "items": _ref("AwaitKey")}}),
     "SessionRef": {
-        **_object({"session_id": {"type": "string", "minLength": 1}}),
+        "type": "object",
+        "required": ["session_id"],
+        "properties": {
+            "session_id": {"type": "string", "minLength": 1},
+            "force": {"type": "boolean", "description": "override the revoke/retire safeguards"},
+        },
         "additionalProperties": False,
     },
-    "SessionAction": _object({"session_id": _STR, "status": _STR}),
+    "SessionAction": {**_object({"session_id": _STR, "status": _STR}), "additionalProperties": True},
     "Retired": _object({"session_id": _STR, "retired_rows": _INT}),
     "Session": _object(
         {
@@ -159,9 +160,7 @@ SCHEMAS: dict[str, Any] = {
             "last_at_ms": _INT,
         }
     ),
-    "Scopes": _object(
-        {"session_id": _NULLABLE_STR, "scopes": {"type": "array", "items": _ref("Scope")}}
-    ),
+    "Scopes": _object({"session_id": _NULLABLE_STR, "scopes": {"type": "array", "items": _ref("Scope")}}),
     "Effect": _object(
         {
             "scope_key": _STR,
@@ -178,6 +177,7 @@ SCHEMAS: dict[str, Any] = {
             "lease_expires_at_ms": _INT,
             "due_at_ms": {"type": "integer", "nullable": True},
             "await_token": _NULLABLE_STR,
+            "seq": {"type": "integer", "description": "run order in the scope: 1, 2, ..."},
         }
     ),
     "Effects": _object(
@@ -188,6 +188,71 @@ SCHEMAS: dict[str, Any] = {
             "offset": _INT,
         }
     ),
+    "Turn": {
+        **_object(
+            {
+                "session_id": _STR,
+                "turn_id": _STR,
+                "name": _STR,
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "running", "waiting", "sleeping", "completed", "failed", "cancelled"],
+                },
+                "created_at_ms": _INT,
+                "updated_at_ms": _INT,
+                "duration_ms": _INT,
+                "scope_key": _STR,
+            }
+        ),
+        "additionalProperties": True,
+    },
+    "Turns": _object({"turns": {"type": "array", "items": _ref("Turn")}, "next": _NULLABLE_STR}),
+    "TurnOnly": _object({"turn": _ref("Turn")}),
+    "TurnStarted": _object({"turn": _ref("Turn"), "created": {"type": "boolean"}}),
+    "TurnDetail": _object({"turn": _ref("Turn"), "effects": {"type": "array", "items": _ref("Effect")}}),
+    "TurnStart": {
+        "type": "object",
+        "required": ["name", "session_id"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "session_id": {"type": "string", "minLength": 1},
+            "turn_id": {"type": "string", "minLength": 1, "description": "the idempotency key"},
+            "input": {"type": "object"},
+        },
+        "additionalProperties": False,
+    },
+    "TurnRef": {
+        **_object(
+            {"session_id": {"type": "string", "minLength": 1}, "turn_id": {"type": "string", "minLength": 1}}
+        ),
+        "additionalProperties": False,
+    },
+    "TurnFork": {
+        **_object(
+            {
+                "session_id": {"type": "string", "minLength": 1},
+                "turn_id": {"type": "string", "minLength": 1},
+                "new_turn_id": {"type": "string", "minLength": 1},
+                "keep": {"type": "integer", "minimum": 0},
+            }
+        ),
+        "additionalProperties": False,
+    },
+    "Wait": {
+        **_object(
+            {
+                "token": _STR,
+                "key_id": _STR,
+                "session_id": _NULLABLE_STR,
+                "created_at_ms": _INT,
+                "question": _ANY,
+                "turn": {"type": "object", "nullable": True},
+            }
+        ),
+        "additionalProperties": True,
+    },
+    "Waits": _object({"waits": {"type": "array", "items": _ref("Wait")}, "next": _NULLABLE_STR}),
+    "Changes": _object({"token": _STR, "live_turns": _INT, "pending_waits": _INT}),
     "Health": _object({"status": _STR}),
     "Ready": _object({"status": _STR, "backend": _STR}),
 }
@@ -200,9 +265,7 @@ PATHS: dict[str, Any] = {
             "responses": _responses(_ref("Ready"), 503),
         }
     },
-    "/v1/openapi.json": {
-        "get": {"summary": "this document", "responses": _responses({"type": "object"})}
-    },
+    "/v1/openapi.json": {"get": {"summary": "this document", "responses": _responses({"type": "object"})}},
     "/v1/await-events": {
         "get": {
             "summary": "outstanding (parked) await events of a session",
@@ -216,17 +279,17 @@ PATHS: dict[str, Any] = {
             "summary": "peek an await event (never registers a waiter)",
             "security": [{}, {"resolveBearer": []}],
             "parameters": [_TOKEN],
-            "responses": _responses(_ref("Peek"), 400, 401, 404, 503),
+            "responses": _responses(_ref("Peek"), 401, 403, 404, 503),
         }
     },
     "/v1/await-events/{token}/resolve": {
         "post": {
-            "summary": "resolve an await event; forged, unknown and revoked keys all answer "
-            "200 unknown_or_revoked",
-            "security": [{}, {"resolveBearer": []}],
+            "summary": "resolve an await event (recorded as resolved by the token's name, or "
+            "webhook); malformed, forged, unknown and revoked keys all answer 404 with one body",
+            "security": [{}, {"resolveBearer": []}, {"adminBearer": []}],
             "parameters": [_TOKEN],
             "requestBody": {"required": True, "content": _json(_ref("Resolution"))},
-            "responses": _responses(_ref("ResolveOutcome"), 400, 401, 408, 413, 422, 503),
+            "responses": _responses(_ref("ResolveOutcome"), 400, 401, 403, 404, 408, 413, 422, 503),
         }
     },
     "/v1/sessions": {
@@ -240,9 +303,7 @@ PATHS: dict[str, Any] = {
     "/v1/sessions/cancel": _session_body_op(
         "cancel-sweep: pending waits of the session resolve cancelled", "SessionAction"
     ),
-    "/v1/sessions/revoke": _session_body_op(
-        "revoke the session's await events permanently", "SessionAction"
-    ),
+    "/v1/sessions/revoke": _session_body_op("revoke the session's await events permanently", "SessionAction"),
     "/v1/sessions/retire": _session_body_op("delete the session's journal rows", "Retired"),
     "/v1/sessions/{session_id}/await-events": {
         "get": {
@@ -269,7 +330,7 @@ PATHS: dict[str, Any] = {
     },
     "/v1/effects": {
         "get": {
-            "summary": "journal rows of one scope, by scope key, in (created_at_ms, replay_key) order",
+            "summary": "journal rows of one scope, by scope key, in run order (seq)",
             "security": _ADMIN,
             "parameters": [
                 _query("scope_key", {"type": "string", "minLength": 1}, required=True),
@@ -279,6 +340,97 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+
+_VIEWER: list[dict[str, list[str]]] = [{"adminBearer": []}, {"operatorBearer": []}]
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})
+_AFTER = {**_query("after", {"type": "string"}), "description": "the previous page's next cursor"}
+
+
+def _turn_action(summary: str, body: str, ok: str, created: bool = False) -> dict[str, Any]:
+    responses = _responses(_ref(ok), 400, 401, 403, 404, 408, 413, 503)
+    if created:
+        responses["201"] = responses.pop("200")
+    return {
+        "post": {
+            "summary": summary + " (role admin)",
+            "security": _VIEWER,
+            "requestBody": {"required": True, "content": _json(_ref(body))},
+            "responses": responses,
+        }
+    }
+
+
+PATHS.update(
+    {
+        "/v1/docs": {
+            "get": {
+                "summary": "this document, rendered as a page",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+            }
+        },
+        "/v1/turns": {
+            "get": {
+                "summary": "turns, newest first (order=oldest: oldest first), filtered, paged by "
+                "keyset (role viewer)",
+                "security": _VIEWER,
+                "parameters": [
+                    _query("status", {"type": "string"}),
+                    _query("name", {"type": "string"}),
+                    _query("session_id", {"type": "string"}),
+                    _query("q", {"type": "string"}),
+                    _query("since_ms", {"type": "integer", "minimum": 0, "maximum": MAX_MS}),
+                    _query("until_ms", {"type": "integer", "minimum": 0, "maximum": MAX_MS}),
+                    _query("order", {"type": "string", "enum": ["newest", "oldest"]}),
+                    _LIMIT,
+                    _AFTER,
+                ],
+                "responses": _responses(_ref("Turns"), 400, 401, 403, 503),
+            },
+            **_turn_action(
+                "start a turn by name; turn_id (or Idempotency-Key) makes a retry start it once: "
+                "201 when created, 200 when it existed",
+                "TurnStart",
+                "TurnStarted",
+                created=True,
+            ),
+        },
+        "/v1/turn": {
+            "get": {
+                "summary": "a turn and its timeline: effects in run order, who resolved each wait "
+                "(role viewer)",
+                "security": _VIEWER,
+                "parameters": [
+                    _SESSION_QUERY,
+                    _query("turn_id", {"type": "string", "minLength": 1}, required=True),
+                ],
+                "responses": _responses(_ref("TurnDetail"), 400, 401, 403, 404, 503),
+            }
+        },
+        "/v1/turns/cancel": _turn_action("cancel a turn", "TurnRef", "TurnOnly"),
+        "/v1/turns/resume": _turn_action("resume a failed turn", "TurnRef", "TurnOnly"),
+        "/v1/turns/fork": _turn_action(
+            "fork a turn: keep its first `keep` effects, run the rest", "TurnFork", "TurnOnly", True
+        ),
+        "/v1/changes": {
+            "get": {
+                "summary": "the change feed: a token that moves when a turn starts, changes state "
+                "or ends, or a wait comes or goes; poll it, re-read only on a change (role viewer)",
+                "security": _VIEWER,
+                "responses": _responses(_ref("Changes"), 401, 403, 503),
+            }
+        },
+        "/v1/waits": {
+            "get": {
+                "summary": "the inbox: unanswered waits across sessions, oldest first, with their "
+                "question and turn (role viewer)",
+                "security": _VIEWER,
+                "parameters": [_query("session_id", {"type": "string"}), _LIMIT, _AFTER],
+                "responses": _responses(_ref("Waits"), 400, 401, 403, 503),
+            }
+        },
+    }
+)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -293,6 +445,11 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "adminBearer": {"type": "http", "scheme": "bearer"},
                 "resolveBearer": {"type": "http", "scheme": "bearer"},
+                "operatorBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a named token with a role: viewer, resolver or admin",
+                },
             },
         },
     }

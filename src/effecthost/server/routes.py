@@ -1,5 +1,5 @@
-"""The /v1 handlers (session operations: sessions.py). Each one is thin: parse, authorize, call the
-host, shape the answer."""
+"""The /v1 handlers (session operations: sessions.py; turns and the inbox: console.py). Each one is
+thin: parse, authorize, call the host, shape the answer."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import AwaitEventKey, DurableEffectHost, Resolution
+from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
 from ..views import effect_view, scope_view, session_view
+from .access import require, require_resolver
 from .errors import ApiError
-from .inputs import (
-    MAX_LIMIT,
-    MAX_OFFSET,
-    int_param,
-    read_json,
-    require_admin,
-    require_resolver,
-    str_param,
-)
+from .inputs import MAX_LIMIT, MAX_OFFSET, int_param, read_json, str_param
+
+#: The one answer to every key that cannot be resolved or peeked: malformed, forged, signed by
+#: another substrate, unknown, or of a revoked session. One status and one body, so that neither
+#: a guesser nor a webhook sender can tell them apart (and a sender sees a failure, not a 2xx).
+UNKNOWN_KEY_MESSAGE = "no await event can be resolved with this key (unknown, revoked or not a key)"
+
+
+def unknown_key() -> EffectHostError:
+    return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, UNKNOWN_KEY_MESSAGE)
 
 
 def host_of(request: Request) -> DurableEffectHost:
@@ -29,24 +31,37 @@ def host_of(request: Request) -> DurableEffectHost:
     return host
 
 
-def _key(request: Request) -> AwaitEventKey:
-    # from_token raises await_event_token_malformed (400) for anything that is not a token at all;
-    # a well-formed but forged token goes on to the host, which answers it like a revoked one.
-    return AwaitEventKey.from_token(request.path_params["token"])
+def _key(request: Request) -> AwaitEventKey | None:
+    """The path's key, or None for anything that is not a well-formed token."""
+    try:
+        return AwaitEventKey.from_token(request.path_params["token"])
+    except EffectHostError:
+        return None
 
 
 async def resolve(request: Request) -> JSONResponse:
-    require_resolver(request)
+    principal = require_resolver(request)
     key = _key(request)
     resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
-    outcome = await host_of(request).resolve_await_event(key, resolution)
+    if key is None:
+        raise unknown_key()
+    outcome = await host_of(request).resolve_await_event(key, resolution, resolved_by=principal.name)
+    if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
+        raise unknown_key()
     return JSONResponse(outcome.to_json())
 
 
 async def peek(request: Request) -> JSONResponse:
     require_resolver(request)
     key = _key(request)
-    terminal = await host_of(request).peek_await_event(key)
+    if key is None:
+        raise unknown_key()
+    try:
+        terminal = await host_of(request).peek_await_event(key)
+    except EffectHostError as exc:
+        if exc.code == ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED:
+            raise unknown_key() from None
+        raise
     if terminal is None:
         return JSONResponse({"status": "pending", "resolution": None})
     return JSONResponse({"status": "resolved", "resolution": terminal.to_json()})
@@ -59,7 +74,7 @@ def _paging(request: Request) -> tuple[int, int]:
 
 
 async def list_sessions(request: Request) -> JSONResponse:
-    require_admin(request)
+    require(request, "viewer")
     limit, offset = _paging(request)
     sessions = await host_of(request).browser.list_sessions(limit=limit, offset=offset)
     body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
@@ -68,14 +83,14 @@ async def list_sessions(request: Request) -> JSONResponse:
 
 
 async def list_scopes(request: Request) -> JSONResponse:
-    require_admin(request)
+    require(request, "viewer")
     session_id = request.query_params.get("session_id") or None
     scopes = await host_of(request).browser.list_scopes(session_id)
     return JSONResponse({"session_id": session_id, "scopes": [scope_view(s) for s in scopes]})
 
 
 async def list_effects(request: Request) -> JSONResponse:
-    require_admin(request)
+    require(request, "viewer")
     scope_key = str_param(request, "scope_key")
     limit, offset = _paging(request)
     rows = await host_of(request).browser.list_effects(scope_key, limit=limit, offset=offset)

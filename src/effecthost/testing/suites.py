@@ -83,7 +83,7 @@ class DurableJournalSuite:
 
 
 class BrowsingSuite:
-    """``host.browser`` lists a scope's rows whole and in pages, in ``(created_at_ms, replay_key)``."""
+    """``host.browser`` lists a scope's rows whole and in pages, in run order (``seq``)."""
 
     @pytest.mark.asyncio
     async def test_journal_store_lists_effects_in_pages(self, effecthost_host_factory: HostFactory) -> None:

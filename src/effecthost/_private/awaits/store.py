@@ -10,6 +10,7 @@ a wake socket) can only make a waiter read its row again, never hand it an answe
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +47,29 @@ class PendingPromise:
     wait_json: str
 
 
+#: Who is resolving, for the record (``await_event_waits.resolved_by``): an operator token's name,
+#: "webhook", ... Set around a resolve or a bulk cancel by the host methods that take
+#: ``resolved_by=``; a store writes it next to the terminal it stores (None: not said). A context
+#: variable, so that the AwaitStore Protocol and the interceptor chain keep their signatures.
+RESOLVED_BY: ContextVar[str | None] = ContextVar("effecthost_resolved_by", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitRecord:
+    """One promise row as operators see it: pending (``terminal_json`` None) or resolved, and by
+    whom and when."""
+
+    key_id: str
+    scope_json: str
+    wait_json: str
+    session_id: str | None
+    turn_control: bool
+    terminal_json: str | None
+    created_at_ms: int
+    resolved_at_ms: int | None
+    resolved_by: str | None
+
+
 class AwaitStore(Protocol):
     @property
     def hub(self) -> WakeHub:
@@ -80,4 +104,16 @@ class AwaitStore(Protocol):
 
     async def pending_for_session(self, session_id: str) -> list[PendingPromise]:
         """Registered, unresolved promises (parked waiters) of the session."""
+        ...
+
+
+class AwaitRecords(Protocol):
+    """Optional: the promise rows for operators (the inbox, who resolved a wait). The first-party
+    stores have it; a host on a store without it answers these listings with ``unsupported``."""
+
+    async def list_records(
+        self, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[AwaitRecord]:
+        """Rows of one session (or all), only unresolved ones when ``pending``, in the order
+        ``(created_at_ms, key_id)``, those after the keyset cursor ``after``, at most ``limit``."""
         ...

@@ -98,6 +98,9 @@ DESCRIPTIONS: dict[str, str] = {
     "model_unavailable": "A model provider answered 429 or 5xx, or could not be reached: the agent's model retry policy retries it.",
     "model_request_rejected": "A model provider refused the request (a 4xx other than 429: bad request, authentication, unknown model); never retried.",
     "model_response_invalid": "A model client could not read the provider's answer (or a scripted model ran out of script).",
+    "session_unknown": "an operator revoked a session nothing was ever recorded for (a typo would leave a permanent tombstone); pass force to revoke it anyway.",
+    "session_live": "an operator retired the journal of a session that is still live (a turn not ended, an effect in progress or a wait outstanding); pass force to retire it anyway.",
+    "server_unreachable": "the command line (--server) could not reach the service: refused, timed out, not HTTP.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

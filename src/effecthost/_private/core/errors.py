@@ -130,6 +130,10 @@ class ErrorCode(enum.StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     MODEL_REQUEST_REJECTED = "model_request_rejected"
     MODEL_RESPONSE_INVALID = "model_response_invalid"
+    # the operator console (CLI, HTTP): safeguards
+    SESSION_UNKNOWN = "session_unknown"
+    SESSION_LIVE = "session_live"
+    SERVER_UNREACHABLE = "server_unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +246,9 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.MODEL_UNAVAILABLE: _UNAVAILABLE,
     ErrorCode.MODEL_REQUEST_REJECTED: _INVALID,
     ErrorCode.MODEL_RESPONSE_INVALID: CodeTraits(422, False),
+    ErrorCode.SESSION_UNKNOWN: CodeTraits(404, False),
+    ErrorCode.SESSION_LIVE: CodeTraits(409, False),
+    ErrorCode.SERVER_UNREACHABLE: _UNAVAILABLE,
 }
 
 

@@ -38,6 +38,9 @@ class JournalRow:
     updated_at_ms: int
     effect_kind: str = ""
     effect_id: str = ""
+    #: The effect's run order in its scope (1, 2, ...: the order of first claims), given by the
+    #: store when it inserts the row; 0 until then. Listings sort by it.
+    seq: int = 0
 
     @classmethod
     def claimed(cls, request: ClaimRequest, now_ms: int) -> JournalRow:
@@ -52,7 +55,8 @@ class JournalRow:
         )  # fmt: skip
 
     def values(self) -> tuple[object, ...]:
-        """The fields in declaration order: the column order both SQL stores use."""
+        """The fields in declaration order up to ``effect_id``: the column order both SQL stores
+        insert (``seq`` is computed by the store in the insert itself)."""
         return (
             self.scope_key, self.replay_key, self.session_id, self.envelope_hash, self.envelope_json,
             self.status, self.outcome_json, self.error_json, self.lease_owner, self.lease_token,

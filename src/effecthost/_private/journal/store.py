@@ -72,7 +72,7 @@ class JournalBrowser(Protocol):
     async def list_effects(
         self, scope_key: str, limit: int | None = None, offset: int = 0
     ) -> list[JournalRow]:
-        """The scope's rows in the total order ``(created_at_ms, replay_key)``: all of them, or the
+        """The scope's rows in run order ``(seq, created_at_ms, replay_key)``: all of them, or the
         page of at most ``limit`` rows after skipping ``offset``."""
         ...
 

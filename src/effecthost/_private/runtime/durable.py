@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..awaits.store import RESOLVED_BY
 from ..core.await_values import AwaitEventKey
 from ..core.clock import Clock
+from ..core.errors import EffectHostError, ErrorCode
 from ..core.identity import ExecutionScope, check_id
 from ..core.protocols import JournalRetirement, ScopedController
 from ..core.resolutions import Resolution, ResolveOutcome
@@ -18,11 +20,13 @@ from ..journal.model import JournalRow, LeaseTimings, ScopeSummary, SessionSumma
 from ..journal.store import JournalBrowser, JournalStore
 from ..lifecycle import transitions
 from ..lifecycle.model import TurnStatus
+from ..lifecycle.query import TurnCursor
 from ..stores.base import Substrate
 from .await_loop import AwaitCoordinator
 from .awaiting import ComposedHost
 from .controller import DriverContext, JournalController
 from .interceptors import Interceptor
+from .operators import AwaitEventRecord, list_await_records, query_turns
 from .turn_control import DEFAULT_MAX_PAYLOAD_BYTES, DrivenTurn, TurnControl, TurnHandle, TurnInfo
 
 DEFAULT_LEASE_TTL_MS = 30_000
@@ -181,14 +185,73 @@ class DurableEffectHost(ComposedHost):
         self._check_open()
         return await self.turns.list(session_id, status, limit, offset)
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        outcome = await super().resolve_await_event(key, resolution)
+    async def query_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        name: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        search: str | None = None,
+        after: TurnCursor | None = None,
+        newest_first: bool = True,
+        limit: int = 100,
+    ) -> list[TurnInfo]:
+        """Turns for operators: filtered by session, status, name, start time (``since_ms`` <=
+        started < ``until_ms``) and an exact session or turn id (``search``), newest first (or
+        oldest), paged by keyset: ``after`` is the ``(created_at_ms, session_id, turn_id)`` of the
+        previous page's last turn, so pages stay put while turns start."""
+        self._check_open()
+        return await query_turns(
+            self.turns.store, session_id=session_id, status=status, name=name, since_ms=since_ms,
+            until_ms=until_ms, search=search, after=after, newest_first=newest_first, limit=limit,
+        )  # fmt: skip
+
+    async def list_await_events(
+        self,
+        *,
+        session_id: str | None = None,
+        pending: bool = True,
+        limit: int = 100,
+        after: tuple[int, str] | None = None,
+    ) -> list[AwaitEventRecord]:
+        """Registered await events, of one session or all (the inbox: ``pending=True``, the
+        default), oldest first, paged by keyset (``after``: the previous page's last
+        ``record.cursor``); resolved ones say how, when and by whom."""
+        self._check_open()
+        return await list_await_records(
+            self.substrate.awaits, await self.await_coordinator.secret(), session_id=session_id,
+            pending=pending, limit=limit, after=after,
+        )  # fmt: skip
+
+    async def resolve_await_event(
+        self, key: AwaitEventKey, resolution: Resolution, *, resolved_by: str | None = None
+    ) -> ResolveOutcome:
+        """As every host's; ``resolved_by`` (a name: an operator token's, "webhook") is recorded
+        with the resolution when this call is the one that stands."""
+        token = RESOLVED_BY.set(_who(resolved_by))
+        try:
+            outcome = await super().resolve_await_event(key, resolution)
+        finally:
+            RESOLVED_BY.reset(token)
         await self.turns.woken_by(key, outcome)
         return outcome
 
     async def cancel_await_events_for_session(self, session_id: str) -> None:
-        await super().cancel_await_events_for_session(session_id)
+        await self.cancel_await_events(session_id)
+
+    async def cancel_await_events(self, session_id: str, *, resolved_by: str | None = None) -> int:
+        """Resolve the session's outstanding waits ``Cancelled`` (``resolved_by`` recorded, as for
+        a resolve); how many this call cancelled."""
+        self._check_open()
+        token = RESOLVED_BY.set(_who(resolved_by))
+        try:
+            cancelled = await self._awaits.cancel_session(session_id)
+        finally:
+            RESOLVED_BY.reset(token)
         await self._wake_waiting_turns(session_id)
+        return cancelled
 
     async def revoke_await_events_for_session(self, session_id: str) -> None:
         await super().revoke_await_events_for_session(session_id)
@@ -230,3 +293,11 @@ class DurableEffectHost(ComposedHost):
 
     def __repr__(self) -> str:
         return f"<DurableEffectHost {self.url or self.backend!r}>"
+
+
+def _who(resolved_by: object) -> str | None:
+    if resolved_by is not None and (not isinstance(resolved_by, str) or not resolved_by.strip()):
+        raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "resolved_by is a non-empty name or None")
+    if isinstance(resolved_by, str):
+        check_id(resolved_by, "resolved_by")
+    return resolved_by

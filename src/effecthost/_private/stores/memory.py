@@ -16,7 +16,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from ..awaits.hub import WakeHub
-from ..awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
+from ..awaits.store import (
+    RESOLVED_BY,
+    AwaitRecord,
+    Inspection,
+    PendingPromise,
+    PromiseIdentity,
+    StoreResult,
+)
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import EffectHostError, ErrorCode
 from ..journal.decisions import decide_claim
@@ -54,6 +61,18 @@ def _atomic(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
 class _Promise:
     identity: PromiseIdentity
     terminal_json: str | None
+    created_at_ms: int = 0
+    resolved_at_ms: int | None = None
+    resolved_by: str | None = None
+
+    def resolve(self, terminal_json: str) -> None:
+        self.terminal_json = terminal_json
+        self.resolved_at_ms = _now_ms()
+        self.resolved_by = RESOLVED_BY.get()
+
+
+def _now_ms() -> int:
+    return SYSTEM_CLOCK.now_ms()
 
 
 class MemoryAwaitStore:
@@ -84,7 +103,7 @@ class MemoryAwaitStore:
         row = self._promises.get(key_id)
         if row is not None:
             return row.identity == identity
-        self._promises[key_id] = _Promise(identity, None)
+        self._promises[key_id] = _Promise(identity, None, _now_ms())
         return True
 
     @_atomic
@@ -95,13 +114,14 @@ class MemoryAwaitStore:
             return StoreResult.UNKNOWN_OR_REVOKED, None
         row = self._promises.get(key_id)
         if row is None:
-            self._promises[key_id] = _Promise(identity, terminal_json)
+            row = self._promises[key_id] = _Promise(identity, None, _now_ms())
+            row.resolve(terminal_json)
         elif row.identity != identity:
             return StoreResult.UNKNOWN_OR_REVOKED, None
         elif row.terminal_json is not None:
             return StoreResult.ALREADY_RESOLVED, row.terminal_json
         else:
-            row.terminal_json = terminal_json
+            row.resolve(terminal_json)
         self._hub.notify_key(key_id)
         return StoreResult.STORED, None
 
@@ -133,7 +153,7 @@ class MemoryAwaitStore:
             if p.identity.session_id == session_id and p.terminal_json is None and not p.identity.turn_control
         ]
         for key_id in swept:
-            self._promises[key_id].terminal_json = cancelled_json
+            self._promises[key_id].resolve(cancelled_json)
             self._hub.notify_key(key_id)
         return len(swept)
 
@@ -145,6 +165,24 @@ class MemoryAwaitStore:
             if p.identity.session_id == session_id and p.terminal_json is None
         ]
 
+    @_atomic
+    async def list_records(
+        self, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[AwaitRecord]:
+        found = [
+            AwaitRecord(
+                key_id, p.identity.scope_json, p.identity.wait_json, p.identity.session_id,
+                p.identity.turn_control, p.terminal_json, p.created_at_ms, p.resolved_at_ms,
+                p.resolved_by,
+            )
+            for key_id, p in self._promises.items()
+            if (session_id is None or p.identity.session_id == session_id)
+            and (not pending or p.terminal_json is None)
+            and (after is None or (p.created_at_ms, key_id) > after)
+        ]
+        found.sort(key=lambda r: (r.created_at_ms, r.key_id))
+        return found[:limit]
+
 
 class MemoryJournalStore:
     """One host's view of a memory substrate's journal: the rows are shared, the clock is the host's."""
@@ -154,8 +192,11 @@ class MemoryJournalStore:
         clock: Clock = SYSTEM_CLOCK,
         rows: dict[tuple[str, str], JournalRow] | None = None,
         lock: threading.RLock | None = None,
+        seqs: dict[str, int] | None = None,
     ) -> None:
         self._rows: dict[tuple[str, str], JournalRow] = rows if rows is not None else {}
+        #: Each scope's last run order given (rows keep theirs when a scope is retired).
+        self._seqs: dict[str, int] = seqs if seqs is not None else {}
         self._clock = clock
         self._lock = lock or threading.RLock()
 
@@ -171,6 +212,9 @@ class MemoryJournalStore:
         key = (request.scope_key, request.replay_key)
         decision, write = decide_claim(self._rows.get(key), request, self.now_ms())
         if isinstance(write, Insert):
+            seq = self._seqs.get(request.scope_key, 0) + 1
+            self._seqs[request.scope_key] = seq
+            write.row.seq = seq  # the row is new, made for this insert alone
             self._rows[key] = write.row
         elif isinstance(write, TakeOver):
             self._rows[key] = dataclasses.replace(
@@ -301,7 +345,7 @@ class MemoryJournalStore:
         self, scope_key: str, limit: int | None = None, offset: int = 0
     ) -> list[JournalRow]:
         rows = [r for (s, _), r in self._rows.items() if s == scope_key]
-        rows.sort(key=lambda r: (r.created_at_ms, r.replay_key))
+        rows.sort(key=lambda r: (r.seq, r.created_at_ms, r.replay_key))
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
@@ -331,12 +375,13 @@ class MemorySubstrate:
     def __init__(self, name: str) -> None:
         self.name = name
         self.rows: dict[tuple[str, str], JournalRow] = {}
+        self.seqs: dict[str, int] = {}
         self.lock = threading.RLock()
         self.awaits = MemoryAwaitStore()
         self.turns = MemoryTurnStore(self.awaits.hub, self.lock)
 
     def journal(self, clock: Clock) -> MemoryJournalStore:
-        return MemoryJournalStore(clock, self.rows, self.lock)
+        return MemoryJournalStore(clock, self.rows, self.lock, self.seqs)
 
 
 _SUBSTRATES: weakref.WeakValueDictionary[str, MemorySubstrate] = weakref.WeakValueDictionary()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..awaits.hub import Subscription, WakeHub
 from ..lifecycle.model import TurnRecord, TurnStatus, is_runnable, next_wake_ms, topics_for
+from ..lifecycle.query import TurnQuery, matches, order_key
 from ..lifecycle.store import Change
 
 
@@ -97,6 +98,12 @@ class MemoryTurnStore:
             ]
         found.sort(key=_order)
         return found[offset : offset + limit]
+
+    async def query_turns(self, query: TurnQuery) -> list[TurnRecord]:
+        with self._lock:
+            found = [r for r in self._records.values() if matches(query, r)]
+        found.sort(key=order_key, reverse=query.newest_first)
+        return found[: max(query.limit, 0)]
 
     def watch(self, topic: str) -> Subscription:
         return self._hub.subscribe(topic, None)

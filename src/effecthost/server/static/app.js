@@ -3,7 +3,8 @@
 "use strict";
 
 const TOKEN_KEY = "effecthost.adminToken";
-const state = { session: null, waitTokens: "", timer: null };
+const state = { session: null, waitTokens: "", timer: null, sessionOffset: 0 };
+const SESSIONS_PAGE = 100;
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -72,7 +73,9 @@ function badge(row) {
 function pretty(value) { return h("pre", {}, JSON.stringify(value, null, 2)); }
 
 async function loadSessions() {
-  const data = await api("GET", "/v1/sessions?limit=200");
+  const data = await api("GET", "/v1/sessions?limit=" + SESSIONS_PAGE + "&offset=" + state.sessionOffset);
+  document.getElementById("sessions-next").hidden = data.sessions.length < SESSIONS_PAGE;
+  document.getElementById("sessions-prev").hidden = state.sessionOffset === 0;
   const body = document.querySelector("#sessions tbody");
   body.replaceChildren(...data.sessions.map((s) => h("tr", {
     "data-session": s.session_id,
@@ -97,7 +100,7 @@ function effectRow(e) {
 }
 
 // /v1/effects answers a page at a time (at most 1000 rows); a scope is shown whole, so read pages
-// until a short one. The order (created_at_ms, replay_key) is total: pages never skip or repeat.
+// until a short one. The run order (seq, created_at_ms, replay_key) is total: pages never skip or repeat.
 const EFFECTS_PAGE = 1000;
 async function scopeEffects(scopeKey) {
   const effects = [];
@@ -173,6 +176,7 @@ async function loadWaits(sessionId) {
 }
 
 async function selectSession(sessionId) {
+  if (window.effecthostConsole) window.effecthostConsole.sessionShown(sessionId);
   // Another session: its forms are built afresh. The same one again (a click on the session the
   // page opened by itself): keep the forms, or a payload being typed would be thrown away.
   if (sessionId !== state.session) state.waitTokens = null;
@@ -186,10 +190,15 @@ async function selectSession(sessionId) {
 
 async function refresh() {
   if (!adminToken()) { flash("Enter the admin token to browse.", "error"); return; }
+  if (window.effecthostConsole && !window.effecthostConsole.sessionsShown()) {
+    await window.effecthostConsole.refresh();
+    return;
+  }
   try {
     const sessions = await loadSessions();
     // Open the most recent session on first load: a waiting approval should be one glance away.
-    if (!state.session && sessions.length > 0) await selectSession(sessions[0].session_id);
+    if (state.session && !document.getElementById("detail-session").textContent) await selectSession(state.session);
+    else if (!state.session && sessions.length > 0) await selectSession(sessions[0].session_id);
     else if (state.session) await Promise.all([loadWaits(state.session), loadScopes(state.session)]);
     if (document.getElementById("flash").className === "error") flash("");
   } catch (e) {
@@ -201,7 +210,14 @@ async function sessionAction(action, confirmText) {
   if (!state.session || (confirmText && !confirm(confirmText))) return;
   try {
     const sessionId = state.session;
-    const out = await api("POST", "/v1/sessions/" + action, { session_id: sessionId });
+    let out;
+    try {
+      out = await api("POST", "/v1/sessions/" + action, { session_id: sessionId });
+    } catch (e) {
+      // a safeguard (session_live, session_unknown): say why, and offer to force it
+      if (!/^session_(live|unknown)/.test(e.message) || !confirm(e.message + "\n\nDo it anyway?")) throw e;
+      out = await api("POST", "/v1/sessions/" + action, { session_id: sessionId, force: true });
+    }
     flash(action + " " + sessionId + ": " + JSON.stringify(out), "ok");
     await refresh();
   } catch (e) { flash(e.message, "error"); }
@@ -217,6 +233,12 @@ function boot() {
     refresh();
   });
   document.getElementById("refresh").addEventListener("click", refresh);
+  document.getElementById("sessions-next").addEventListener("click", () => {
+    state.sessionOffset += SESSIONS_PAGE; refresh();
+  });
+  document.getElementById("sessions-prev").addEventListener("click", () => {
+    state.sessionOffset = Math.max(0, state.sessionOffset - SESSIONS_PAGE); refresh();
+  });
   document.getElementById("cancel-session").addEventListener("click", () => sessionAction("cancel"));
   document.getElementById("revoke-session").addEventListener("click", () => sessionAction("revoke",
     "Revoke every await event of this session? This cannot be undone."));
@@ -231,4 +253,5 @@ function boot() {
   refresh();
 }
 
-boot();
+// after console.js has run too (both scripts sit at the end of the body)
+document.addEventListener("DOMContentLoaded", boot);

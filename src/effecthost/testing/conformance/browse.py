@@ -23,8 +23,9 @@ class BrowsableHost(EffectHost, Protocol):
 
 async def journal_store_lists_effects_in_pages(make: HostFactory) -> None:
     """``list_effects(scope_key, limit, offset)``: every row of one scope by default, or pages of it,
-    in the total order ``(created_at_ms, replay_key)``, so consecutive pages neither skip nor
-    repeat a row."""
+    in run order (``seq``, the order of first claims in the scope: 1, 2, ...; ties, if a store
+    allows them, by ``(created_at_ms, replay_key)``; a store that leaves ``seq`` at 0 lists by
+    ``(created_at_ms, replay_key)``), so consecutive pages neither skip nor repeat a row."""
     async with HostPool(make) as hosts:
         host = await hosts.new()
         if not isinstance(host, BrowsableHost):
@@ -35,15 +36,23 @@ async def journal_store_lists_effects_in_pages(make: HostFactory) -> None:
         # Same prefix, zero-padded: every collation orders these keys alike.
         keys = [f"page-{i:02d}" for i in range(7)]
         try:
-            # Last key first: rows written within one millisecond must still come out by replay key.
+            # Last key first: rows written within one millisecond must still come out in run order,
+            # not by replay key.
             for key in reversed(keys):
                 await record_step(host, scope, key)
             await record_step(host, ExecutionScope.turn(session, "other-turn"), "page-03")
             scope_key = scope.journal_key()
             listed = await journal.list_effects(scope_key)  # no limit: every row of the scope
             check_eq(sorted(r.replay_key for r in listed), keys, "the scope's rows, and only them")
-            order = [(r.created_at_ms, r.replay_key) for r in listed]
-            check_eq(order, sorted(order), "rows come in (created_at_ms, replay_key) order")
+            if any(r.seq for r in listed):
+                check_eq(
+                    [(r.seq, r.replay_key) for r in listed],
+                    list(enumerate(reversed(keys), start=1)),
+                    "rows come in run order, numbered 1, 2, ... (seq)",
+                )
+            else:  # a store that does not number its rows (seq stays 0): the older total order
+                order = [(r.created_at_ms, r.replay_key) for r in listed]
+                check_eq(order, sorted(order), "rows come in (created_at_ms, replay_key) order")
             pages = [await journal.list_effects(scope_key, limit=3, offset=o) for o in (0, 3, 6, 9)]
             check_eq([len(p) for p in pages], [3, 3, 1, 0], "pages of 3 over 7 rows")
             check_eq(

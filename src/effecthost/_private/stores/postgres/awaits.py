@@ -14,12 +14,19 @@ to its :class:`WakeHub`. The rows stay the source of truth; a notification is on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 
 from ...awaits.hub import WakeHub
-from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
+from ...awaits.store import (
+    RESOLVED_BY,
+    AwaitRecord,
+    Inspection,
+    PendingPromise,
+    PromiseIdentity,
+    StoreResult,
+)
 from ...core.errors import EffectHostError, ErrorCode
 from .db import NOW_MS, Conn, Database
 
@@ -86,12 +93,14 @@ class PostgresAwaitStore:
             "cur.turn_control) IS DISTINCT FROM (%(scope)s::text, %(wait)s::text, %(sid)s::text, "
             "%(tc)s::boolean))), "
             "upd AS (UPDATE {s}.await_event_waits AS w SET terminal_json = %(term)s::text, "
-            "resolved_at_ms = go.n FROM go WHERE w.key_id = %(key)s::text AND w.terminal_json IS NULL "
+            "resolved_at_ms = go.n, resolved_by = %(by)s::text FROM go "
+            "WHERE w.key_id = %(key)s::text AND w.terminal_json IS NULL "
             "AND EXISTS (SELECT 1 FROM cur) RETURNING 1), "
             "ins AS (INSERT INTO {s}.await_event_waits (key_id, scope_json, wait_json, session_id, "
-            "turn_control, terminal_json, created_at_ms, resolved_at_ms) SELECT %(key)s::text, "
-            "%(scope)s::text, %(wait)s::text, %(sid)s::text, %(tc)s::boolean, %(term)s::text, go.n, go.n "
-            "FROM go WHERE NOT EXISTS (SELECT 1 FROM cur) ON CONFLICT DO NOTHING RETURNING 1), "
+            "turn_control, terminal_json, created_at_ms, resolved_at_ms, resolved_by) SELECT "
+            "%(key)s::text, %(scope)s::text, %(wait)s::text, %(sid)s::text, %(tc)s::boolean, "
+            "%(term)s::text, go.n, go.n, %(by)s::text FROM go WHERE NOT EXISTS (SELECT 1 FROM cur) "
+            "ON CONFLICT DO NOTHING RETURNING 1), "
             "landed AS (SELECT 1 FROM upd UNION ALL SELECT 1 FROM ins) "
             "SELECT st.revoked, (SELECT count(pg_notify(%(channel)s::text, %(hint)s::text)) FROM landed), "
             "cur.* FROM st LEFT JOIN cur ON TRUE"
@@ -126,7 +135,8 @@ class PostgresAwaitStore:
         )
         self._sweep = q(
             "WITH swept AS (UPDATE {s}.await_event_waits SET terminal_json = %(terminal)s, "
-            "resolved_at_ms = " + NOW_MS + " WHERE session_id = %(session)s AND terminal_json IS NULL "
+            "resolved_at_ms = " + NOW_MS + ", resolved_by = %(by)s "
+            "WHERE session_id = %(session)s AND terminal_json IS NULL "
             "AND NOT turn_control RETURNING key_id) "
             "SELECT key_id, pg_notify(%(channel)s, 'k:' || key_id) FROM swept"
         )
@@ -197,6 +207,7 @@ class PostgresAwaitStore:
         params = {
             **_identity_params(key_id, identity),
             "term": terminal_json,
+            "by": RESOLVED_BY.get(),
             "channel": self._channel,
             "hint": key_hint(key_id),
         }
@@ -235,7 +246,12 @@ class PostgresAwaitStore:
         self._hub.notify_session(session_id)
 
     async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
-        params = {"terminal": cancelled_json, "session": session_id, "channel": self._channel}
+        params = {
+            "terminal": cancelled_json,
+            "session": session_id,
+            "channel": self._channel,
+            "by": RESOLVED_BY.get(),
+        }
         async with self._db.connection(_STORE) as conn:
             cur = await _locked_statement(conn, session_id, self._sweep, params)
             swept = [str(row[0]) for row in await cur.fetchall()]
@@ -243,12 +259,56 @@ class PostgresAwaitStore:
             self._hub.notify_key(key_id)
         return len(swept)
 
+    async def list_records(
+        self, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[AwaitRecord]:
+        return await _list_records(self._db, session_id, pending, limit, after)
+
     async def pending_for_session(self, session_id: str) -> list[PendingPromise]:
         async def body(conn: Conn) -> list[PendingPromise]:
             cur = await conn.execute(self._pending, (session_id,))
             return [PendingPromise(str(k), str(s), str(w)) for k, s, w in await cur.fetchall()]
 
         return await self._db.read(_STORE, body)
+
+
+_RECORD_COLUMNS = (
+    "key_id, scope_json, wait_json, session_id, turn_control, terminal_json, created_at_ms, "
+    "resolved_at_ms, resolved_by"
+)
+
+
+async def _list_records(
+    db: Database, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+) -> list[AwaitRecord]:
+    terms: list[LiteralString] = []
+    params: list[object] = []
+    if session_id is not None:
+        terms.append("session_id = %s")
+        params.append(session_id)
+    if pending:
+        terms.append("terminal_json IS NULL")
+    if after is not None:
+        terms.append("(created_at_ms, key_id) > (%s, %s)")
+        params += [after[0], after[1]]
+    where = ("WHERE " + " AND ".join(terms)) if terms else ""
+    sql = db.q(
+        "SELECT " + _RECORD_COLUMNS + " FROM {s}.await_event_waits " + where
+        + " ORDER BY created_at_ms, key_id LIMIT %s"
+    )
+
+    async def body(conn: Conn) -> list[AwaitRecord]:
+        cur = await conn.execute(sql, (*params, limit))
+        return [
+            AwaitRecord(
+                str(k), str(sc), str(w), None if sid is None else str(sid), bool(tc),
+                None if term is None else str(term), int(created),
+                None if resolved is None else int(resolved), None if by is None else str(by),
+            )
+            for k, sc, w, sid, tc, term, created, resolved, by in await cur.fetchall()
+        ]
+
+    return await db.read(_STORE, body)
 
 
 def _identity_params(key_id: str, identity: PromiseIdentity) -> dict[str, object]:

@@ -21,6 +21,20 @@ DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 # application_name built from it stay under PostgreSQL's 63-byte identifier limit.
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 
+#: What libpq accepts in a connection URI's query (PostgreSQL 17's list); anything else is refused
+#: here, at once, as SQLite refuses an unknown option, instead of reaching the driver.
+LIBPQ_KEYS = frozenset(
+    {
+        "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
+        "channel_binding", "connect_timeout", "client_encoding", "options",
+        "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode",
+        "sslnegotiation", "requiressl", "sslcompression", "sslcert", "sslkey", "sslpassword",
+        "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+        "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib",
+        "gssdelegation", "service", "target_session_attrs", "load_balance_hosts",
+    }
+)  # fmt: skip
 _OWN_KEYS = (
     "schema",
     "pool_min_size",
@@ -84,6 +98,12 @@ def parse_options(url: str, overrides: dict[str, Any]) -> PostgresOptions:
     query = parse_qsl(parts.query, keep_blank_values=True)
     own = {k: v for k, v in query if k in _OWN_KEYS}
     rest = [(k, v) for k, v in query if k not in _OWN_KEYS and k != "application_name"]
+    strange = sorted({k for k, _ in rest} - LIBPQ_KEYS)
+    if strange:
+        raise _invalid(
+            f"unknown PostgreSQL URL option(s) {strange}: effecthost takes {sorted(_OWN_KEYS)} "
+            "and application_name, libpq its connection parameters"
+        )
     app = dict(query).get("application_name")
     merged: dict[str, Any] = {**own, **{k: v for k, v in overrides.items() if v is not None}}
     schema = str(merged.get("schema", DEFAULT_SCHEMA))

@@ -65,6 +65,7 @@ class Database:
 
     @classmethod
     async def open(cls, options: PostgresOptions) -> Database:
+        await _probe(options)
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             options.conninfo,
             min_size=options.pool_min_size,
@@ -266,6 +267,30 @@ class Borrowed:
             raise store_error(self._code, check_in_error) from None
         if self._code is not None and isinstance(exc, psycopg.Error):
             raise store_error(self._code, exc) from None
+
+
+#: libpq's connect_timeout is whole seconds and at least 2 (smaller values count as 2).
+_PROBE_TIMEOUT_S = 2
+
+
+async def _probe(options: PostgresOptions) -> None:
+    """One direct connection before the pool opens: a wrong host, port, database or password
+    fails here at once with the server's one-line reason, instead of the pool retrying in the
+    background (logging each attempt) until its timeout and then saying only that it timed out."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            options.conninfo,
+            autocommit=True,
+            application_name=options.application_name,
+            connect_timeout=max(_PROBE_TIMEOUT_S, min(int(options.connect_timeout_s), 10)),
+        )
+    except psycopg.Error as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise EffectHostError(
+            ErrorCode.POSTGRES_EFFECT_REPLAY_STORE,
+            f"cannot connect to PostgreSQL: {detail or type(exc).__name__}",
+        ) from None
+    await conn.close()
 
 
 def store_error(code: str, exc: BaseException) -> EffectHostError:

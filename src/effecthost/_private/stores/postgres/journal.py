@@ -36,6 +36,12 @@ _COLS = (
     "error_json, lease_owner, lease_token, lease_expires_at_ms, due_at_ms, created_at_ms, "
     "updated_at_ms, effect_kind, effect_id"
 )
+#: What reads select: the inserted columns and the run order the insert computed.
+_SELECTED = _COLS + ", seq"
+#: A new row's run order in its scope: one more than the scope's largest (one index seek).
+#: Two first claims in one scope committing at the same moment may share a number; listings
+#: break such ties by creation time and replay key.
+_NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM {s}.runtime_effect_replay WHERE scope_key = %s)"
 _FENCE = (
     "scope_key = %s AND replay_key = %s AND envelope_hash = %s AND lease_owner = %s "
     "AND lease_token = %s AND status = 'in_progress' AND lease_expires_at_ms > " + NOW_MS
@@ -67,6 +73,7 @@ def _insert_params(r: ClaimRequest) -> tuple[Param, ...]:
         r.sleep_ms,
         r.effect_kind,
         r.effect_id,
+        r.scope_key,  # the run-order subquery's scope
     )
 
 
@@ -104,14 +111,14 @@ class PostgresJournalStore:
         # commit: a claim lost in a server crash only loses a lease (the effect may run again,
         # which spec 9.12 allows), and the synchronous finalize flushes the WAL past it anyway.
         self._lock_row = q(
-            "WITH r AS (SELECT " + _COLS + " FROM {s}.runtime_effect_replay "
+            "WITH r AS (SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay "
             "WHERE scope_key = %s AND replay_key = %s FOR UPDATE) "
             "SELECT " + NOW_MS + ", set_config('synchronous_commit', 'off', true), r.* "
             "FROM (SELECT 1) AS one LEFT JOIN r ON TRUE"
         )
         self._insert = q(
-            "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ", seq) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, " + _NEXT_SEQ + ") "
             "ON CONFLICT DO NOTHING RETURNING 1"
         )
         # The common claim as ONE statement (an implicit transaction, no BEGIN/COMMIT messages):
@@ -119,11 +126,12 @@ class PostgresJournalStore:
         # row decide_claim asks for, its times taken from the same transaction timestamp. Only the
         # computed columns come back: the rest are the request's own values.
         self._claim_one = q(
-            "WITH r AS MATERIALIZED (SELECT " + _COLS + " FROM {s}.runtime_effect_replay "
+            "WITH r AS MATERIALIZED (SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay "
             "WHERE scope_key = %s AND replay_key = %s FOR UPDATE), "
-            "ins AS (INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
+            "ins AS (INSERT INTO {s}.runtime_effect_replay (" + _COLS + ", seq) "
             "SELECT %s, %s, %s, %s, %s, 'in_progress', NULL, NULL, %s, %s, t.n + %s, "
-            "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s "
+            "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s, "
+            + _NEXT_SEQ + " "
             "FROM (SELECT " + NOW_MS + " AS n) AS t WHERE NOT EXISTS (SELECT FROM r) "
             "ON CONFLICT DO NOTHING RETURNING lease_expires_at_ms, due_at_ms, created_at_ms) "
             "SELECT " + NOW_MS + ", set_config('synchronous_commit', 'off', true), "
@@ -134,10 +142,11 @@ class PostgresJournalStore:
         # server than the lock-read above (measured ~35 µs per claim here). Its times come from the
         # statement's transaction timestamp; created_at_ms is that *now*.
         self._claim_insert = Statement("claim_insert", q(
-            "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ") "
+            "INSERT INTO {s}.runtime_effect_replay (" + _COLS + ", seq) "
             "SELECT %s, %s, %s, %s, %s, 'in_progress', NULL, NULL, %s, %s, t.n + %s, "
-            "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s "
-            "FROM (SELECT " + NOW_MS + " AS n, set_config('synchronous_commit', 'off', true)) AS t "
+            "CASE WHEN %s::bigint IS NULL THEN NULL ELSE t.n + %s::bigint END, t.n, t.n, %s, %s, "
+            + _NEXT_SEQ
+            + " FROM (SELECT " + NOW_MS + " AS n, set_config('synchronous_commit', 'off', true)) AS t "
             "ON CONFLICT DO NOTHING RETURNING lease_expires_at_ms, due_at_ms, created_at_ms"
         ))
         self._take_over = q(
@@ -156,7 +165,7 @@ class PostgresJournalStore:
         ))
         self._release = q("DELETE FROM {s}.runtime_effect_replay WHERE " + _FENCE)
         self._get = q(
-            "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s AND replay_key = %s"
+            "SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay WHERE scope_key = %s AND replay_key = %s"
         )
         # the envelope is left out of preloads: it is the bulk of a row and only explains a conflict
         preload_cols = _COLS.replace("envelope_json", "'' AS envelope_json")
@@ -165,8 +174,8 @@ class PostgresJournalStore:
             "WHERE scope_key = %s AND status <> 'in_progress'"
         )
         self._effects = q(
-            "SELECT " + _COLS + " FROM {s}.runtime_effect_replay WHERE scope_key = %s "
-            "ORDER BY created_at_ms, replay_key LIMIT %s OFFSET %s"
+            "SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay WHERE scope_key = %s "
+            "ORDER BY seq, created_at_ms, replay_key LIMIT %s OFFSET %s"
         )
         self._retire_session = q("DELETE FROM {s}.runtime_effect_replay WHERE session_id = %s")
         self._retire_scope = q("DELETE FROM {s}.runtime_effect_replay WHERE scope_key = %s")
@@ -260,7 +269,7 @@ class PostgresJournalStore:
             decision, write = decide_claim(row, request, now)
             if isinstance(write, Insert):
                 r = write.row
-                cur = await conn.execute(self._insert, r.values())
+                cur = await conn.execute(self._insert, (*r.values(), r.scope_key))
                 if await cur.fetchone() is not None:
                     return decision
                 # Lost the insert race: the winner has committed; decide again on its row.

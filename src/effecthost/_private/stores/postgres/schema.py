@@ -124,6 +124,26 @@ MIGRATIONS: tuple[tuple[int, str, tuple[LiteralString, ...]], ...] = (
             "WHERE status NOT IN ('completed', 'failed', 'cancelled')",
         ),
     ),
+    (
+        4,
+        "effect run order and who resolved a wait",
+        (
+            # seq: an effect's run order in its scope (1, 2, ... as first claimed); old rows are
+            # numbered by (creation time, key), the best the table knows.
+            "ALTER TABLE {s}.runtime_effect_replay ADD COLUMN seq BIGINT NOT NULL DEFAULT 0",
+            "UPDATE {s}.runtime_effect_replay AS e SET seq = ranked.n FROM (SELECT scope_key, "
+            "replay_key, row_number() OVER (PARTITION BY scope_key ORDER BY created_at_ms, "
+            "replay_key) AS n FROM {s}.runtime_effect_replay) AS ranked "
+            "WHERE e.scope_key = ranked.scope_key AND e.replay_key = ranked.replay_key",
+            # the next number is one index seek (max(seq) of a scope), not a scan of its rows
+            "CREATE INDEX runtime_effect_replay_seq_idx ON {s}.runtime_effect_replay (scope_key, seq)",
+            # resolved_by: an operator token's name, "webhook", ... (NULL: not said)
+            "ALTER TABLE {s}.await_event_waits ADD COLUMN resolved_by TEXT",
+            # the operators' inbox: unresolved waits across sessions, oldest first
+            "CREATE INDEX await_event_waits_pending_idx ON {s}.await_event_waits "
+            "(created_at_ms, key_id) WHERE terminal_json IS NULL",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 #: Second argument of hashtextextended for the migration lock; await-event locks use 562.

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from ...awaits.hub import Subscription, WakeHub
 from ...core.errors import EffectHostError, ErrorCode
 from ...lifecycle.model import TurnRecord, TurnStatus, record_from_row, record_to_row, topics_for
+from ...lifecycle.query import TurnQuery, sql_where
 from ...lifecycle.store import Change
 from .awaits import key_hint
 from .db import Conn, Database
@@ -263,6 +264,17 @@ class PostgresTurnStore:
             params.append(str(status))
         params += [max(limit, 0), max(offset, 0)]
         statement = self._list[(session_id is not None, status is not None)]
+
+        async def body(conn: Conn) -> list[TurnRecord]:
+            cur = await conn.execute(statement, params)
+            return [record_from_row(row) for row in await cur.fetchall()]
+
+        return await self._db.read(_STORE, body)
+
+    async def query_turns(self, query: TurnQuery) -> list[TurnRecord]:
+        """Operators' listing (``lifecycle.query``): filters, keyset paging, either direction."""
+        tail, params = sql_where(query, "%s")
+        statement = self._db.q("SELECT " + _COLS + " FROM {s}.turn_records" + tail)
 
         async def body(conn: Conn) -> list[TurnRecord]:
             cur = await conn.execute(statement, params)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import sqlite3
 
 from ...awaits.hub import WakeHub
-from ...awaits.store import Inspection, PendingPromise, PromiseIdentity, StoreResult
+from ...awaits.store import (
+    RESOLVED_BY,
+    AwaitRecord,
+    Inspection,
+    PendingPromise,
+    PromiseIdentity,
+    StoreResult,
+)
 from ...core.clock import Clock
 from ...core.errors import ErrorCode
 from .db import Database
@@ -111,6 +118,8 @@ class SqliteAwaitStore:
     async def store_terminal(
         self, key_id: str, identity: PromiseIdentity, terminal_json: str
     ) -> tuple[StoreResult, str | None]:
+        by = RESOLVED_BY.get()
+
         def op(conn: sqlite3.Connection) -> tuple[StoreResult, str | None]:
             if _revoked(conn, identity.session_id):
                 return StoreResult.UNKNOWN_OR_REVOKED, None
@@ -122,7 +131,7 @@ class SqliteAwaitStore:
             if row is None:
                 conn.execute(
                     f"INSERT INTO await_event_waits (key_id, {_IDENTITY}, terminal_json,"
-                    " created_at_ms, resolved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created_at_ms, resolved_at_ms, resolved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key_id,
                         identity.scope_json,
@@ -132,6 +141,7 @@ class SqliteAwaitStore:
                         terminal_json,
                         now,
                         now,
+                        by,
                     ),
                 )
             elif not _same(row, identity):
@@ -140,9 +150,9 @@ class SqliteAwaitStore:
                 return StoreResult.ALREADY_RESOLVED, str(row[4])
             else:
                 conn.execute(
-                    "UPDATE await_event_waits SET terminal_json = ?, resolved_at_ms = ?"
-                    " WHERE key_id = ? AND terminal_json IS NULL",
-                    (terminal_json, now, key_id),
+                    "UPDATE await_event_waits SET terminal_json = ?, resolved_at_ms = ?,"
+                    " resolved_by = ? WHERE key_id = ? AND terminal_json IS NULL",
+                    (terminal_json, now, by, key_id),
                 )
             return StoreResult.STORED, None
 
@@ -189,6 +199,8 @@ class SqliteAwaitStore:
         self._channel.publish([f"s:{session_id}"])
 
     async def cancel_session(self, session_id: str, cancelled_json: str) -> int:
+        by = RESOLVED_BY.get()
+
         def op(conn: sqlite3.Connection) -> list[str]:
             keys = [
                 str(r[0])
@@ -200,9 +212,10 @@ class SqliteAwaitStore:
             ]
             if keys:
                 conn.execute(
-                    "UPDATE await_event_waits SET terminal_json = ?, resolved_at_ms = ?"
+                    "UPDATE await_event_waits SET terminal_json = ?, resolved_at_ms = ?,"
+                    " resolved_by = ?"
                     " WHERE session_id = ? AND terminal_json IS NULL AND turn_control = 0",
-                    (cancelled_json, self._clock.now_ms(), session_id),
+                    (cancelled_json, self._clock.now_ms(), by, session_id),
                 )
             return keys
 
@@ -223,3 +236,47 @@ class SqliteAwaitStore:
             return [PendingPromise(str(k), str(s), str(w)) for k, s, w in cursor.fetchall()]
 
         return await self._db.read(op, error_code=_STORE)
+
+    async def list_records(
+        self, session_id: str | None, pending: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[AwaitRecord]:
+        where, params = _records_where(session_id, pending, after)
+
+        def op(conn: sqlite3.Connection) -> list[AwaitRecord]:
+            cursor = conn.execute(
+                "SELECT key_id, scope_json, wait_json, session_id, turn_control, terminal_json,"
+                f" created_at_ms, resolved_at_ms, resolved_by FROM await_event_waits {where}"
+                " ORDER BY created_at_ms, key_id LIMIT ?",
+                (*params, limit),
+            )
+            return [_record(row) for row in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+
+def _records_where(
+    session_id: str | None, pending: bool, after: tuple[int, str] | None
+) -> tuple[str, tuple[object, ...]]:
+    """The WHERE of a records listing. ``terminal_json IS NULL`` word for word: the partial index
+    ``await_event_waits_pending`` serves only a query that states its WHERE term."""
+    terms: list[str] = []
+    params: list[object] = []
+    if session_id is not None:
+        terms.append("session_id = ?")
+        params.append(session_id)
+    if pending:
+        terms.append("terminal_json IS NULL")
+    if after is not None:
+        terms.append("(created_at_ms, key_id) > (?, ?)")
+        params += [after[0], after[1]]
+    return ("WHERE " + " AND ".join(terms) if terms else ""), tuple(params)
+
+
+def _record(row: tuple[object, ...]) -> AwaitRecord:
+    key_id, scope, wait, session, control, terminal, created, resolved, by = row
+    return AwaitRecord(
+        str(key_id), str(scope), str(wait), None if session is None else str(session),
+        bool(control), None if terminal is None else str(terminal), int(created),  # type: ignore[call-overload]
+        None if resolved is None else int(resolved),  # type: ignore[call-overload]
+        None if by is None else str(by),
+    )  # fmt: skip

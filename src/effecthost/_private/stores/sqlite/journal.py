@@ -45,6 +45,12 @@ _COLUMNS = (
     " error_json, lease_owner, lease_token, lease_expires_at_ms, due_at_ms, created_at_ms,"
     " updated_at_ms, effect_kind, effect_id"
 )
+#: What reads select: the inserted columns and the run order the insert computed.
+_SELECTED = _COLUMNS + ", seq"
+#: A new row's run order in its scope: one more than the scope's largest (one seek in the
+#: ``effect_journal_seq`` index, in the same statement, so under SQLite's single writer no two
+#: rows of a scope share one).
+_NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM effect_journal WHERE scope_key = ?)"
 _FENCE = (
     "scope_key = ? AND replay_key = ? AND envelope_hash = ? AND lease_owner = ? AND lease_token = ?"
     " AND status = 'in_progress' AND lease_expires_at_ms > ?"
@@ -54,8 +60,8 @@ _FENCE = (
 def _claim_insert(session: bool, due: bool) -> str:
     """The INSERT of a claimed row; session id and due time are NULL literals when absent."""
     return (
-        f"INSERT INTO effect_journal ({_COLUMNS}) VALUES (?, ?, {'?' if session else 'NULL'},"
-        f" ?, ?, ?, NULL, NULL, ?, ?, ?, {'?' if due else 'NULL'}, ?, ?, ?, ?)"
+        f"INSERT INTO effect_journal ({_COLUMNS}, seq) VALUES (?, ?, {'?' if session else 'NULL'},"
+        f" ?, ?, ?, NULL, NULL, ?, ?, ?, {'?' if due else 'NULL'}, ?, ?, ?, ?, {_NEXT_SEQ})"
         " ON CONFLICT(scope_key, replay_key) DO NOTHING"
     )
 
@@ -128,7 +134,7 @@ class SqliteJournalStore:
             # The clock is read inside the transaction: lease comparisons are serialized with writes.
             now = self._clock.now_ms()
             found = conn.execute(
-                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
+                f"SELECT {_SELECTED} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
                 (request.scope_key, request.replay_key),
             ).fetchone()
             decision, write = decide_claim(None if found is None else _row(found), request, now)
@@ -162,7 +168,7 @@ class SqliteJournalStore:
                    r.lease_expires_at_ms)  # fmt: skip
         if due:
             values += (r.due_at_ms,)
-        values += (r.created_at_ms, r.updated_at_ms, r.effect_kind, r.effect_id)
+        values += (r.created_at_ms, r.updated_at_ms, r.effect_kind, r.effect_id, r.scope_key)
         cursor = conn.execute(_CLAIM_INSERT[session, due], values)
         return cursor.rowcount == 1
 
@@ -331,8 +337,8 @@ class SqliteJournalStore:
     ) -> list[JournalRow]:
         def op(conn: sqlite3.Connection) -> list[JournalRow]:
             cursor = conn.execute(
-                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ?"
-                " ORDER BY created_at_ms, replay_key LIMIT ? OFFSET ?",
+                f"SELECT {_SELECTED} FROM effect_journal WHERE scope_key = ?"
+                " ORDER BY seq, created_at_ms, replay_key LIMIT ? OFFSET ?",
                 (scope_key, -1 if limit is None else limit, offset),  # LIMIT -1: no limit
             )
             return [_row(v) for v in cursor.fetchall()]
@@ -342,7 +348,7 @@ class SqliteJournalStore:
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
         def op(conn: sqlite3.Connection) -> JournalRow | None:
             found = conn.execute(
-                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
+                f"SELECT {_SELECTED} FROM effect_journal WHERE scope_key = ? AND replay_key = ?",
                 (scope_key, replay_key),
             ).fetchone()
             return None if found is None else _row(found)

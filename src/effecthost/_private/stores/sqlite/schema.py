@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...core.errors import EffectHostError, ErrorCode
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 VERSION_TABLE = "effecthost_schema_versions"
 
 # Version 1: the first release. Kept verbatim: migration tests build v1 files from it.
@@ -148,12 +148,37 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
     _run_ddl(conn, V5_TURN_DDL)
 
 
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    """v6 gives every effect its run order within its scope (``seq``: 1, 2, ... in the order the
+    effects were first claimed), so listings show effects begun in the same millisecond in the order
+    they ran rather than by replay key; and records who resolved a wait (``resolved_by``: an
+    operator token's name, "webhook", ...) with a partial index of the unresolved waits (the
+    operators' inbox across sessions). Old rows get their order from (creation time, key), the
+    best the file knows. The ``(scope_key, seq)`` index makes the next number one seek."""
+    conn.execute("ALTER TABLE effect_journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE effect_journal SET seq = ranked.n FROM (SELECT scope_key AS s, replay_key AS r,"
+        " row_number() OVER (PARTITION BY scope_key ORDER BY created_at_ms, replay_key) AS n"
+        " FROM effect_journal) AS ranked"
+        " WHERE effect_journal.scope_key = ranked.s AND effect_journal.replay_key = ranked.r"
+    )
+    # the run order's next number is one seek (max(seq) of a scope), not a scan of the scope's rows
+    conn.execute("CREATE INDEX effect_journal_seq ON effect_journal(scope_key, seq)")
+    conn.execute("ALTER TABLE await_event_waits ADD COLUMN resolved_by TEXT")
+    # the inbox: unresolved waits across sessions, oldest first (resolved rows leave the index)
+    conn.execute(
+        "CREATE INDEX await_event_waits_pending ON await_event_waits(created_at_ms, key_id)"
+        " WHERE terminal_json IS NULL"
+    )
+
+
 #: MIGRATIONS[v] upgrades a file at version v to v + 1.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 

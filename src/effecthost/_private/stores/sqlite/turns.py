@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from ...awaits.hub import Subscription, WakeHub
 from ...core.errors import EffectHostError, ErrorCode
 from ...lifecycle.model import COLUMNS, TurnRecord, TurnStatus, record_from_row, record_to_row, topics_for
+from ...lifecycle.query import TurnQuery, sql_where
 from ...lifecycle.store import Change
 from .db import Database
 from .durability import Durability
@@ -211,6 +212,16 @@ class SqliteTurnStore:
         def op(conn: sqlite3.Connection) -> list[TurnRecord]:
             cursor = conn.execute(sql, (*params, max(limit, 0), max(offset, 0)))
             return [_record(row) for row in cursor.fetchall()]
+
+        return await self._db.read(op, error_code=_STORE)
+
+    async def query_turns(self, query: TurnQuery) -> list[TurnRecord]:
+        """Operators' listing (``lifecycle.query``): filters, keyset paging, either direction."""
+        tail, params = sql_where(query, "?")
+        sql = _SELECT + tail
+
+        def op(conn: sqlite3.Connection) -> list[TurnRecord]:
+            return [_record(row) for row in conn.execute(sql, params).fetchall()]
 
         return await self._db.read(op, error_code=_STORE)
 

@@ -1,0 +1,276 @@
+"""What an operator does, shared by the command line and the HTTP service (and any program).
+
+Each function takes a durable host and answers JSON-ready dicts in the shapes of
+:mod:`effecthost.views`, so the page, ``effecthost ... --json`` and ``/v1`` show one shape. The
+safeguards live here, once: revoking a session nothing was ever recorded for (a typo would leave a
+permanent tombstone) and retiring a live session's journal are refused unless forced. Listings
+page by keyset (``next``: an opaque cursor for the following page), never by offset.
+
+Public and free of any web framework or terminal import, like :mod:`effecthost.views`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from typing import Any
+
+from . import (
+    AwaitEventKey,
+    DurableEffectHost,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    JournalRetirement,
+    TurnInfo,
+    TurnStatus,
+)
+from .views import effect_view
+
+#: Turn-control waits (the machinery of cancellation) are nobody's to answer by hand.
+_CONTROL_WAITS = frozenset({"turn_cancel_gate", "turn_terminal"})
+MAX_SCAN = 1000
+
+
+# ---- cursors ----------------------------------------------------------------------------------
+
+
+def encode_cursor(values: tuple[Any, ...]) -> str:
+    """An opaque keyset cursor (URL-safe) for the position after ``values``."""
+    raw = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(text: str, shape: tuple[type, ...]) -> tuple[Any, ...]:
+    """The values of a cursor made by :func:`encode_cursor`; ``invalid_argument`` for anything
+    else (a hand-edited or truncated cursor)."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        values = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        values = None
+    if (
+        not isinstance(values, list)
+        or len(values) != len(shape)
+        or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True))
+    ):
+        raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "the cursor is not one this service gave out")
+    return tuple(values)
+
+
+# ---- turns ------------------------------------------------------------------------------------
+
+
+def turn_view(info: TurnInfo, now_ms: int | None = None) -> dict[str, Any]:
+    """A turn as listings show it: its record, how long it ran (so far), its listing cursor."""
+    view = info.to_json()
+    ended = info.status in (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED)
+    end = info.updated_at_ms if ended else (now_ms if now_ms is not None else int(time.time() * 1000))
+    view["duration_ms"] = max(0, end - info.created_at_ms)
+    view["scope_key"] = ExecutionScope.turn(info.session_id, info.turn_id).journal_key()
+    return view
+
+
+async def list_turns(
+    host: DurableEffectHost,
+    *,
+    session_id: str | None = None,
+    status: str | None = None,
+    name: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    search: str | None = None,
+    after: str | None = None,
+    oldest_first: bool = False,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """``{"turns": [...], "next": cursor | None}``: newest first unless ``oldest_first``."""
+    cursor = None if after is None else decode_cursor(after, (int, str, str))
+    turns = await host.query_turns(
+        session_id=session_id, status=status, name=name, since_ms=since_ms, until_ms=until_ms,
+        search=search, after=cursor, newest_first=not oldest_first, limit=limit,
+    )  # fmt: skip
+    now = int(time.time() * 1000)
+    views = [turn_view(t, now) for t in turns]
+    last = turns[-1] if len(turns) == limit else None
+    next_cursor = None if last is None else encode_cursor((last.created_at_ms, last.session_id, last.turn_id))
+    return {"turns": views, "next": next_cursor}
+
+
+async def turn_detail(host: DurableEffectHost, session_id: str, turn_id: str) -> dict[str, Any]:
+    """A turn and its timeline: its effects in run order, each wait with who resolved it and when."""
+    info = await host.get_turn(session_id, turn_id)
+    if info is None:
+        raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
+    view = turn_view(info)
+    rows = await host.browser.list_effects(view["scope_key"])
+    resolutions = {
+        r.key.key_id: r
+        for r in await host.list_await_events(session_id=session_id, pending=False, limit=MAX_SCAN)
+    }
+    effects = []
+    for row in rows:
+        effect = effect_view(row)
+        token = effect.get("await_token")
+        record = None
+        if token:
+            try:
+                record = resolutions.get(AwaitEventKey.from_token(token).key_id)
+            except EffectHostError:
+                record = None
+        effect["resolved_by"] = None if record is None else record.resolved_by
+        effect["resolved_at_ms"] = None if record is None else record.resolved_at_ms
+        effects.append(effect)
+    return {"turn": view, "effects": effects}
+
+
+# ---- the inbox --------------------------------------------------------------------------------
+
+
+async def inbox(
+    host: DurableEffectHost,
+    *,
+    session_id: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Waits nobody has answered yet, across sessions (or of one), oldest first, each with its
+    question and context: the turn (name, input, status) whose wait it is."""
+    cursor = None if after is None else decode_cursor(after, (int, str))
+    records = await host.list_await_events(
+        session_id=session_id,
+        pending=True,
+        limit=limit,
+        after=cursor,
+    )
+    waits = []
+    for record in records:
+        if record.key.wait.variant in _CONTROL_WAITS:
+            continue
+        view = record.to_json()
+        view["turn"] = None
+        view["question"] = None
+        view["name"] = None
+        scope = record.key.scope
+        if scope.variant == "turn":
+            turn_session, turn_id = scope.ids
+            info = await host.get_turn(turn_session, turn_id)
+            if info is not None:
+                view["turn"] = {
+                    "session_id": info.session_id,
+                    "turn_id": info.turn_id,
+                    "name": info.name,
+                    "status": str(info.status),
+                    "input": info.input,
+                    "created_at_ms": info.created_at_ms,
+                }
+                waiting = info.waiting or {}
+                if waiting.get("key") == view["token"]:
+                    view["question"] = waiting.get("question")
+                    view["name"] = waiting.get("name")
+        waits.append(view)
+    last = records[-1] if len(records) == limit else None
+    return {"waits": waits, "next": None if last is None else encode_cursor(last.cursor)}
+
+
+# ---- the change feed ------------------------------------------------------------------------
+
+
+_LIVE = (TurnStatus.PENDING, TurnStatus.RUNNING, TurnStatus.WAITING, TurnStatus.SLEEPING)
+
+
+async def changes(host: DurableEffectHost) -> dict[str, Any]:
+    """A token that changes whenever a turn starts, changes state or ends, or a wait comes or
+    goes: a page polls it and re-reads its view only when it moved. It reads live state only (the
+    turns not ended, through the status index; the unanswered waits, through their partial index),
+    never the history that piles up behind it."""
+    live: list[TurnInfo] = []
+    for status in _LIVE:
+        live += await host.query_turns(status=status, limit=MAX_SCAN)
+    newest = await host.query_turns(limit=1)
+    waits = await host.list_await_events(pending=True, limit=MAX_SCAN)
+    state = [
+        sorted((t.session_id, t.turn_id, str(t.status), t.updated_at_ms) for t in live),
+        [(t.session_id, t.turn_id, t.created_at_ms) for t in newest],
+        sorted(w.key.key_id for w in waits),
+    ]
+    digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return {"token": digest.hexdigest()[:24], "live_turns": len(live), "pending_waits": len(waits)}
+
+
+# ---- sessions, with safeguards ----------------------------------------------------------------
+
+
+async def session_activity(host: DurableEffectHost, session_id: str) -> dict[str, Any]:
+    """What the substrate holds for a session: journal rows (in progress), turns (live) and waits
+    (outstanding)."""
+    scopes = await host.browser.list_scopes(session_id)
+    turns = await host.query_turns(session_id=session_id, limit=MAX_SCAN)
+    waits = await host.list_await_events(session_id=session_id, pending=False, limit=MAX_SCAN)
+    live = [
+        t for t in turns if t.status not in (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED)
+    ]
+    return {
+        "session_id": session_id,
+        "effects": sum(s.effects for s in scopes),
+        "in_progress": sum(s.in_progress for s in scopes),
+        "turns": len(turns),
+        "live_turns": len(live),
+        "waits": len(waits),
+        "pending_waits": sum(1 for w in waits if w.resolution is None),
+    }
+
+
+async def revoke_session(host: DurableEffectHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
+    """Revoke every await key of the session, forever. A session with no record at all is refused
+    (``session_unknown``) unless ``force``: the tombstone is permanent, a typo would keep it."""
+    await host.list_outstanding_await_event_keys(session_id)  # a blank id: its own code, first
+    activity = await session_activity(host, session_id)
+    if not force and activity["effects"] == activity["turns"] == activity["waits"] == 0:
+        raise EffectHostError(
+            ErrorCode.SESSION_UNKNOWN,
+            f"nothing was ever recorded for session {session_id!r}; revoking it writes a permanent "
+            "tombstone (force to revoke anyway)",
+        )
+    await host.revoke_await_events_for_session(session_id)
+    return {"session_id": session_id, "status": "revoked", "pending_waits_revoked": activity["pending_waits"]}
+
+
+async def retire_session(host: DurableEffectHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
+    """Delete the session's journal rows. A live session (a turn not ended, an effect in progress,
+    a wait outstanding) is refused (``session_live``) unless ``force``: its running turn would
+    lose its lease and re-run effects."""
+    activity = await session_activity(host, session_id)
+    live = activity["live_turns"] + activity["in_progress"] + activity["pending_waits"]
+    if live and not force:
+        raise EffectHostError(
+            ErrorCode.SESSION_LIVE,
+            f"session {session_id!r} is live ({activity['live_turns']} turns not ended, "
+            f"{activity['in_progress']} effects in progress, {activity['pending_waits']} waits "
+            "outstanding); retiring its journal would break them (force to retire anyway)",
+        )
+    retired = await host.retire_effect_journal(JournalRetirement.session(session_id))
+    return {"session_id": session_id, "retired_rows": retired}
+
+
+async def cancel_waits(host: DurableEffectHost, session_id: str, *, by: str | None = None) -> dict[str, Any]:
+    """Resolve the session's outstanding waits ``Cancelled``; says how many."""
+    cancelled = await host.cancel_await_events(session_id, resolved_by=by)
+    return {"session_id": session_id, "status": "cancelled", "cancelled": cancelled}
+
+
+__all__ = [
+    "cancel_waits",
+    "changes",
+    "decode_cursor",
+    "encode_cursor",
+    "inbox",
+    "list_turns",
+    "retire_session",
+    "revoke_session",
+    "session_activity",
+    "turn_detail",
+    "turn_view",
+]

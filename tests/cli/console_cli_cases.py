@@ -1,0 +1,168 @@
+"""The console verbs of the command line, against a database URL and against a running service
+(``--server``): run on SQLite (tests/cli/test_console_cli.py) and PostgreSQL
+(tests/postgres/test_pg_console.py). A Worker on the test's host drives the turns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cli_support import cli
+from console_cases import OPS, OPS_SECRET, TOKENS, TURNS, VIEWER_SECRET, until
+from server_support import live_server, make_app
+
+from effecthost import DurableEffectHost, Worker
+
+
+async def _json(*args: str, input_text: str | None = None, code: int = 0) -> Any:
+    result = (
+        await cli(*args, "--json", env=None)
+        if input_text is None
+        else await _cli_input(input_text, *args, "--json")
+    )
+    assert result.exit_code == code, (args, result.output)
+    return json.loads(result.stdout)
+
+
+async def _cli_input(text: str, *args: str) -> Any:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from effecthost.cli import app
+
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), input=text, catch_exceptions=False)
+
+
+async def _status(target: list[str], session: str, turn: str) -> str:
+    detail = await _json("turns", "show", session, turn, *target)
+    status: str = detail["turn"]["status"]
+    return status
+
+
+async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -> None:
+    async with Worker(host, TURNS, suspend_after_s=0.05, poll_interval_s=0.05):
+        local = ["--url", url]
+        async with live_server(make_app(url, tokens=TOKENS)) as base:
+            remote = ["--server", base, "--token", OPS_SECRET]
+            for target, tag in ((local, "l"), (remote, "r")):
+                session = f"{run}-{tag}"
+                started = await _json(
+                    "turns", "start", "console-approval", session, "t1", "--input", '{"amount": 3}', *target
+                )
+                assert started["created"] is True  # a worker may have claimed it already
+                assert started["turn"]["status"] in ("pending", "running", "waiting")
+
+                async def waiting(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t1") == "waiting"
+
+                await until(waiting)
+                inbox = await _json("waits", "list", "--session", session, *target)
+                [wait] = inbox["waits"]
+                assert wait["question"] == {"tool": "refund", "args": {"amount": 3}}
+                listed = await _json("turns", "list", "--status", "waiting", "--search", session, *target)
+                assert [t["turn_id"] for t in listed["turns"]] == ["t1"]
+                # --ok from a file
+                payload = tmp / f"ok-{tag}.json"
+                payload.write_text('{"approved": true}')
+                resolved = await _json("waits", "resolve", wait["token"], "--ok", f"@{payload}", *target)
+                assert resolved == {"status": "accepted"}
+
+                async def completed(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t1") == "completed"
+
+                await until(completed)
+                detail = await _json("turns", "show", session, "t1", *target)
+                assert detail["effects"][-1]["resolved_by"] == ("cli" if tag == "l" else "otto")
+                assert [e["seq"] for e in detail["effects"]] == [1, 2, 3]
+
+                # a second turn: rejected with --ok - (stdin) for another, cancel, fork, resume
+                await _json(
+                    "turns", "start", "console-approval", session, "t2", "--input", '{"amount": 4}', *target
+                )
+
+                async def second_waits(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t2") == "waiting"
+
+                await until(second_waits)
+                cancelled = await _json("turns", "cancel", session, "t2", "--yes", *target)
+                assert cancelled["turn"]["cancel_requested"] is True
+
+                async def gone(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t2") == "cancelled"
+
+                await until(gone)
+                await _json(
+                    "turns",
+                    "start",
+                    "console-flaky",
+                    session,
+                    "t3",
+                    "--input",
+                    json.dumps({"run": f"{run}{tag}"}),
+                    *target,
+                )
+
+                async def failed(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t3") == "failed"
+
+                await until(failed)
+                forked = await _json(
+                    "turns", "fork", session, "t3", "--new-turn-id", "t3-fork", "--keep", "1", *target
+                )
+                assert forked["turn"]["meta"]["fork"] == {"keep": 1, "turn_id": "t3"}
+                resumed = await _json("turns", "resume", session, "t3", *target)
+                assert resumed["turn"]["status"] in ("pending", "running", "completed")
+
+                async def resumed_done(target: list[str] = target, session: str = session) -> bool:
+                    return await _status(target, session, "t3") == "completed"
+
+                await until(resumed_done)
+                # errors are JSON objects too, with the code
+                missing = await _json("turns", "show", session, "nope", *target, code=1)
+                assert missing["code"] == "turn_not_found"
+                again = await _json("turns", "resume", session, "t3", *target, code=1)
+                assert again["code"] == "turn_not_resumable"
+
+            # a viewer's token cannot act through the service
+            viewer = ["--server", base, "--token", VIEWER_SECRET]
+            refused = await _json("turns", "cancel", f"{run}-l", "t1", "--yes", *viewer, code=1)
+            assert refused["code"] == "forbidden"
+            assert OPS  # the same tokens as the HTTP tests
+
+        # stdin resolution, with a third turn on the database
+        await _json(
+            "turns", "start", "console-approval", f"{run}-s", "t1", "--input", '{"amount": 9}', *local
+        )
+
+        async def third_waits() -> bool:
+            return await _status(local, f"{run}-s", "t1") == "waiting"
+
+        await until(third_waits)
+        [wait] = (await _json("waits", "list", "--session", f"{run}-s", *local))["waits"]
+        result = await _cli_input(
+            '{"note": "from stdin"}', "waits", "resolve", wait["token"], "--ok", "-", *local
+        )
+        assert result.exit_code == 0, result.output
+
+        # safeguards
+        unknown = await _json("session", "revoke", f"{run}-typo", "--yes", *local, code=1)
+        assert unknown["code"] == "session_unknown"
+        assert (await _json("session", "revoke", f"{run}-typo", "--yes", "--force", *local))[
+            "status"
+        ] == "revoked"
+        await _json(
+            "turns", "start", "console-approval", f"{run}-live", "t1", "--input", '{"amount": 1}', *local
+        )
+
+        async def live_waits() -> bool:
+            return await _status(local, f"{run}-live", "t1") == "waiting"
+
+        await until(live_waits)
+        live = await _json("journal", "retire", f"{run}-live", "--yes", *local, code=1)
+        assert live["code"] == "session_live"
+        swept = await _json("await", "cancel", f"{run}-live", *local)
+        assert swept["cancelled"] == 1
+        plain = await cli("await", "cancel", f"{run}-live", *local)
+        assert "cancelled 0 pending await events" in plain.stdout
