@@ -37,6 +37,7 @@ from effecthost import (
     Worker,
     durable_turn,
     open_host,
+    operations,
 )
 from effecthost.integrations.pydantic_ai import EffectHostDurability
 
@@ -365,6 +366,10 @@ async def test_an_approval_waits_on_an_await_event_across_a_suspension(backend_u
                 "calls": [],
             }
             assert [k.to_token() for k in await host.list_outstanding_await_event_keys("s")] == TOKENS
+            # the operator console's inbox (page, CLI `waits list`, GET /v1/waits) shows the question
+            inbox = await operations.inbox(host, session_id="s")
+            shown = [(w["token"], w["question"], w["turn"]["name"]) for w in inbox["waits"]]
+            assert shown == [(TOKENS[0], waiting["question"], "pydai-approve")]
             await host.resolve_await_event(
                 AwaitEventKey.from_token(TOKENS[0]), Resolution.ok({"approvals": {"del-1": True}})
             )
