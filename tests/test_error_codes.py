@@ -350,6 +350,9 @@ NOT_400 = {
     "restate_journal_budget_exceeded": 413,
     "restate_ingress": 503,
     "restate_server_unavailable": 503,
+    "temporal_history_budget_exceeded": 413,
+    "temporal_client": 503,
+    "temporal_server_unavailable": 503,
 }
 
 
