@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,12 @@ def temporal_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     server = TemporalServer(base / "temporal.db", log_path=base / "server.log").start()
     workers: list[WorkerProcess] = []
 
-    def make_worker(**env: str) -> WorkerProcess:
+    def make_worker(task_queue: str = TASK_QUEUE, **env: str) -> WorkerProcess:
         worker = WorkerProcess(
             "temporal_turns:TURNS",
             server.address,
-            task_queue=TASK_QUEUE,
+            task_queue=task_queue,
+            args=["--sticky-timeout", "1"],
             cwd=HERE,
             env={
                 "EFFECTHOST_TEMPORAL_SECRET": secret,
@@ -57,7 +59,12 @@ def temporal_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     try:
         make_worker()
-        config = TemporalConfig(bytes.fromhex(secret), task_queue=TASK_QUEUE, history_budget_bytes=16 * 1024)
+        config = TemporalConfig(
+            bytes.fromhex(secret),
+            task_queue=TASK_QUEUE,
+            history_budget_bytes=16 * 1024,
+            task_timeout=timedelta(seconds=2),
+        )
         yield Stack(server, workers, config, marks, kills, make_worker)
     finally:
         for worker in workers:

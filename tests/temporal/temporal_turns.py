@@ -63,7 +63,9 @@ async def killed_often(turn: Turn, tag: str, n: int) -> dict[str, Any]:
     total = 0
     for i in range(n):
         total = await killed_add(tag, total, i)
-    await turn.sleep(0.05)
+        # a timer after each step: the workflow task completes, the step's record is in the
+        # history (finalized) before the next step starts and kills the worker
+        await turn.sleep(0.01)
     return {"total": total}
 
 

@@ -41,6 +41,8 @@ class TemporalConfig:
     history_budget_bytes: int = DEFAULT_HISTORY_BUDGET_BYTES
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     effect_timeout: timedelta = timedelta(minutes=5)
+    #: A turn workflow's task timeout: how soon a turn whose worker died moves to another worker.
+    task_timeout: timedelta = timedelta(seconds=10)
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, bytes) or len(self.secret) < 16:
@@ -57,8 +59,10 @@ class TemporalConfig:
                 raise EffectHostError(
                     ErrorCode.HOST_OPTION_INVALID, f"{name} is a non-empty str, not {value!r}"
                 )
-        if not isinstance(self.effect_timeout, timedelta) or self.effect_timeout.total_seconds() <= 0:
-            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "effect_timeout is a positive timedelta")
+        for name in ("effect_timeout", "task_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or value.total_seconds() <= 0:
+                raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, f"{name} is a positive timedelta")
 
     @classmethod
     def from_env(cls, **options: object) -> TemporalConfig:

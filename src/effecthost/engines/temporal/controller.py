@@ -86,6 +86,8 @@ class TemporalController:
         self.cancel = cancel or CancelToken()
         self._records: dict[str, asyncio.Future[str]] = {}
         self._seq = 0
+        #: Set when a mismatch was found while Temporal replayed the history (changed turn code).
+        self.replay_mismatch = False
         #: Set when Temporal itself cancelled the workflow (not effecthost's ``cancel`` signal).
         self.cancel_requested = False
         #: How many effect activities this run scheduled or replayed (tests, benchmarks).
@@ -178,6 +180,7 @@ class TemporalController:
                 ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE, f"the recorded activity {key!r} does not decode"
             ) from None
         if recorded_hash != envelope.stable_hash():
+            self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
             raise mismatch_error(
                 ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
                 recorded_hash,

@@ -137,8 +137,10 @@ class WorkerProcess:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.turns, self.address, self.task_queue = turns, address, task_queue
+        self.args = list(args or [])
         self.cwd, self.env, self.log_path = cwd, env or {}, log_path
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None

@@ -277,6 +277,7 @@ class TemporalEffectHost:
                 id=turn_workflow_id(session_id, turn_id),
                 task_queue=self._config.task_queue,
                 memo={"session_id": session_id, "turn_id": turn_id, "name": name},
+                task_timeout=self._config.task_timeout,
             )
         except WorkflowAlreadyStartedError:
             pass

@@ -9,6 +9,7 @@ import asyncio
 import importlib
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--address", default="127.0.0.1:7233")
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--task-queue", default="effecthost")
+    parser.add_argument(
+        "--sticky-timeout", type=float, default=5.0, help="seconds before a sticky task goes to any worker"
+    )
     parser.add_argument("--ready-file", default=None, help="touched once the worker polls")
     args = parser.parse_args(argv)
     module_name, _, attribute = args.turns.partition(":")
@@ -39,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         client = await Client.connect(args.address, namespace=args.namespace)
-        async with temporal_worker(client, turns, config, passthrough=[module_name]):
+        sticky = timedelta(seconds=args.sticky_timeout)
+        async with temporal_worker(
+            client, turns, config, passthrough=[module_name], sticky_queue_schedule_to_start_timeout=sticky
+        ):
             if args.ready_file:
                 Path(args.ready_file).touch()  # noqa: ASYNC240 - once, at start
             await stop.wait()

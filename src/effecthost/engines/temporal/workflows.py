@@ -87,6 +87,10 @@ def decode_failure(message: str) -> EffectHostError:
         return EffectHostError(ErrorCode.TURN_FAILED, message)
 
 
+class ReplayMismatch(Exception):
+    """A replay mismatch: not a Temporal failure, so the workflow task fails and is retried."""
+
+
 @workflow.defn(name=TURN_WORKFLOW)
 class TurnWorkflow:
     def __init__(self) -> None:
@@ -118,6 +122,11 @@ class TurnWorkflow:
                 cancel=engine.controller.cancel,
             )
         except EffectHostError as error:
+            if engine.controller.replay_mismatch:
+                # the turn's code changed under a running workflow: fail the workflow *task*, as
+                # Temporal's own non-determinism check does, so the turn waits (history intact)
+                # for a worker running code that matches it (a rollback, or a patched turn)
+                raise ReplayMismatch(str(error)) from None
             if error.code == ErrorCode.TURN_CANCELLED and engine.controller.cancel_requested:
                 raise asyncio.CancelledError() from None  # Temporal cancelled it: it ends CANCELED
             raise error_as_failure(error) from None
