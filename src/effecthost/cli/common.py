@@ -90,7 +90,8 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]]) -> T:
 def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]]) -> T:
     """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
     (the Restate engine's deployment-side host: the ``restate`` extra and
-    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md)."""
+    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md), and ``temporal://`` URLs (the Temporal
+    engine's: the ``temporal`` extra and ``$EFFECTHOST_TEMPORAL_SECRET``, see docs/temporal.md)."""
 
     async def go() -> T:
         if url.startswith(("restate://", "restate+")):
@@ -98,6 +99,11 @@ def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]]) -> T:
 
             async with open_restate_host(url) as restate_host:
                 return await body(restate_host)
+        if url.startswith("temporal://"):  # the Temporal engine's host (docs/temporal.md)
+            from ..engines.temporal import open_temporal_host
+
+            async with await open_temporal_host(url) as temporal_host:
+                return await body(temporal_host)
         async with await open_host(url) as host:
             return await body(host)
 
