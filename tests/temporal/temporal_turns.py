@@ -151,6 +151,28 @@ def fake_model(call: LlmCall) -> dict[str, Any]:
     return {"text": f"hello {call.messages[-1]['content']}"}
 
 
+def run_code(source: str) -> str:
+    mark("exec")
+    return f"ran {source}"
+
+
+@step
+def killer(tag: str) -> None:
+    kill_before(tag)
+
+
+@durable_turn
+async def every_kind(turn: Turn, kill_tag: str) -> list[Any]:
+    """A tool call, a model call and code execution, finalized by a timer, then a step whose
+    first run kills the worker: each effect ran once, replayed on the next worker."""
+    weather = await lookup("Oslo")
+    reply = await turn.llm(fake_model, model="m1", messages=[{"role": "user", "content": "ada"}])
+    output = await turn.exec_code("print(1)", run_code)
+    await turn.sleep(0.01)
+    await killer(kill_tag)
+    return [weather, reply, output]
+
+
 TURNS = [
     three_steps,
     killed_often,
@@ -163,4 +185,5 @@ TURNS = [
     fails,
     big_result,
     big_input,
+    every_kind,
 ]
