@@ -9,7 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from effecthost import LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
+from temporalio import workflow
+
+from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
+from effecthost.engines.temporal import TemporalController
 
 #: A 16 KiB history budget, so the budget tests stay small.
 CONFIG_OPTIONS = {"history_budget_bytes": 16 * 1024}
@@ -187,3 +190,39 @@ TURNS = [
     big_input,
     every_kind,
 ]
+
+
+@workflow.defn(name="EffecthostTestVectors")
+class TestVectors:
+    """The conformance kit's controller vectors inside a workflow, on :class:`TemporalController`."""
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        from effecthost.engines.temporal.workflows import REGISTRY
+        from effecthost.testing.conformance import (
+            ConformanceFailure,
+            effect_controller_concurrent_replay_deterministic,
+            effect_controller_durable_steps_replay,
+            effect_controller_replay_mismatch_diagnostics,
+        )
+
+        controller = TemporalController(REGISTRY[workflow.info().task_queue][1], {})
+        try:
+            if name == "durable_steps_replay":
+                await effect_controller_durable_steps_replay(controller, controller.start_replay)
+            elif name == "concurrent_replay":
+                await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
+            elif name == "mismatch":
+                await effect_controller_replay_mismatch_diagnostics(
+                    controller, "temporal_effect_replay_hash_conflict"
+                )
+            else:
+                return f"unknown vector {name}"
+        except ConformanceFailure as failure:
+            return f"failed: {failure}"
+        except EffectHostError as err:
+            return f"error: {err}"
+        return f"ok {controller.runs}"
+
+
+WORKFLOWS = [TestVectors]

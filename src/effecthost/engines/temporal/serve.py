@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     module = importlib.import_module(module_name)
     turns = getattr(module, attribute or "TURNS")
     options = getattr(module, "CONFIG_OPTIONS", {})
+    workflows = getattr(module, "WORKFLOWS", [])  # more workflow classes to run beside the turns
 
     from temporalio.client import Client
 
@@ -45,7 +46,12 @@ def main(argv: list[str] | None = None) -> None:
         client = await Client.connect(args.address, namespace=args.namespace)
         sticky = timedelta(seconds=args.sticky_timeout)
         async with temporal_worker(
-            client, turns, config, passthrough=[module_name], sticky_queue_schedule_to_start_timeout=sticky
+            client,
+            turns,
+            config,
+            passthrough=[module_name],
+            workflows=workflows,
+            sticky_queue_schedule_to_start_timeout=sticky,
         ):
             if args.ready_file:
                 Path(args.ready_file).touch()  # noqa: ASYNC240 - once, at start

@@ -23,6 +23,7 @@ def temporal_worker(
     config: TemporalConfig,
     *,
     passthrough: Sequence[str] = (),
+    workflows: Sequence[type] = (),
     **worker_options: Any,
 ) -> Worker:
     """A worker for ``config.task_queue`` running ``turns`` (``async with`` it, or ``run()``).
@@ -30,7 +31,8 @@ def temporal_worker(
     The sandbox re-imports workflow code per run; effecthost itself and ``passthrough`` (the
     modules defining your turns) are passed through, so a turn's code is imported once and its
     effects (which run in local activities, outside the sandbox) may do I/O. One worker per task
-    queue per process: the queue names the turns its workflows run."""
+    queue per process: the queue names the turns its workflows run. ``workflows`` are more
+    workflow classes for the same worker (yours, beside effecthost's)."""
     registry: dict[str, DurableTurn[Any]] = {}
     for fn in turns:
         if not isinstance(fn, DurableTurn):
@@ -46,7 +48,7 @@ def temporal_worker(
     worker = _RegisteredWorker(
         client,
         task_queue=config.task_queue,
-        workflows=[TurnWorkflow, SessionWorkflow],
+        workflows=[TurnWorkflow, SessionWorkflow, *workflows],
         activities=[run_effect, SessionActivities(client, config.task_queue).call],
         workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
         **worker_options,
