@@ -94,6 +94,22 @@ async def two_waits(turn: Turn) -> dict[str, Any]:
 
 
 @durable_turn
+async def wait_beside_steps(turn: Turn, tag: str) -> dict[str, Any]:
+    """Steps issued one after another while a wait is parked beside them."""
+
+    async def steps() -> int:
+        await asyncio.sleep(0.3)  # a workflow timer: the wait is parked by now
+        total = 0
+        for i in range(3):
+            total = await add(total, i)
+        mark(f"{tag} steps done")
+        return total
+
+    answer, total = await asyncio.gather(turn.wait("go"), steps())
+    return {"answer": answer.value, "total": total}
+
+
+@durable_turn
 async def long_sleep(turn: Turn) -> str:
     await add(0, 0)
     await turn.sleep(3600)
@@ -182,6 +198,7 @@ TURNS = [
     approval,
     changing,
     two_waits,
+    wait_beside_steps,
     long_sleep,
     day_wait,
     flaky,

@@ -96,6 +96,23 @@ async def test_concurrent_waits_in_one_turn(temporal_host: TemporalEffectHost, s
     assert await handle.result(timeout=20) == {"a": "A", "b": "B"}
 
 
+async def test_steps_beside_a_parked_wait_all_run(
+    temporal_host: TemporalEffectHost, temporal_stack: Stack, session_id: str
+) -> None:
+    handle = await temporal_host.start_turn(
+        "wait_beside_steps", session_id=session_id, turn_id="t", input={"tag": session_id}
+    )
+    [key] = await _outstanding(temporal_host, session_id)
+    for _ in range(400):  # every step runs while the wait is still parked
+        if f"{session_id} steps done" in temporal_stack.marked():
+            break
+        await asyncio.sleep(0.025)
+    assert f"{session_id} steps done" in temporal_stack.marked()
+    assert await temporal_host.peek_await_event(key) is None
+    await temporal_host.resolve_await_event(key, Resolution.ok("go"))
+    assert await handle.result(timeout=20) == {"answer": "go", "total": 3}
+
+
 async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(
     temporal_host: TemporalEffectHost, session_id: str
 ) -> None:
