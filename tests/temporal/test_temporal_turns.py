@@ -41,6 +41,13 @@ async def test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it(
     )
     [key] = await _outstanding(temporal_host, session_id)
     assert key.scope.turn_id == "t" and key.wait.to_json() == {"type": "custom", "key": "approve#1"}
+    for _ in range(100):  # parked: the memo says so (no worker asked)
+        info = await handle.info()
+        if info.status is TurnStatus.WAITING:
+            break
+        await asyncio.sleep(0.05)
+    assert info.status is TurnStatus.WAITING and info.waiting is not None
+    assert key.signature not in str(info.waiting)
     assert await temporal_host.peek_await_event(key) is None
     outcome = await temporal_host.resolve_await_event(key, Resolution.ok({"yes": True}))
     assert outcome == ResolveOutcome.ACCEPTED
@@ -132,7 +139,13 @@ async def test_cancel_ends_a_turn_sleeping_on_a_timer(
     temporal_host: TemporalEffectHost, session_id: str
 ) -> None:
     handle = await temporal_host.start_turn("long_sleep", session_id=session_id, turn_id="t")
-    await asyncio.sleep(1.0)  # past its first step, parked on the hour's timer
+    for _ in range(100):  # past its first step, parked on the hour's timer
+        info = await handle.info()
+        if info.status is TurnStatus.SLEEPING:
+            break
+        await asyncio.sleep(0.05)
+    assert info.status is TurnStatus.SLEEPING and info.waiting is not None
+    assert info.waiting["kind"] == "sleep"
     await temporal_host.cancel_turn(session_id, "t")
     with pytest.raises(EffectHostError) as caught:
         await handle.result(timeout=20)

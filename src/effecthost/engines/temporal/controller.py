@@ -86,6 +86,8 @@ class TemporalController:
         self.cancel = cancel or CancelToken()
         self._records: dict[str, asyncio.Future[str]] = {}
         self._seq = 0
+        #: Parked waits and sleeps, published in the workflow's memo (``waiting``) for listings.
+        self._parked: list[dict[str, Any]] = []
         #: Set when a mismatch was found while Temporal replayed the history (changed turn code).
         self.replay_mismatch = False
         #: Set when Temporal itself cancelled the workflow (not effecthost's ``cancel`` signal).
@@ -100,12 +102,25 @@ class TemporalController:
     def start_replay(self) -> None:
         """Nothing to switch: Temporal replays the history's markers without running anything."""
 
+    def _park(self, waiting: dict[str, Any]) -> None:
+        """Say in the memo what the turn waits for (a history command, so replays repeat it):
+        ``describe`` shows it without a worker. Never a key's token."""
+        self._parked.append(waiting)
+        if len(self._parked) == 1:
+            workflow.upsert_memo({"waiting": waiting})
+
+    def _unpark(self, waiting: dict[str, Any]) -> None:
+        self._parked.remove(waiting)
+        workflow.upsert_memo({"waiting": self._parked[0] if self._parked else None})
+
     def _cancelled_by_temporal(self) -> None:
         self.cancel_requested = True
         self.cancel.cancel()
 
     async def sleep_ms(self, ms: int) -> None:
         """A workflow timer; a cancellation ends the sleep (``turn_cancelled``) at once."""
+        waiting = {"kind": "sleep", "until_ms": int(workflow.now().timestamp() * 1000) + max(ms, 1)}
+        self._park(waiting)
         try:
             # never 0: a replay must issue the same timer even when its instant has passed
             await workflow.wait_condition(lambda: self.cancel.cancelled, timeout=max(ms, 1) / 1000)
@@ -113,6 +128,8 @@ class TemporalController:
             return
         except asyncio.CancelledError:
             self._cancelled_by_temporal()
+        finally:
+            self._unpark(waiting)
         raise cancelled()
 
     async def session_call(self, key_workflow: str, update: str, body: Any) -> Any:
@@ -227,14 +244,18 @@ class TemporalController:
         timeout = None
         if deadline is not None:
             timeout = max(0.001, deadline - _monotonic())  # a timer even when it has passed
+        waiting = {"kind": "wait", "wait": wait}
+        self._park(waiting)
         try:
             await workflow.wait_condition(
                 lambda: wait in self._settled or self.cancel.cancelled or cancel.cancelled, timeout=timeout
             )
         except TimeoutError:
+            self._unpark(waiting)
             return await publish(Resolution.TIMEOUT)
         except asyncio.CancelledError:
             self._cancelled_by_temporal()
+        self._unpark(waiting)
         if wait in self._settled:
             return _terminal(self._settled[wait])
         cancel.cancel()

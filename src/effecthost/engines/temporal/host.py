@@ -320,6 +320,9 @@ class TemporalEffectHost:
     async def _info(self, described: WorkflowExecutionDescription) -> TurnInfo:
         memo = await described.memo()
         status = _status_of(described.status)
+        waiting = memo.get("waiting") if status is TurnStatus.RUNNING else None
+        if isinstance(waiting, dict):
+            status = TurnStatus.SLEEPING if waiting.get("kind") == "sleep" else TurnStatus.WAITING
         result: Any = None
         error: EffectHostError | None = None
         if status in (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED):
@@ -337,7 +340,7 @@ class TemporalEffectHost:
             input={},
             result=result,
             error=error,
-            waiting=None,
+            waiting=waiting if isinstance(waiting, dict) else None,
             attempts=1,
             resumes=0,
             cancel_requested=False,
