@@ -150,11 +150,12 @@ class TemporalEffectHost:
             raise _client_error(f"update {update}", exc) from None
 
     async def _query(self, workflow_id: str, query: str, *args: Any) -> Any:
-        """A session workflow's query; None when the session was never touched."""
+        """A session workflow's query; None when the session was never touched, or is being
+        started right now (its first workflow task not done: nothing is registered in it yet)."""
         try:
             return await self._client.get_workflow_handle(workflow_id).query(query, args=list(args))
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 return None
             raise _client_error(f"query {query}", exc) from None
         except Exception as exc:
