@@ -33,7 +33,7 @@ from effecthost import (
 )
 from effecthost.engine import canonical_dumps, canonical_loads, run_engine_turn
 
-from .config import SESSION_WORKFLOW, TURN_WORKFLOW, TemporalConfig, check_budget
+from .config import SESSION_WORKFLOW, TURN_WORKFLOW, TemporalConfig
 from .controller import TemporalController
 
 #: What each task queue's worker in this process runs: its turn functions and its config.
@@ -243,7 +243,3 @@ class SessionWorkflow:
     def revoked(self) -> bool:
         return self._revoked
 
-
-def check_input(config: TemporalConfig, request: dict[str, Any]) -> None:
-    """A turn's input over the history budget is refused before the workflow starts."""
-    check_budget("the turn's input", canonical_dumps(request.get("input") or {}), config.history_budget_bytes)
