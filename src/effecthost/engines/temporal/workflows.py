@@ -242,4 +242,3 @@ class SessionWorkflow:
     @workflow.query(name="revoked")
     def revoked(self) -> bool:
         return self._revoked
-
