@@ -20,7 +20,7 @@ restate-server:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgres,server,agents,openai,anthropic,otel,pydantic-ai,restate]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,server,agents,openai,anthropic,otel,pydantic-ai,restate,temporal,temporal-servers]'
 	$(MAKE) restate-server
 	touch $(STAMP)
 

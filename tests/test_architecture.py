@@ -149,6 +149,7 @@ def test_engines_import_public_roots_only() -> None:
     ``effecthost``, ``effecthost.engine`` and the other public roots, never ``_private``."""
     engines = {name: path for name, path in modules().items() if name.startswith("effecthost.engines")}
     assert "effecthost.engines.restate.controller" in engines  # the rule checks something
+    assert "effecthost.engines.temporal.controller" in engines
     private = [
         f"{name} -> {target}"
         for name, path in engines.items()

@@ -358,6 +358,9 @@ NOT_400 = {
     "session_unknown": 404,
     "session_live": 409,
     "server_unreachable": 503,
+    "temporal_history_budget_exceeded": 413,
+    "temporal_client": 503,
+    "temporal_server_unavailable": 503,
 }
 
 

@@ -121,17 +121,24 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]], *, re
 def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, read: bool = False) -> T:
     """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
     (the Restate engine's deployment-side host: the ``restate`` extra and
-    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md)."""
-    engine = url.startswith(("restate://", "restate+"))
-    if read and not engine:
+    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md), and ``temporal://`` URLs (the Temporal
+    engine's: the ``temporal`` extra and ``$EFFECTHOST_TEMPORAL_SECRET``, see docs/temporal.md)."""
+    restate = url.startswith(("restate://", "restate+"))
+    temporal = url.startswith("temporal://")
+    if read and not (restate or temporal):
         must_exist(url)
 
     async def go() -> T:
-        if engine:
+        if restate:
             from ..engines.restate import open_restate_host
 
             async with open_restate_host(url) as restate_host:
                 return await body(restate_host)
+        if temporal:  # the Temporal engine's host (docs/temporal.md)
+            from ..engines.temporal import open_temporal_host
+
+            async with await open_temporal_host(url) as temporal_host:
+                return await body(temporal_host)
         async with await open_host(url) as host:
             return await body(host)
 

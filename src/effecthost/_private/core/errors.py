@@ -134,6 +134,13 @@ class ErrorCode(enum.StrEnum):
     SESSION_UNKNOWN = "session_unknown"
     SESSION_LIVE = "session_live"
     SERVER_UNREACHABLE = "server_unreachable"
+    # the Temporal engine (effecthost.engines.temporal)
+    TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT = "temporal_effect_replay_hash_conflict"
+    TEMPORAL_EFFECT_REPLAY_DECODE = "temporal_effect_replay_decode"
+    TEMPORAL_HISTORY_BUDGET_EXCEEDED = "temporal_history_budget_exceeded"
+    TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE = "temporal_effect_host_requires_workflow_scope"
+    TEMPORAL_CLIENT = "temporal_client"
+    TEMPORAL_SERVER_UNAVAILABLE = "temporal_server_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +256,11 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.SESSION_UNKNOWN: CodeTraits(404, False),
     ErrorCode.SESSION_LIVE: CodeTraits(409, False),
     ErrorCode.SERVER_UNREACHABLE: _UNAVAILABLE,
+    # an effect's envelope, outcome or a turn's input over the history budget: the same repeats it
+    ErrorCode.TEMPORAL_HISTORY_BUDGET_EXCEEDED: CodeTraits(413, False),
+    ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE: _INVALID,
+    ErrorCode.TEMPORAL_CLIENT: _UNAVAILABLE,
+    ErrorCode.TEMPORAL_SERVER_UNAVAILABLE: _UNAVAILABLE,
 }
 
 

@@ -1,0 +1,123 @@
+"""What the worker and the deployment-side host share: names, the signing secret, budgets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from effecthost import AwaitEventKey, EffectHostError, ErrorCode
+
+#: The workflow types and the activities effecthost registers on every worker.
+TURN_WORKFLOW = "EffecthostTurn"
+SESSION_WORKFLOW = "EffecthostSession"
+EFFECT_ACTIVITY = "effecthost.effect"
+SESSION_ACTIVITY = "effecthost.session"
+
+#: The environment variable holding the hex signing secret shared by workers and hosts.
+SECRET_ENV = "EFFECTHOST_TEMPORAL_SECRET"
+
+DEFAULT_TASK_QUEUE = "effecthost"
+#: Temporal's own limits are 2 MB per payload and 50 MB per history: each record stays well under.
+DEFAULT_HISTORY_BUDGET_BYTES = 256 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalConfig:
+    """Shared by the worker (workflows, activities) and the deployment-side host (client).
+
+    ``secret`` signs await-event keys (HMAC-SHA256, effecthost's v3 keys): both sides hold the same
+    one. ``history_budget_bytes`` bounds each effect's envelope and outcome and a turn's input
+    before they reach a workflow's history; ``max_payload_bytes`` bounds a turn's result and a
+    step's value, as on the SQL hosts. ``effect_timeout`` is an effect activity's start-to-close
+    timeout (a worker lost mid-effect is noticed after it, and the effect runs again)."""
+
+    secret: bytes
+    task_queue: str = DEFAULT_TASK_QUEUE
+    namespace: str = "default"
+    history_budget_bytes: int = DEFAULT_HISTORY_BUDGET_BYTES
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    effect_timeout: timedelta = timedelta(minutes=5)
+    #: A turn workflow's task timeout: how soon a turn whose worker died moves to another worker.
+    task_timeout: timedelta = timedelta(seconds=10)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, bytes) or len(self.secret) < 16:
+            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "the signing secret needs at least 16 bytes")
+        for name in ("history_budget_bytes", "max_payload_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+                raise EffectHostError(
+                    ErrorCode.HOST_OPTION_INVALID, f"{name} is an int of at least 1024, not {value!r}"
+                )
+        for name in ("task_queue", "namespace"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise EffectHostError(
+                    ErrorCode.HOST_OPTION_INVALID, f"{name} is a non-empty str, not {value!r}"
+                )
+        for name in ("effect_timeout", "task_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or value.total_seconds() <= 0:
+                raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, f"{name} is a positive timedelta")
+
+    @classmethod
+    def from_env(cls, **options: object) -> TemporalConfig:
+        """The secret from ``$EFFECTHOST_TEMPORAL_SECRET`` (hex, at least 16 bytes)."""
+        text = os.environ.get(SECRET_ENV, "")
+        try:
+            secret = bytes.fromhex(text)
+        except ValueError:
+            secret = b""
+        if len(secret) < 16:
+            raise EffectHostError(
+                ErrorCode.HOST_OPTION_INVALID,
+                f"${SECRET_ENV} must hold a hex secret of at least 16 bytes"
+                " (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)",
+            )
+        return cls(secret, **options)  # type: ignore[arg-type]
+
+    @staticmethod
+    def new_secret() -> str:
+        """A fresh hex secret for ``$EFFECTHOST_TEMPORAL_SECRET``."""
+        return secrets.token_hex(32)
+
+
+def over_budget(what: str, size: int, budget: int) -> EffectHostError:
+    return EffectHostError(
+        ErrorCode.TEMPORAL_HISTORY_BUDGET_EXCEEDED,
+        f"{what} is {size} bytes, over the Temporal history budget of {budget} bytes",
+        summary={"bytes": size, "budget": budget},
+    )
+
+
+def check_budget(what: str, text: str, budget: int) -> None:
+    if len(text) > budget // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > budget:
+        raise over_budget(what, size, budget)
+
+
+def wait_id(key: AwaitEventKey) -> str:
+    """A wait's name inside its session workflow: the SHA-256 of the key id (never the token)."""
+    return hashlib.sha256(key.key_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def session_workflow_id(key: AwaitEventKey) -> str:
+    """The workflow that serialises the key's session (or, without one, the key alone)."""
+    session = key.scope.session_id
+    return session_workflow_id_of(session) if session else f"effecthost-wait/{wait_id(key)}"
+
+
+def session_workflow_id_of(session_id: str) -> str:
+    return f"effecthost-session/{session_id}"
+
+
+def turn_workflow_id(session_id: str, turn_id: str) -> str:
+    """The turn workflow's id: one workflow per (session, turn)."""
+    return f"effecthost-turn/{len(session_id)}:{session_id}/{turn_id}"
+
+
+def turn_workflow_prefix(session_id: str) -> str:
+    return f"effecthost-turn/{len(session_id)}:{session_id}/"

@@ -1,0 +1,493 @@
+"""The deployment side: a host over a Temporal client that never runs effects.
+
+It mints effecthost's signed v3 keys and resolves, peeks, awaits, cancels and revokes await events
+through the session workflow; every key is authenticated (constant time) before Temporal is
+touched, so an altered token is refused without an RPC (refused, unknown and revoked keys answer
+the same). Turns: ``start_turn`` starts the turn workflow (one per session and turn: starting it
+again is a no-op), ``turn_handle(..).result()`` awaits it, ``cancel_turn`` requests the workflow's
+cancellation, ``list_turns`` reads Temporal's visibility.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Self
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from effecthost import (
+    AwaitEventKey,
+    CancelToken,
+    DurableTurn,
+    EffectEnvelope,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    JournalRetirement,
+    LocalExecutor,
+    Outcome,
+    Resolution,
+    ResolveOutcome,
+    ScopedController,
+    TurnInfo,
+    TurnStatus,
+    WaitIdentity,
+)
+from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+
+from .config import (
+    SESSION_WORKFLOW,
+    TURN_WORKFLOW,
+    TemporalConfig,
+    check_budget,
+    session_workflow_id,
+    session_workflow_id_of,
+    turn_workflow_id,
+    turn_workflow_prefix,
+    wait_id,
+)
+from .controller import unknown_or_revoked
+from .workflows import decode_failure
+
+_POLL_S = 0.05
+
+
+class _RefusingController:
+    """Effects run inside a turn workflow, never on the deployment side."""
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        raise EffectHostError(
+            ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE,
+            f"effect {envelope.effect_id!r} must run inside a Temporal workflow, through TemporalController"
+            " (a turn on an effecthost worker does)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalTurnHandle:
+    """A turn started on Temporal: its info and its result, from any process."""
+
+    host: TemporalEffectHost
+    session_id: str
+    turn_id: str
+
+    async def info(self) -> TurnInfo:
+        found = await self.host.get_turn(self.session_id, self.turn_id)
+        if found is None:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {self.session_id!r}/{self.turn_id!r} was never started"
+            )
+        return found
+
+    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the turn API's name
+        return await self.host.turn_result(self.session_id, self.turn_id, timeout)
+
+
+def _client_error(what: str, exc: BaseException) -> EffectHostError:
+    return EffectHostError(ErrorCode.TEMPORAL_CLIENT, f"{what}: {type(exc).__name__}: {exc}")
+
+
+class TemporalEffectHost:
+    """The deployment-side host over a connected ``temporalio`` client."""
+
+    def __init__(self, client: Client, config: TemporalConfig) -> None:
+        self._client = client
+        self._config = config
+        self._controller = _RefusingController()
+        self._closed = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, address: str, config: TemporalConfig) -> TemporalEffectHost:
+        try:
+            client = await Client.connect(address, namespace=config.namespace)
+        except Exception as exc:
+            raise _client_error(f"connect {address}", exc) from None
+        return cls(client, config)
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    def scoped(self, scope: ExecutionScope) -> ScopedController:
+        return ScopedController.shared(self._controller, scope)
+
+    def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
+        return self.scoped(scope)
+
+    # -- session workflows ------------------------------------------------------------------------
+
+    async def _update(self, workflow_id: str, update: str, body: Any) -> Any:
+        try:
+            handle: WorkflowHandle[Any, Any] = await self._client.start_workflow(
+                SESSION_WORKFLOW,
+                None,
+                id=workflow_id,
+                task_queue=self._config.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            return await handle.execute_update(update, body)
+        except Exception as exc:
+            raise _client_error(f"update {update}", exc) from None
+
+    async def _query(self, workflow_id: str, query: str, *args: Any) -> Any:
+        """A session workflow's query; None when the session was never touched, or is being
+        started right now (its first workflow task not done: nothing is registered in it yet)."""
+        try:
+            return await self._client.get_workflow_handle(workflow_id).query(query, args=list(args))
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                return None
+            raise _client_error(f"query {query}", exc) from None
+        except Exception as exc:
+            raise _client_error(f"query {query}", exc) from None
+
+    # -- await events -----------------------------------------------------------------------------
+
+    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        """Mint (a pure derivation); a revoked session mints nothing (one query)."""
+        ExecutionScope.require(scope)
+        key = mint_await_event_key(self._config.secret, scope, wait)
+        if scope.session_id and await self._query(session_workflow_id(key), "revoked"):
+            raise unknown_or_revoked()
+        return key
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        if not isinstance(resolution, Resolution):
+            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        if not authenticate_await_event_key(self._config.secret, key):
+            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Temporal is touched
+        body = {"wait": wait_id(key), "resolution": resolution.to_json()}
+        check_budget("a resolution", canonical_dumps(body), self._config.history_budget_bytes)
+        answer = await self._update(session_workflow_id(key), "resolve", body)
+        return _resolve_outcome(answer)
+
+    async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
+        if not authenticate_await_event_key(self._config.secret, key):
+            raise unknown_or_revoked()
+        answer = await self._query(session_workflow_id(key), "inspect", wait_id(key))
+        if answer is None:
+            return {"status": "pending", "terminal": None}
+        if answer.get("status") == "revoked":
+            raise unknown_or_revoked()
+        return dict(answer)
+
+    async def peek_await_event(self, key: AwaitEventKey) -> Resolution | None:
+        terminal = (await self._inspect(key)).get("terminal")
+        return None if terminal is None else _terminal(terminal)
+
+    async def await_await_event(
+        self, key: AwaitEventKey, cancel: CancelToken | None = None, deadline: float | None = None
+    ) -> Resolution:
+        """Wait outside a workflow (the session's ``inspect`` query, polled); a cancel or the
+        deadline publishes ``Cancelled``/``Timeout`` first-writer-wins, then the terminal returns."""
+        if not authenticate_await_event_key(self._config.secret, key):
+            raise unknown_or_revoked()
+        answer = await self._update(
+            session_workflow_id(key), "register", {"wait": wait_id(key), "token": key.to_token()}
+        )
+        if answer.get("status") == "revoked":
+            raise unknown_or_revoked()
+        cancel = cancel or CancelToken()
+        control = key.wait.is_turn_control  # never publishes: its waiter stops with an error
+        published = False
+        while True:
+            if self._closed.is_set():
+                raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
+            terminal = (await self._inspect(key)).get("terminal")
+            if terminal is not None:
+                return _terminal(terminal)
+            if not published and cancel.cancelled:
+                if control:
+                    raise EffectHostError(
+                        ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled"
+                    )
+                await self.resolve_await_event(key, Resolution.CANCELLED)
+                published = True
+                continue
+            if not published and deadline is not None and time.monotonic() >= deadline:
+                if control:
+                    raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
+                await self.resolve_await_event(key, Resolution.TIMEOUT)
+                published = True
+                continue
+            stops = {asyncio.ensure_future(self._closed.wait()), asyncio.ensure_future(cancel.wait())}
+            try:
+                await asyncio.wait(stops, timeout=_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for stop in stops:
+                    stop.cancel()
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        _check_session(session_id)
+        await self._update(session_workflow_id_of(session_id), "revoke_all", None)
+
+    async def cancel_await_events_for_session(self, session_id: str) -> None:
+        _check_session(session_id)
+        await self._update(session_workflow_id_of(session_id), "cancel_all", None)
+
+    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
+        _check_session(session_id)
+        tokens = await self._query(session_workflow_id_of(session_id), "outstanding")
+        return [AwaitEventKey.from_token(token) for token in tokens or []]
+
+    async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
+        """Temporal keeps a closed workflow's history for the namespace's retention; nothing is
+        retired from here."""
+        return 0
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    async def start_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> TemporalTurnHandle:
+        """Start the turn's workflow (one per session and turn: starting it again is a no-op).
+        An input over the history budget is refused before Temporal is touched."""
+        name = fn_or_name.name if isinstance(fn_or_name, DurableTurn) else fn_or_name
+        ExecutionScope.require(ExecutionScope.turn(session_id, turn_id))
+        request = {"name": name, "session_id": session_id, "turn_id": turn_id, "input": input or {}}
+        check_budget("the turn's input", canonical_dumps(request["input"]), self._config.history_budget_bytes)
+        try:
+            await self._client.start_workflow(
+                TURN_WORKFLOW,
+                request,
+                id=turn_workflow_id(session_id, turn_id),
+                task_queue=self._config.task_queue,
+                memo={"session_id": session_id, "turn_id": turn_id, "name": name},
+                task_timeout=self._config.task_timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        except Exception as exc:
+            raise _client_error("start turn", exc) from None
+        return TemporalTurnHandle(self, session_id, turn_id)
+
+    async def run_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> Any:
+        handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
+        return await handle.result()
+
+    def turn_handle(self, session_id: str, turn_id: str) -> TemporalTurnHandle:
+        return TemporalTurnHandle(self, session_id, turn_id)
+
+    async def turn_result(self, session_id: str, turn_id: str, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """The turn's result, or its coded error raised."""
+        handle = self._client.get_workflow_handle(turn_workflow_id(session_id, turn_id))
+        try:
+            return await asyncio.wait_for(handle.result(), timeout)
+        except TimeoutError:
+            raise EffectHostError(
+                ErrorCode.TURN_RESULT_TIMEOUT, f"turn {session_id!r}/{turn_id!r} did not end in {timeout} s"
+            ) from None
+        except WorkflowFailureError as exc:
+            raise _failure_of(exc) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise EffectHostError(
+                    ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+                ) from None
+            raise _client_error("turn result", exc) from None
+
+    async def _info(self, described: WorkflowExecutionDescription) -> TurnInfo:
+        memo = await described.memo()
+        status = _status_of(described.status)
+        waiting = memo.get("waiting") if status is TurnStatus.RUNNING else None
+        if isinstance(waiting, dict):
+            status = TurnStatus.SLEEPING if waiting.get("kind") == "sleep" else TurnStatus.WAITING
+        result: Any = None
+        error: EffectHostError | None = None
+        if status in (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED):
+            try:
+                result = await self._client.get_workflow_handle(described.id).result()
+            except WorkflowFailureError as exc:
+                error = _failure_of(exc)
+                if error.code == ErrorCode.TURN_CANCELLED:
+                    status = TurnStatus.CANCELLED
+        return TurnInfo(
+            session_id=str(memo.get("session_id")),
+            turn_id=str(memo.get("turn_id")),
+            name=str(memo.get("name")),
+            status=status,
+            input={},
+            result=result,
+            error=error,
+            waiting=waiting if isinstance(waiting, dict) else None,
+            attempts=1,
+            resumes=0,
+            cancel_requested=False,
+            created_at_ms=int(described.start_time.timestamp() * 1000),
+            updated_at_ms=int((described.close_time or described.start_time).timestamp() * 1000),
+            meta={"engine": "temporal", "workflow_id": described.id, "run_id": described.run_id},
+        )
+
+    async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
+        try:
+            described = await self._client.get_workflow_handle(
+                turn_workflow_id(session_id, turn_id)
+            ).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise _client_error("describe turn", exc) from None
+        return await self._info(described)
+
+    async def list_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TurnInfo]:
+        """Turns from Temporal's visibility (eventually consistent: a turn just started may take a
+        moment to be listed)."""
+        query = f"WorkflowType = '{TURN_WORKFLOW}'"
+        if session_id is not None:
+            prefix = turn_workflow_prefix(session_id).replace("'", "\\'")
+            query += f" AND WorkflowId STARTS_WITH '{prefix}'"
+        wanted = None if status is None else TurnStatus(status)
+        found: list[TurnInfo] = []
+        skipped = 0
+        try:
+            async for execution in self._client.list_workflows(query):
+                described = await self._client.get_workflow_handle(execution.id).describe()
+                info = await self._info(described)
+                if wanted is not None and info.status != wanted:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                found.append(info)
+                if len(found) >= limit:
+                    break
+        except RPCError as exc:
+            raise _client_error("list turns", exc) from None
+        return sorted(found, key=lambda info: info.created_at_ms)
+
+    async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
+        """Signal the turn's ``cancel``: a parked wait publishes ``Cancelled``, a sleep ends, and
+        the turn ends ``turn_cancelled`` (a signal, not Temporal's cancellation request, so every
+        replay sees the cancel at the same point of the turn). An ended turn is left as it is."""
+        handle = self._client.get_workflow_handle(turn_workflow_id(session_id, turn_id))
+        try:
+            await handle.signal("cancel")
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: never started, or ended
+                raise _client_error("cancel turn", exc) from None
+        info = await self.get_turn(session_id, turn_id)
+        if info is None:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+            )
+        return info
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Waits parked on this host end with ``host_closed`` (the client is the caller's)."""
+        self._closed.set()
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<TemporalEffectHost {self._config.task_queue}>"
+
+
+async def open_temporal_host(url: str, config: TemporalConfig | None = None) -> TemporalEffectHost:
+    """``temporal://HOST:PORT?namespace=NS&task_queue=Q``; the signing secret from ``config`` or
+    ``$EFFECTHOST_TEMPORAL_SECRET``."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme != "temporal" or not parts.netloc:
+        raise EffectHostError(
+            ErrorCode.HOST_URL_INVALID, f"not a Temporal URL (temporal://HOST:PORT?task_queue=Q): {url!r}"
+        )
+    query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
+    options = {k: query[k] for k in ("namespace", "task_queue") if k in query}
+    if config is None:
+        config = TemporalConfig.from_env(**options)
+    elif options:
+        from dataclasses import replace
+
+        config = replace(config, **options)  # type: ignore[arg-type]
+    return await TemporalEffectHost.connect(parts.netloc, config)
+
+
+def _failure_of(exc: WorkflowFailureError) -> EffectHostError:
+    cause = exc.cause
+    if isinstance(cause, CancelledError):
+        return EffectHostError(ErrorCode.TURN_CANCELLED, "the turn was cancelled")
+    if isinstance(cause, ApplicationError):
+        return decode_failure(cause.message)
+    return EffectHostError(ErrorCode.TURN_FAILED, str(cause or exc))
+
+
+def _status_of(status: WorkflowExecutionStatus | None) -> TurnStatus:
+    if status == WorkflowExecutionStatus.COMPLETED:
+        return TurnStatus.COMPLETED
+    if status == WorkflowExecutionStatus.CANCELED:
+        return TurnStatus.CANCELLED
+    if status in (
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.TERMINATED,
+        WorkflowExecutionStatus.TIMED_OUT,
+    ):
+        return TurnStatus.FAILED
+    return TurnStatus.RUNNING
+
+
+def _check_session(session_id: object) -> None:
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise EffectHostError(ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "a session id is a non-empty str")
+
+
+def _resolve_outcome(answer: Any) -> ResolveOutcome:
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if status == "accepted":
+        return ResolveOutcome.ACCEPTED
+    if status == "already_resolved":
+        terminal = answer.get("terminal")
+        if isinstance(terminal, dict) and terminal.get("revoked") is True:
+            return ResolveOutcome.UNKNOWN_OR_REVOKED
+        return ResolveOutcome.already_resolved(Resolution.from_json(terminal))
+    return ResolveOutcome.UNKNOWN_OR_REVOKED
+
+
+def _terminal(value: Any) -> Resolution:
+    if isinstance(value, dict) and value.get("revoked") is True:
+        raise unknown_or_revoked()
+    return Resolution.from_json(value)

@@ -1,0 +1,245 @@
+"""The turns the Temporal tests' worker runs (``python -m effecthost.engines.temporal.serve
+temporal_turns:TURNS``, a separate process they can SIGKILL). Ordinary ``@durable_turn`` code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from temporalio import workflow
+
+from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
+from effecthost.engines.temporal import TemporalController
+
+#: A 16 KiB history budget, so the budget tests stay small.
+CONFIG_OPTIONS = {"history_budget_bytes": 16 * 1024}
+#: Where effects leave a mark when they really run (the tests count the lines).
+MARKS = Path(os.environ.get("EFFECTHOST_TEST_MARKS", "/tmp/effecthost-temporal-marks"))
+#: A step whose tag is listed here SIGKILLs its worker before it runs (once per tag).
+KILLS = Path(os.environ.get("EFFECTHOST_TEST_KILLS", "/tmp/effecthost-temporal-kills"))
+#: Set in a worker that runs changed turn code (the mismatch test).
+CHANGED = os.environ.get("EFFECTHOST_TEST_CHANGED") == "1"
+
+
+def mark(text: str) -> None:
+    with MARKS.open("a") as f:
+        f.write(text + "\n")
+
+
+def kill_before(tag: str) -> None:
+    done = KILLS.read_text().split() if KILLS.exists() else []
+    if tag in done:
+        return
+    with KILLS.open("a") as f:
+        f.write(tag + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@step
+def add(a: int, b: int) -> int:
+    mark(f"add {a} {b}")
+    return a + b
+
+
+@durable_turn
+async def three_steps(turn: Turn, x: int) -> dict[str, Any]:
+    a = await add(x, 1)
+    b = await add(a, 2)
+    c = await add(b, 3)
+    return {"result": c}
+
+
+@step
+async def killed_add(tag: str, a: int, b: int) -> int:
+    kill_before(f"{tag}:add:{a}:{b}")  # the worker dies before this step's first run
+    mark(f"{tag} {a} {b}")
+    return a + b
+
+
+@durable_turn
+async def killed_often(turn: Turn, tag: str, n: int) -> dict[str, Any]:
+    total = 0
+    for i in range(n):
+        total = await killed_add(tag, total, i)
+        # a timer after each step: the workflow task completes, the step's record is in the
+        # history (finalized) before the next step starts and kills the worker
+        await turn.sleep(0.01)
+    return {"total": total}
+
+
+@durable_turn
+async def approval(turn: Turn, user: str, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109
+    first = await add(1, 1)
+    answer: Resolution = await turn.wait("approve", question={"user": user}, timeout=timeout)
+    return {"first": first, "status": answer.status, "value": answer.value}
+
+
+@durable_turn
+async def changing(turn: Turn, tag: str) -> dict[str, Any]:
+    """Asks for a different step after the wait's resolve when the worker runs changed code."""
+    first = await add(2 if CHANGED else 1, 1)
+    answer = await turn.wait("go")
+    return {"first": first, "answer": answer.value}
+
+
+@durable_turn
+async def two_waits(turn: Turn) -> dict[str, Any]:
+    a, b = await asyncio.gather(turn.wait("a"), turn.wait("b"))
+    return {"a": a.value, "b": b.value}
+
+
+@durable_turn
+async def wait_beside_steps(turn: Turn, tag: str) -> dict[str, Any]:
+    """Steps issued one after another while a wait is parked beside them."""
+
+    async def steps() -> int:
+        await asyncio.sleep(0.3)  # a workflow timer: the wait is parked by now
+        total = 0
+        for i in range(3):
+            total = await add(total, i)
+        mark(f"{tag} steps done")
+        return total
+
+    answer, total = await asyncio.gather(turn.wait("go"), steps())
+    return {"answer": answer.value, "total": total}
+
+
+@durable_turn
+async def long_sleep(turn: Turn) -> str:
+    await add(0, 0)
+    await turn.sleep(3600)
+    return "woke"
+
+
+@durable_turn
+async def day_wait(turn: Turn) -> dict[str, Any]:
+    await turn.sleep(86_400)
+    answer = await turn.wait("tomorrow", timeout=86_400)
+    return {"status": answer.status}
+
+
+@durable_turn
+async def flaky(turn: Turn, tag: str) -> int:
+    def attempt() -> int:
+        runs = MARKS.read_text().count(f"flaky {tag}\n") if MARKS.exists() else 0
+        mark(f"flaky {tag}")
+        if runs < 2:
+            raise ValueError(f"attempt {runs + 1} fails")
+        return runs + 1
+
+    value: int = await turn.call(
+        "attempt", attempt, retry=RetryPolicy(attempts=3, initial_s=0.01, jitter=0.0)
+    )
+    return value
+
+
+@durable_turn
+async def fails(turn: Turn) -> None:
+    def boom() -> None:
+        raise ValueError("boom")
+
+    await turn.step("boom", boom)
+
+
+@durable_turn
+async def big_result(turn: Turn, size: int) -> int:
+    text = await turn.step("make", lambda n: "x" * n, size)
+    return len(text)
+
+
+@durable_turn
+async def big_input(turn: Turn, size: int) -> int:
+    """A step whose arguments (its envelope) exceed the history budget: refused before Temporal."""
+    length: int = await turn.step("measure", len, "x" * size)
+    return length
+
+
+@tool
+def lookup(city: str) -> dict[str, Any]:
+    mark(f"lookup {city}")
+    return {"city": city, "temp": 21}
+
+
+def fake_model(call: LlmCall) -> dict[str, Any]:
+    mark(f"llm {call.model}")
+    return {"text": f"hello {call.messages[-1]['content']}"}
+
+
+def run_code(source: str) -> str:
+    mark("exec")
+    return f"ran {source}"
+
+
+@step
+def killer(tag: str) -> None:
+    kill_before(tag)
+
+
+@durable_turn
+async def every_kind(turn: Turn, kill_tag: str) -> list[Any]:
+    """A tool call, a model call and code execution, finalized by a timer, then a step whose
+    first run kills the worker: each effect ran once, replayed on the next worker."""
+    weather = await lookup("Oslo")
+    reply = await turn.llm(fake_model, model="m1", messages=[{"role": "user", "content": "ada"}])
+    output = await turn.exec_code("print(1)", run_code)
+    await turn.sleep(0.01)
+    await killer(kill_tag)
+    return [weather, reply, output]
+
+
+TURNS = [
+    three_steps,
+    killed_often,
+    approval,
+    changing,
+    two_waits,
+    wait_beside_steps,
+    long_sleep,
+    day_wait,
+    flaky,
+    fails,
+    big_result,
+    big_input,
+    every_kind,
+]
+
+
+@workflow.defn(name="EffecthostTestVectors")
+class TestVectors:
+    """The conformance kit's controller vectors inside a workflow, on :class:`TemporalController`."""
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        from effecthost.engines.temporal.workflows import REGISTRY
+        from effecthost.testing.conformance import (
+            ConformanceFailure,
+            effect_controller_concurrent_replay_deterministic,
+            effect_controller_durable_steps_replay,
+            effect_controller_replay_mismatch_diagnostics,
+        )
+
+        controller = TemporalController(REGISTRY[workflow.info().task_queue][1], {})
+        try:
+            if name == "durable_steps_replay":
+                await effect_controller_durable_steps_replay(controller, controller.start_replay)
+            elif name == "concurrent_replay":
+                await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
+            elif name == "mismatch":
+                await effect_controller_replay_mismatch_diagnostics(
+                    controller, "temporal_effect_replay_hash_conflict"
+                )
+            else:
+                return f"unknown vector {name}"
+        except ConformanceFailure as failure:
+            return f"failed: {failure}"
+        except EffectHostError as err:
+            return f"error: {err}"
+        return f"ok {controller.runs}"
+
+
+WORKFLOWS = [TestVectors]
