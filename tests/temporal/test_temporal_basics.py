@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from temporal_stack import Stack
@@ -21,3 +22,14 @@ async def test_controller_vectors_inside_a_workflow(
         task_queue=temporal_stack.config.task_queue,
     )
     assert answer.startswith("ok"), answer
+
+
+def test_the_dev_server_runs_without_its_version_check(temporal_stack: Stack) -> None:
+    """`temporal server start-dev` looks up version-info.temporal.io at start unless told not to:
+    the server the tests start has the check off both ways (environment and dynamic config)."""
+    process = temporal_stack.server.process
+    assert process is not None
+    environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    argv = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"TEMPORAL_VERSION_CHECK_DISABLED=1" in environ
+    assert b"frontend.enableServerVersionCheck=false" in argv

@@ -110,9 +110,14 @@ class TemporalServer:
                 str(self.db_path),
                 "--log-level",
                 "error",
+                # the server's version check looks up version-info.temporal.io at start: off, so
+                # a dev server started here never sends anything past 127.0.0.1
+                "--dynamic-config-value",
+                "frontend.enableServerVersionCheck=false",
             ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "TEMPORAL_VERSION_CHECK_DISABLED": "1"},
         )
         _wait_for_port(self.port, self.process, "temporal server start-dev", timeout)
         return self
