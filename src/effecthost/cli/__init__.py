@@ -10,6 +10,7 @@ dying on an import. The commands live in :mod:`effecthost.cli.root` and are impo
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -45,7 +46,21 @@ def main() -> None:
         from .root import app
     except ModuleNotFoundError as exc:
         missing_extra(exc, "the command line", "cli")
-    app(prog_name="effecthost")
+    from . import common
+
+    code: object = 0
+    try:
+        app(prog_name="effecthost")
+    except SystemExit as exc:
+        code = exc.code
+    if common.temporal_runtime_started:
+        # temporalio's core runtime keeps Rust threads that can call into Python while the
+        # interpreter finalizes, and that aborts the process (PyGILState_Release, exit -6) after
+        # the command did its work: end without finalizing, once the output is flushed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+    raise SystemExit(code)
 
 
 def __getattr__(name: str) -> Any:

@@ -118,6 +118,11 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]], *, re
     return run(go())
 
 
+#: Set once this process opened a Temporal client: its core runtime's threads outlive the command
+#: (see :func:`effecthost.cli.main`).
+temporal_runtime_started = False
+
+
 def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, read: bool = False) -> T:
     """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
     (the Restate engine's deployment-side host: the ``restate`` extra and
@@ -136,6 +141,9 @@ def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, rea
                 return await body(restate_host)
         if temporal:  # the Temporal engine's host (docs/temporal.md)
             from ..engines.temporal import open_temporal_host
+
+            global temporal_runtime_started
+            temporal_runtime_started = True
 
             async with await open_temporal_host(url) as temporal_host:
                 return await body(temporal_host)
