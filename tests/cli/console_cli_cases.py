@@ -76,6 +76,11 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
                 detail = await _json("turns", "show", session, "t1", *target)
                 assert detail["effects"][-1]["resolved_by"] == ("cli" if tag == "l" else "otto")
                 assert [e["seq"] for e in detail["effects"]] == [1, 2, 3]
+                assert [e["executed_in_drive"] for e in detail["effects"]][:2] == [1, 1]
+                # the table says it too: the plan ran in drive 1, replayed by the later drives
+                shown = await cli("turns", "show", session, "t1", *target, env=None)
+                plan_row = next(line for line in shown.stdout.splitlines() if "plan#1" in line)
+                assert " d1 ↻2" in plan_row, shown.stdout
 
                 # a second turn: rejected with --ok - (stdin) for another, cancel, fork, resume
                 await _json(

@@ -171,6 +171,22 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert [e["effect_id"] for e in effects] == ["plan#1", "approve#1:deadline", "approve#1"], [e["effect_id"] for e in effects]
         assert (effects[-1]["resolved_by"], effects[-1]["kind"]) == ("rosa", "await_event")
         assert isinstance(effects[-1]["resolved_at_ms"], int)
+        # executed vs replayed per drive: the first drive ran the plan and the wait's deadline
+        # and parked (the wait's own row is claimed by the drive that finds it answered); the
+        # drive the approval woke replayed both and took the answer
+        drives = detail["drives"]
+        assert [d["drive"] for d in drives] == list(range(1, len(drives) + 1)) and len(drives) >= 2
+        assert (drives[0]["executed"], drives[0]["replayed"]) == ([1, 2], []), drives
+        assert (drives[-1]["executed"], drives[-1]["replayed"]) == ([3], [1, 2]), drives
+        assert all((d["executed"], d["replayed"]) == ([], [1, 2]) for d in drives[1:-1]), drives
+        assert [d["started_at_ms"] for d in drives] == sorted(d["started_at_ms"] for d in drives)
+        later = [d["drive"] for d in drives[1:]]
+        assert [(e["executed_in_drive"], e["replayed_in_drives"]) for e in effects] == [
+            (1, later),
+            (1, later),
+            (len(drives), []),
+        ]
+        assert detail["turn"]["meta"]["drives"] == [[d["drive"], d["started_at_ms"]] for d in drives]
 
         # reject with a reason, resolved without a token: recorded as the webhook
         wait_b = by_session[f"{run}-b"]
@@ -211,6 +227,10 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert failed["turn"]["error"]["code"] == "turn_step_failed"
         assert "timed out" in failed["turn"]["error"]["message"]
         assert [e["status"] for e in failed["effects"]] == ["completed", "failed"]
+        assert [e["executed_in_drive"] for e in failed["effects"]] == [1, 1]
+        assert failed["drives"] == [
+            {"drive": 1, "started_at_ms": failed["drives"][0]["started_at_ms"], "executed": [1, 2], "replayed": []}
+        ]
         fork = {"session_id": f"{run}-f", "turn_id": "t4", "new_turn_id": "t4-fork", "keep": 1}
         forked = await client.post("/v1/turns/fork", json=fork, headers=OPS)
         assert forked.status_code == 201, forked.text
@@ -220,6 +240,25 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         )
         assert resumed.status_code == 200, resumed.text
         await until(lambda: _is(client, f"{run}-f", "t4", "completed"))
+        resumed_detail = (
+            await client.get("/v1/turn", params={"session_id": f"{run}-f", "turn_id": "t4"}, headers=VIEWER)
+        ).json()
+        # the resumed drive replayed what drive 1 ran and executed the granted retry
+        assert [(e["effect_id"], e["executed_in_drive"], e["replayed_in_drives"]) for e in resumed_detail["effects"]] == [
+            ("first#1", 1, [2]),
+            ("second#1", 1, [2]),
+            ("second#1", 2, []),
+        ], resumed_detail["effects"]
+        forked_detail = (
+            await client.get(
+                "/v1/turn", params={"session_id": f"{run}-f", "turn_id": "t4-fork"}, headers=VIEWER
+            )
+        ).json()
+        # the fork's kept effect came from t4's journal: no drive of the fork executed it
+        assert [(e["effect_id"], e["executed_in_drive"], e["replayed_in_drives"]) for e in forked_detail["effects"]] == [
+            ("first#1", None, [1]),
+            ("second#1", 1, []),
+        ]
         not_failed = await client.post(
             "/v1/turns/resume", json={"session_id": f"{run}-f", "turn_id": "t4"}, headers=OPS
         )
