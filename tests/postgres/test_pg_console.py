@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import cli
-from console_cases import console_scenario, role_checks
+from console_cases import console_scenario, malformed_token_checks, role_checks
 from console_cli_cases import cli_scenario
 from pg_support import HostMaker, schema_url
 
@@ -29,6 +29,13 @@ async def test_operators_find_understand_and_act_on_turns_and_waits(
 async def test_every_route_checks_the_role(make_host: HostMaker, pg_url: str, pg_schema: str) -> None:
     await make_host()
     await role_checks(schema_url(pg_url, pg_schema))
+
+
+async def test_a_malformed_token_costs_a_store_read_and_answers_as_a_forged_one(
+    make_host: HostMaker, pg_url: str, pg_schema: str
+) -> None:
+    await make_host()
+    await malformed_token_checks(schema_url(pg_url, pg_schema))
 
 
 async def test_the_console_verbs_of_the_command_line(

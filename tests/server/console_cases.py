@@ -347,3 +347,46 @@ async def role_checks(url: str) -> None:
                     assert answer.status_code not in (401, 403), (method, path, role, answer.text)
             stranger = await client.request(method, path, headers={"Authorization": "Bearer nope"})
             assert stranger.status_code == 401
+
+
+MALFORMED_TOKENS = ["nope", "ehk1.%25%25", "ehk1.bm90IGpzb24", "ehk1." + "A" * 9000]
+
+
+async def malformed_token_checks(url: str) -> None:
+    """A malformed token gets the forged key's 404, body for body, and costs the same work: the
+    signature check and a read of the store (counted at the app's await store), so its answer's
+    timing tells it apart no better than its body (no timing is asserted: the read is)."""
+    import dataclasses
+
+    from effecthost import ExecutionScope, WaitIdentity
+
+    app = make_app(url, tokens=TOKENS)
+    async with serve_in_process(app) as client:
+        host: DurableEffectHost = app.state.host
+        genuine = await host.await_event_key(ExecutionScope.turn("s-malformed", "t"), WaitIdentity.custom("ok"))
+        forged = dataclasses.replace(genuine, signature="0" * 64).to_token()
+        store = host.await_coordinator._store  # type: ignore[attr-defined]
+        reads: list[str] = []
+        inspect = store.inspect
+
+        async def counted(key_id: str, identity: Any) -> Any:
+            reads.append(key_id)
+            return await inspect(key_id, identity)
+
+        store.inspect = counted
+        try:
+            resolution = {"status": "timeout"}
+            expected_resolve = await client.post(f"/v1/await-events/{forged}/resolve", json=resolution)
+            expected_peek = await client.get(f"/v1/await-events/{forged}")
+            assert expected_resolve.status_code == expected_peek.status_code == 404
+            assert expected_resolve.content == expected_peek.content
+            assert len(reads) == 2  # the forged key: one read each way
+            for token in MALFORMED_TOKENS:
+                before = len(reads)
+                peeked = await client.get(f"/v1/await-events/{token}")
+                resolved = await client.post(f"/v1/await-events/{token}/resolve", json=resolution)
+                for answer in (peeked, resolved):
+                    assert (answer.status_code, answer.content) == (404, expected_resolve.content), token
+                assert len(reads) == before + 2, token  # one store read each, like the forged key
+        finally:
+            del store.inspect

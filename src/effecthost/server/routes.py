@@ -3,12 +3,22 @@ thin: parse, authorize, call the host, shape the answer."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
+from .. import (
+    AwaitEventKey,
+    DurableEffectHost,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    Resolution,
+    ResolveOutcome,
+    WaitIdentity,
+)
 from ..views import effect_view, scope_view, session_view
 from .access import require, require_resolver
 from .errors import ApiError
@@ -31,20 +41,31 @@ def host_of(request: Request) -> DurableEffectHost:
     return host
 
 
-def _key(request: Request) -> AwaitEventKey | None:
-    """The path's key, or None for anything that is not a well-formed token."""
+#: What a malformed token is checked as: a key of a real one's shape (a turn's wait, a key id of
+#: the v3 form, random per process so it names no row, and a signature nobody made). A malformed
+#: token then costs what a forged one does (the signature check and the store read) instead of
+#: answering at once: its answer's timing tells nothing either. It can never be admitted (its
+#: signature is not the substrate's), so it always ends in :func:`unknown_key`.
+DECOY_KEY = AwaitEventKey(
+    ExecutionScope.turn("effecthost-decoy-session", "decoy-turn"),
+    WaitIdentity.tool_completion("decoy-call"),
+    "await-event:v3:sha256:" + secrets.token_hex(32),
+    "0" * 64,
+)
+
+
+def _key(request: Request) -> AwaitEventKey:
+    """The path's key, or :data:`DECOY_KEY` for anything that is not a well-formed token."""
     try:
         return AwaitEventKey.from_token(request.path_params["token"])
     except EffectHostError:
-        return None
+        return DECOY_KEY
 
 
 async def resolve(request: Request) -> JSONResponse:
     principal = require_resolver(request)
     key = _key(request)
     resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
-    if key is None:
-        raise unknown_key()
     outcome = await host_of(request).resolve_await_event(key, resolution, resolved_by=principal.name)
     if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
         raise unknown_key()
@@ -54,8 +75,6 @@ async def resolve(request: Request) -> JSONResponse:
 async def peek(request: Request) -> JSONResponse:
     require_resolver(request)
     key = _key(request)
-    if key is None:
-        raise unknown_key()
     try:
         terminal = await host_of(request).peek_await_event(key)
     except EffectHostError as exc:
