@@ -27,7 +27,7 @@ from . import (
     TurnInfo,
     TurnStatus,
 )
-from .views import effect_view
+from .views import effect_view, session_view
 
 #: Turn-control waits (the machinery of cancellation) are nobody's to answer by hand.
 _CONTROL_WAITS = frozenset({"turn_cancel_gate", "turn_terminal"})
@@ -169,6 +169,51 @@ def attribute_drives(meta: dict[str, Any], effects: list[dict[str, Any]]) -> lis
         {"drive": n, "started_at_ms": at, "executed": executed[i], "replayed": replayed[i]}
         for i, (n, at) in enumerate(starts)
     ]
+
+
+# ---- the journal: sessions and a scope's effects ------------------------------------------------
+
+
+async def list_sessions(
+    host: DurableEffectHost, *, after: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """``{"sessions": [...], "next": cursor | None}``: sessions by latest activity, newest first.
+    ``after`` is a previous page's ``next``; ``offset`` (the older paging, kept working) cannot
+    be combined with it. A session that is written to while it is being paged moves to the front
+    (the order is by activity), so a pager may meet it again or not at all; every other session
+    keeps its place."""
+    _one_paging(after, offset)
+    cursor = None if after is None else decode_cursor(after, (int, str))
+    sessions = await host.browser.list_sessions(limit, offset, after=cursor)
+    last = sessions[-1] if len(sessions) == limit else None
+    return {
+        "sessions": [session_view(s) for s in sessions],
+        "next": None if last is None else encode_cursor((last.last_at_ms, last.session_id)),
+    }
+
+
+async def list_effects(
+    host: DurableEffectHost, scope_key: str, *, after: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """``{"scope_key", "effects": [...], "next": cursor | None}``: the scope's effects in run
+    order; ``after`` is a previous page's ``next`` (``offset``, the older paging, cannot be
+    combined with it). Effects recorded while paging come after the cursor, never shift it."""
+    _one_paging(after, offset)
+    cursor = None if after is None else decode_cursor(after, (int, int, str))
+    rows = await host.browser.list_effects(scope_key, limit, offset, after=cursor)
+    last = rows[-1] if len(rows) == limit else None
+    return {
+        "scope_key": scope_key,
+        "effects": [effect_view(r) for r in rows],
+        "next": None if last is None else encode_cursor((last.seq, last.created_at_ms, last.replay_key)),
+    }
+
+
+def _one_paging(after: str | None, offset: int) -> None:
+    if after is not None and offset:
+        raise EffectHostError(
+            ErrorCode.INVALID_ARGUMENT, "page by after (a cursor) or by offset, not both"
+        )
 
 
 # ---- the inbox --------------------------------------------------------------------------------
@@ -313,6 +358,8 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "inbox",
+    "list_effects",
+    "list_sessions",
     "list_turns",
     "retire_session",
     "revoke_session",

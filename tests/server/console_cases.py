@@ -390,3 +390,73 @@ async def malformed_token_checks(url: str) -> None:
                 assert len(reads) == before + 2, token  # one store read each, like the forged key
         finally:
             del store.inspect
+
+
+async def journal_paging_checks(url: str, host: DurableEffectHost, run: str) -> None:
+    """/v1/sessions and /v1/effects page by keyset: each page's ``next`` is a cursor for
+    ``after=``; the pages together are the whole listing once each, in order, and a session or
+    effect written while paging does not shift a page boundary (no repeat, no gap). ``offset``
+    still pages; ``after`` with ``offset`` is refused with ``invalid_parameter``."""
+    from effecthost import ExecutionScope
+
+    for n in range(5):
+        scope = ExecutionScope.turn(f"{run}-s{n}", "t")
+        await record_steps(host, scope, 1 if n else 7)
+    app = make_app(url, tokens=TOKENS)
+    async with serve_in_process(app) as client:
+
+        async def pages(path: str, params: dict[str, Any], field: str, key: str) -> list[str]:
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                query = {**params, "limit": 2, **({"after": cursor} if cursor else {})}
+                answer = await client.get(path, params=query, headers=VIEWER)
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert len(body[field]) <= 2
+                seen += [item[key] for item in body[field]]
+                if not seen[:1] or body["next"] is None:
+                    return seen
+                if len(seen) == 2 and path == "/v1/effects":
+                    # an effect recorded mid-paging lands after the cursor: no repeat, no gap
+                    await record_steps(host, ExecutionScope.turn(f"{run}-s0", "t"), 1, first=7)
+                if len(seen) == 2 and path == "/v1/sessions":
+                    # a session active mid-paging goes to the front (before the cursor): the
+                    # pages after it neither repeat a session (as an offset would) nor skip one
+                    await asyncio.sleep(0.002)
+                    await record_steps(host, ExecutionScope.turn(f"{run}-new", "t"), 1)
+                cursor = body["next"]
+
+        everything = (await client.get("/v1/sessions", params={"limit": 1000}, headers=VIEWER)).json()
+        mine = [s["session_id"] for s in everything["sessions"] if s["session_id"].startswith(run)]
+        assert everything["next"] is None and len(mine) == 5
+        paged = [s for s in await pages("/v1/sessions", {}, "sessions", "session_id") if s.startswith(run)]
+        assert paged == mine
+        everything = (await client.get("/v1/sessions", params={"limit": 1000}, headers=VIEWER)).json()
+        by_offset = (await client.get("/v1/sessions", params={"limit": 2, "offset": 2}, headers=VIEWER)).json()
+        assert [s["session_id"] for s in by_offset["sessions"]] == [
+            s["session_id"] for s in everything["sessions"][2:4]
+        ]
+
+        scope_key = ExecutionScope.turn(f"{run}-s0", "t").journal_key()
+        effects = await pages("/v1/effects", {"scope_key": scope_key}, "effects", "effect_id")
+        assert effects == [f"step-{i}" for i in range(8)], effects
+        rows = (await client.get("/v1/effects", params={"scope_key": scope_key}, headers=VIEWER)).json()
+        assert [e["seq"] for e in rows["effects"]] == list(range(1, 9)) and rows["next"] is None
+
+        for path, extra in (("/v1/sessions", {}), ("/v1/effects", {"scope_key": scope_key})):
+            first = (await client.get(path, params={**extra, "limit": 1}, headers=VIEWER)).json()
+            both = await client.get(
+                path, params={**extra, "after": first["next"], "offset": 1}, headers=VIEWER
+            )
+            assert (both.status_code, both.json()["code"]) == (400, "invalid_parameter")
+            forged = await client.get(path, params={**extra, "after": "bm9wZQ"}, headers=VIEWER)
+            assert (forged.status_code, forged.json()["code"]) == (400, "invalid_argument")
+
+
+async def record_steps(host: DurableEffectHost, scope: Any, count: int, first: int = 0) -> None:
+    """``count`` completed journal rows ``step-{first}``, ... in ``scope``."""
+    from effecthost.testing.conformance._support import record_step
+
+    for i in range(first, first + count):
+        await record_step(host, scope, f"step-{i}")

@@ -176,12 +176,23 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                 # the sessions view pages past 200 sessions
                 await page.goto(f"{base}/#/sessions")
                 await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 100")
-                for _ in range(2):
+                first_rows: list[str] = []
+                for _ in range(2):  # keyset pages (after=): each click shows the next page
+                    top = await page.eval_on_selector("#sessions tbody tr", "r => r.dataset.session")
+                    first_rows.append(top)
                     await page.click("#sessions-next")
-                    await page.wait_for_timeout(100)
+                    await until(
+                        page,
+                        f"() => document.querySelector('#sessions tbody tr').dataset.session !== {top!r}",
+                    )
                 await until(
                     page,
                     "() => document.querySelector(\"#sessions tbody tr[data-session='old-000']\") !== null",
+                )
+                await page.click("#sessions-prev")  # back: the page before, from its cursor
+                await until(
+                    page,
+                    f"() => document.querySelector('#sessions tbody tr').dataset.session === {first_rows[1]!r}",
                 )
 
                 # live: with nothing changing the page polls only the change feed; a turn started

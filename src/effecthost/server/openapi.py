@@ -52,10 +52,18 @@ _SESSION_QUERY = {
 
 
 def _paging() -> list[dict[str, Any]]:
-    """``limit`` and ``offset`` of a listing (``/v1/sessions``, ``/v1/effects``)."""
+    """``limit``, ``after`` (keyset) and ``offset`` (older) of a listing (``/v1/sessions``,
+    ``/v1/effects``)."""
     return [
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-        _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+        {
+            **_query("after", {"type": "string"}),
+            "description": "keyset paging: a previous page's `next` (not with offset)",
+        },
+        {
+            **_query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+            "description": "the older paging by position (not with after); prefer after",
+        },
     ]
 
 
@@ -146,7 +154,12 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Sessions": _object(
-        {"sessions": {"type": "array", "items": _ref("Session")}, "limit": _INT, "offset": _INT}
+        {
+            "sessions": {"type": "array", "items": _ref("Session")},
+            "next": {**_NULLABLE_STR, "description": "the cursor of the next page (after=), or null"},
+            "limit": _INT,
+            "offset": _INT,
+        }
     ),
     "Scope": _object(
         {
@@ -184,6 +197,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "scope_key": _STR,
             "effects": {"type": "array", "items": _ref("Effect")},
+            "next": {**_NULLABLE_STR, "description": "the cursor of the next page (after=), or null"},
             "limit": _INT,
             "offset": _INT,
         }

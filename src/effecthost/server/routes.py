@@ -4,7 +4,6 @@ thin: parse, authorize, call the host, shape the answer."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,8 +17,9 @@ from .. import (
     Resolution,
     ResolveOutcome,
     WaitIdentity,
+    operations,
 )
-from ..views import effect_view, scope_view, session_view
+from ..views import scope_view
 from .access import require, require_resolver
 from .errors import ApiError
 from .inputs import MAX_LIMIT, MAX_OFFSET, int_param, read_json, str_param
@@ -86,19 +86,23 @@ async def peek(request: Request) -> JSONResponse:
     return JSONResponse({"status": "resolved", "resolution": terminal.to_json()})
 
 
-def _paging(request: Request) -> tuple[int, int]:
-    """``limit`` (1..1000, default 100) and ``offset`` (default 0) of a listing."""
+def _paging(request: Request) -> tuple[int, int, str | None]:
+    """``limit`` (1..1000, default 100), ``offset`` (default 0: the older paging, kept working)
+    and ``after`` (a previous page's ``next``: keyset paging) of a listing; ``after`` with an
+    ``offset`` is refused."""
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
-    return limit, int_param(request, "offset", 0, 0, MAX_OFFSET)
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
+    after = request.query_params.get("after")
+    if after is not None and "offset" in request.query_params:
+        raise ApiError(400, "invalid_parameter", "page by after (a cursor) or by offset, not both")
+    return limit, offset, after
 
 
 async def list_sessions(request: Request) -> JSONResponse:
     require(request, "viewer")
-    limit, offset = _paging(request)
-    sessions = await host_of(request).browser.list_sessions(limit=limit, offset=offset)
-    body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
-    body["offset"] = offset
-    return JSONResponse(body)
+    limit, offset, after = _paging(request)
+    body = await operations.list_sessions(host_of(request), after=after, limit=limit, offset=offset)
+    return JSONResponse({**body, "limit": limit, "offset": offset})
 
 
 async def list_scopes(request: Request) -> JSONResponse:
@@ -111,16 +115,9 @@ async def list_scopes(request: Request) -> JSONResponse:
 async def list_effects(request: Request) -> JSONResponse:
     require(request, "viewer")
     scope_key = str_param(request, "scope_key")
-    limit, offset = _paging(request)
-    rows = await host_of(request).browser.list_effects(scope_key, limit=limit, offset=offset)
-    return JSONResponse(
-        {
-            "scope_key": scope_key,
-            "effects": [effect_view(r) for r in rows],
-            "limit": limit,
-            "offset": offset,
-        }
-    )
+    limit, offset, after = _paging(request)
+    body = await operations.list_effects(host_of(request), scope_key, after=after, limit=limit, offset=offset)
+    return JSONResponse({**body, "limit": limit, "offset": offset})
 
 
 async def healthz(_: Request) -> JSONResponse:
