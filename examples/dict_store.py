@@ -103,9 +103,13 @@ class DictJournal:
 
     # ---- JournalBrowser ----------------------------------------------------------------------
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
         sessions = {r.session_id for r in self._rows.values() if r.session_id is not None}
         summaries = [_session(s, [r for r in self._rows.values() if r.session_id == s]) for s in sessions]
+        if after is not None:  # keyset: after (last_at_ms DESC, session_id)
+            summaries = [s for s in summaries if (-s.last_at_ms, s.session_id) > (-after[0], after[1])]
         summaries.sort(key=lambda s: (-s.last_at_ms, s.session_id))
         return summaries[offset : offset + limit]
 
@@ -117,9 +121,16 @@ class DictJournal:
         )
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
-        rows = sorted((r for r in self._rows.values() if r.scope_key == scope_key),
+        # this store does not number rows (seq 0): run order is (created_at_ms, replay_key)
+        rows = sorted((r for r in self._rows.values() if r.scope_key == scope_key
+                       and (after is None or (r.seq, r.created_at_ms, r.replay_key) > after)),
                       key=lambda r: (r.created_at_ms, r.replay_key))  # fmt: skip
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 

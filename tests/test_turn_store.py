@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 
 from effecthost import open_host
+from effecthost._private.core import canonical
 from effecthost._private.lifecycle import transitions
 from effecthost._private.lifecycle.model import (
     RUNNABLE_TOPIC,
@@ -166,3 +167,33 @@ async def test_wake_ups_reach_another_host_on_the_substrate(backend_url: str) ->
         finally:
             runnable.close()
             ended.close()
+
+
+async def test_each_claim_records_its_drive_in_the_meta_and_keeps_the_rest(backend_url: str) -> None:
+    """The console's executed-vs-replayed timeline reads drive starts from the meta: each claim
+    (a worker's batch claim or a single update) appends ``[attempt, now]``, with the claim's own
+    write, and leaves what others keep there (an interceptor's ``carried``) alone."""
+    async with await open_host(backend_url) as host:
+        turns = _store(host)
+        carried = '{"carried":{"traceparent":"00-ab-cd-01"}}'
+        await turns.insert(dataclasses.replace(_new("t-drives"), meta_json=carried))
+        first = await turns.claim_runnable(None, 5_000, 10, transitions.claim("w1", 5_000, 100))
+        assert [r.turn_id for r in first] == ["t-drives"]
+        released = await turns.update("s", "t-drives", transitions.release("w1", 5_050))
+        assert released is not None
+        again = await turns.update("s", "t-drives", transitions.claim("w2", 6_000, 100))
+        assert again is not None and again.attempts == 2
+        stored = await turns.get("s", "t-drives")
+        assert stored is not None
+        assert canonical.loads(stored.meta_json) == {
+            "carried": {"traceparent": "00-ab-cd-01"},
+            "drives": [[1, 5_000], [2, 6_000]],
+        }
+
+
+def test_the_meta_keeps_the_newest_drives_only() -> None:
+    meta = "{}"
+    for n in range(1, transitions.DRIVES_KEPT + 6):
+        meta = transitions.with_drive(meta, n, n * 10)
+    drives = canonical.loads(meta)["drives"]
+    assert len(drives) == transitions.DRIVES_KEPT and drives[0] == [6, 60] and drives[-1][0] == 105

@@ -27,7 +27,7 @@ from . import (
     TurnInfo,
     TurnStatus,
 )
-from .views import effect_view
+from .views import effect_view, session_view
 
 #: Turn-control waits (the machinery of cancellation) are nobody's to answer by hand.
 _CONTROL_WAITS = frozenset({"turn_cancel_gate", "turn_terminal"})
@@ -123,7 +123,97 @@ async def turn_detail(host: DurableEffectHost, session_id: str, turn_id: str) ->
         effect["resolved_by"] = None if record is None else record.resolved_by
         effect["resolved_at_ms"] = None if record is None else record.resolved_at_ms
         effects.append(effect)
-    return {"turn": view, "effects": effects}
+    return {"turn": view, "effects": effects, "drives": attribute_drives(info.meta, effects)}
+
+
+def _drive_starts(meta: dict[str, Any]) -> list[tuple[int, int]]:
+    """The ``[number, started_at_ms]`` pairs the claims wrote to the turn's meta, oldest first."""
+    drives = meta.get("drives")
+    if not isinstance(drives, list):
+        return []
+    return [
+        (d[0], d[1])
+        for d in drives
+        if isinstance(d, list) and len(d) == 2 and all(type(v) is int for v in d)  # not bool
+    ]
+
+
+def attribute_drives(meta: dict[str, Any], effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Which drive executed each effect and which replayed it, derived (the journal does not
+    record drives): an effect was executed by the drive during which its row was claimed
+    (``created_at_ms`` at or after that drive's start, before the next one's), and replayed by
+    every later drive. A forked turn's kept prefix (its outcomes come from the source turn) and
+    an effect claimed before the first drive the meta keeps (a turn re-driven more than 100
+    times) were executed by none of them and replayed by all.
+    Sets ``executed_in_drive`` and ``replayed_in_drives`` on each effect; answers the drives,
+    each with the ``seq`` of what it executed and replayed."""
+    starts = _drive_starts(meta)
+    executed: list[list[int]] = [[] for _ in starts]
+    replayed: list[list[int]] = [[] for _ in starts]
+    fork = meta.get("fork")
+    kept = fork.get("keep") if isinstance(fork, dict) else None
+    kept = kept if isinstance(kept, int) and not isinstance(kept, bool) else 0
+    for effect in effects:
+        claimed = effect["created_at_ms"]
+        index = next((i for i in range(len(starts) - 1, -1, -1) if starts[i][1] <= claimed), None)
+        if effect["seq"] <= kept:
+            index = None  # a fork's kept prefix: its outcomes came from the source turn's journal
+        effect["executed_in_drive"] = None if index is None else starts[index][0]
+        later = range(0 if index is None else index + 1, len(starts))
+        effect["replayed_in_drives"] = [starts[i][0] for i in later]
+        if index is not None:
+            executed[index].append(effect["seq"])
+        for i in later:
+            replayed[i].append(effect["seq"])
+    return [
+        {"drive": n, "started_at_ms": at, "executed": executed[i], "replayed": replayed[i]}
+        for i, (n, at) in enumerate(starts)
+    ]
+
+
+# ---- the journal: sessions and a scope's effects ------------------------------------------------
+
+
+async def list_sessions(
+    host: DurableEffectHost, *, after: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """``{"sessions": [...], "next": cursor | None}``: sessions by latest activity, newest first.
+    ``after`` is a previous page's ``next``; ``offset`` (the older paging, kept working) cannot
+    be combined with it. A session that is written to while it is being paged moves to the front
+    (the order is by activity), so a pager may meet it again or not at all; every other session
+    keeps its place."""
+    _one_paging(after, offset)
+    cursor = None if after is None else decode_cursor(after, (int, str))
+    sessions = await host.browser.list_sessions(limit, offset, after=cursor)
+    last = sessions[-1] if len(sessions) == limit else None
+    return {
+        "sessions": [session_view(s) for s in sessions],
+        "next": None if last is None else encode_cursor((last.last_at_ms, last.session_id)),
+    }
+
+
+async def list_effects(
+    host: DurableEffectHost, scope_key: str, *, after: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """``{"scope_key", "effects": [...], "next": cursor | None}``: the scope's effects in run
+    order; ``after`` is a previous page's ``next`` (``offset``, the older paging, cannot be
+    combined with it). Effects recorded while paging come after the cursor, never shift it."""
+    _one_paging(after, offset)
+    cursor = None if after is None else decode_cursor(after, (int, int, str))
+    rows = await host.browser.list_effects(scope_key, limit, offset, after=cursor)
+    last = rows[-1] if len(rows) == limit else None
+    return {
+        "scope_key": scope_key,
+        "effects": [effect_view(r) for r in rows],
+        "next": None if last is None else encode_cursor((last.seq, last.created_at_ms, last.replay_key)),
+    }
+
+
+def _one_paging(after: str | None, offset: int) -> None:
+    if after is not None and offset:
+        raise EffectHostError(
+            ErrorCode.INVALID_ARGUMENT, "page by after (a cursor) or by offset, not both"
+        )
 
 
 # ---- the inbox --------------------------------------------------------------------------------
@@ -262,11 +352,14 @@ async def cancel_waits(host: DurableEffectHost, session_id: str, *, by: str | No
 
 
 __all__ = [
+    "attribute_drives",
     "cancel_waits",
     "changes",
     "decode_cursor",
     "encode_cursor",
     "inbox",
+    "list_effects",
+    "list_sessions",
     "list_turns",
     "retire_session",
     "revoke_session",

@@ -76,6 +76,11 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
                 detail = await _json("turns", "show", session, "t1", *target)
                 assert detail["effects"][-1]["resolved_by"] == ("cli" if tag == "l" else "otto")
                 assert [e["seq"] for e in detail["effects"]] == [1, 2, 3]
+                assert [e["executed_in_drive"] for e in detail["effects"]][:2] == [1, 1]
+                # the table says it too: the plan ran in drive 1, replayed by the later drives
+                shown = await cli("turns", "show", session, "t1", *target, env=None)
+                plan_row = next(line for line in shown.stdout.splitlines() if "plan#1" in line)
+                assert " d1 ↻2" in plan_row, shown.stdout
 
                 # a second turn: rejected with --ok - (stdin) for another, cancel, fork, resume
                 await _json(
@@ -166,3 +171,40 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
         assert swept["cancelled"] == 1
         plain = await cli("await", "cancel", f"{run}-live", *local)
         assert "cancelled 0 pending await events" in plain.stdout
+
+
+async def journal_paging_scenario(url: str, host: DurableEffectHost, run: str) -> None:
+    """``journal sessions`` pages by keyset (--after the `next` a page printed), ``--offset``
+    still works, both together are refused; ``journal show`` reads a whole scope in order."""
+    from console_cases import record_steps
+
+    from effecthost import ExecutionScope
+
+    for n in range(3):
+        await record_steps(host, ExecutionScope.turn(f"{run}-j{n}", "t"), 3 if n == 0 else 1)
+    everything = await _json("journal", "sessions", "--url", url)
+    mine = [s["session_id"] for s in everything["sessions"] if s["session_id"].startswith(run)]
+    assert len(mine) == 3 and everything["next"] is None
+    seen: list[str] = []
+    after: list[str] = []
+    while True:
+        page = await _json("journal", "sessions", "--url", url, "--limit", "1", *after)
+        seen += [s["session_id"] for s in page["sessions"]]
+        if page["next"] is None:
+            break
+        after = ["--after", page["next"]]
+    assert [s for s in seen if s.startswith(run)] == mine
+    table = await cli("journal", "sessions", "--url", url, "--limit", "1", env=None)
+    assert "more: --after " in table.stdout
+    cursor = table.stdout.split("more: --after ")[1].split()[0]
+    second = await _json("journal", "sessions", "--url", url, "--limit", "1", "--after", cursor)
+    assert second["sessions"][0]["session_id"] == everything["sessions"][1]["session_id"]
+    by_offset = await _json("journal", "sessions", "--url", url, "--limit", "1", "--offset", "1")
+    assert by_offset["sessions"] == second["sessions"]
+    both = await _json(
+        "journal", "sessions", "--url", url, "--offset", "1", "--after", cursor, code=1
+    )
+    assert both["code"] == "invalid_argument"
+    shown = await _json("journal", "show", f"{run}-j0", "--url", url)
+    [scope] = shown["scopes"]
+    assert [e["effect_id"] for e in scope["effects"]] == ["step-0", "step-1", "step-2"]

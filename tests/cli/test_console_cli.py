@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import cli
-from console_cli_cases import cli_scenario
+from console_cli_cases import cli_scenario, journal_paging_scenario
 
 from effecthost import DurableEffectHost
 
@@ -20,6 +20,10 @@ async def test_turns_and_waits_verbs_locally_and_through_the_service(
     db_url: str, host: DurableEffectHost, tmp_path: Path
 ) -> None:
     await cli_scenario(db_url, host, f"run-{uuid.uuid4().hex[:6]}", tmp_path)
+
+
+async def test_journal_sessions_page_by_keyset(db_url: str, host: DurableEffectHost) -> None:
+    await journal_paging_scenario(db_url, host, f"run-{uuid.uuid4().hex[:6]}")
 
 
 async def test_help_short_option_and_usage_errors_as_code_and_message() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from cli_support import cli
-from console_cases import console_scenario, role_checks
-from console_cli_cases import cli_scenario
+from console_cases import console_scenario, journal_paging_checks, malformed_token_checks, role_checks
+from console_cli_cases import cli_scenario, journal_paging_scenario
 from pg_support import HostMaker, schema_url
 
 from effecthost import EffectHostError, open_host
@@ -31,11 +31,30 @@ async def test_every_route_checks_the_role(make_host: HostMaker, pg_url: str, pg
     await role_checks(schema_url(pg_url, pg_schema))
 
 
+async def test_a_malformed_token_costs_a_store_read_and_answers_as_a_forged_one(
+    make_host: HostMaker, pg_url: str, pg_schema: str
+) -> None:
+    await make_host()
+    await malformed_token_checks(schema_url(pg_url, pg_schema))
+
+
+async def test_sessions_and_effects_page_by_keyset(make_host: HostMaker, pg_url: str, pg_schema: str) -> None:
+    host = await make_host()
+    await journal_paging_checks(schema_url(pg_url, pg_schema), host, f"run-{uuid.uuid4().hex[:6]}")
+
+
 async def test_the_console_verbs_of_the_command_line(
     make_host: HostMaker, pg_url: str, pg_schema: str, tmp_path: Path
 ) -> None:
     host = await make_host()
     await cli_scenario(schema_url(pg_url, pg_schema), host, f"run-{uuid.uuid4().hex[:6]}", tmp_path)
+
+
+async def test_journal_sessions_page_by_keyset_on_the_command_line(
+    make_host: HostMaker, pg_url: str, pg_schema: str
+) -> None:
+    host = await make_host()
+    await journal_paging_scenario(schema_url(pg_url, pg_schema), host, f"run-{uuid.uuid4().hex[:6]}")
 
 
 async def test_a_wrong_url_fails_at_once_with_one_coded_message(pg_url: str) -> None:

@@ -171,6 +171,22 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert [e["effect_id"] for e in effects] == ["plan#1", "approve#1:deadline", "approve#1"], [e["effect_id"] for e in effects]
         assert (effects[-1]["resolved_by"], effects[-1]["kind"]) == ("rosa", "await_event")
         assert isinstance(effects[-1]["resolved_at_ms"], int)
+        # executed vs replayed per drive: the first drive ran the plan and the wait's deadline
+        # and parked (the wait's own row is claimed by the drive that finds it answered); the
+        # drive the approval woke replayed both and took the answer
+        drives = detail["drives"]
+        assert [d["drive"] for d in drives] == list(range(1, len(drives) + 1)) and len(drives) >= 2
+        assert (drives[0]["executed"], drives[0]["replayed"]) == ([1, 2], []), drives
+        assert (drives[-1]["executed"], drives[-1]["replayed"]) == ([3], [1, 2]), drives
+        assert all((d["executed"], d["replayed"]) == ([], [1, 2]) for d in drives[1:-1]), drives
+        assert [d["started_at_ms"] for d in drives] == sorted(d["started_at_ms"] for d in drives)
+        later = [d["drive"] for d in drives[1:]]
+        assert [(e["executed_in_drive"], e["replayed_in_drives"]) for e in effects] == [
+            (1, later),
+            (1, later),
+            (len(drives), []),
+        ]
+        assert detail["turn"]["meta"]["drives"] == [[d["drive"], d["started_at_ms"]] for d in drives]
 
         # reject with a reason, resolved without a token: recorded as the webhook
         wait_b = by_session[f"{run}-b"]
@@ -211,6 +227,10 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert failed["turn"]["error"]["code"] == "turn_step_failed"
         assert "timed out" in failed["turn"]["error"]["message"]
         assert [e["status"] for e in failed["effects"]] == ["completed", "failed"]
+        assert [e["executed_in_drive"] for e in failed["effects"]] == [1, 1]
+        assert failed["drives"] == [
+            {"drive": 1, "started_at_ms": failed["drives"][0]["started_at_ms"], "executed": [1, 2], "replayed": []}
+        ]
         fork = {"session_id": f"{run}-f", "turn_id": "t4", "new_turn_id": "t4-fork", "keep": 1}
         forked = await client.post("/v1/turns/fork", json=fork, headers=OPS)
         assert forked.status_code == 201, forked.text
@@ -220,6 +240,25 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         )
         assert resumed.status_code == 200, resumed.text
         await until(lambda: _is(client, f"{run}-f", "t4", "completed"))
+        resumed_detail = (
+            await client.get("/v1/turn", params={"session_id": f"{run}-f", "turn_id": "t4"}, headers=VIEWER)
+        ).json()
+        # the resumed drive replayed what drive 1 ran and executed the granted retry
+        assert [(e["effect_id"], e["executed_in_drive"], e["replayed_in_drives"]) for e in resumed_detail["effects"]] == [
+            ("first#1", 1, [2]),
+            ("second#1", 1, [2]),
+            ("second#1", 2, []),
+        ], resumed_detail["effects"]
+        forked_detail = (
+            await client.get(
+                "/v1/turn", params={"session_id": f"{run}-f", "turn_id": "t4-fork"}, headers=VIEWER
+            )
+        ).json()
+        # the fork's kept effect came from t4's journal: no drive of the fork executed it
+        assert [(e["effect_id"], e["executed_in_drive"], e["replayed_in_drives"]) for e in forked_detail["effects"]] == [
+            ("first#1", None, [1]),
+            ("second#1", 1, []),
+        ]
         not_failed = await client.post(
             "/v1/turns/resume", json={"session_id": f"{run}-f", "turn_id": "t4"}, headers=OPS
         )
@@ -308,3 +347,116 @@ async def role_checks(url: str) -> None:
                     assert answer.status_code not in (401, 403), (method, path, role, answer.text)
             stranger = await client.request(method, path, headers={"Authorization": "Bearer nope"})
             assert stranger.status_code == 401
+
+
+MALFORMED_TOKENS = ["nope", "ehk1.%25%25", "ehk1.bm90IGpzb24", "ehk1." + "A" * 9000]
+
+
+async def malformed_token_checks(url: str) -> None:
+    """A malformed token gets the forged key's 404, body for body, and costs the same work: the
+    signature check and a read of the store (counted at the app's await store), so its answer's
+    timing tells it apart no better than its body (no timing is asserted: the read is)."""
+    import dataclasses
+
+    from effecthost import ExecutionScope, WaitIdentity
+
+    app = make_app(url, tokens=TOKENS)
+    async with serve_in_process(app) as client:
+        host: DurableEffectHost = app.state.host
+        genuine = await host.await_event_key(ExecutionScope.turn("s-malformed", "t"), WaitIdentity.custom("ok"))
+        forged = dataclasses.replace(genuine, signature="0" * 64).to_token()
+        store = host.await_coordinator._store  # type: ignore[attr-defined]
+        reads: list[str] = []
+        inspect = store.inspect
+
+        async def counted(key_id: str, identity: Any) -> Any:
+            reads.append(key_id)
+            return await inspect(key_id, identity)
+
+        store.inspect = counted
+        try:
+            resolution = {"status": "timeout"}
+            expected_resolve = await client.post(f"/v1/await-events/{forged}/resolve", json=resolution)
+            expected_peek = await client.get(f"/v1/await-events/{forged}")
+            assert expected_resolve.status_code == expected_peek.status_code == 404
+            assert expected_resolve.content == expected_peek.content
+            assert len(reads) == 2  # the forged key: one read each way
+            for token in MALFORMED_TOKENS:
+                before = len(reads)
+                peeked = await client.get(f"/v1/await-events/{token}")
+                resolved = await client.post(f"/v1/await-events/{token}/resolve", json=resolution)
+                for answer in (peeked, resolved):
+                    assert (answer.status_code, answer.content) == (404, expected_resolve.content), token
+                assert len(reads) == before + 2, token  # one store read each, like the forged key
+        finally:
+            del store.inspect
+
+
+async def journal_paging_checks(url: str, host: DurableEffectHost, run: str) -> None:
+    """/v1/sessions and /v1/effects page by keyset: each page's ``next`` is a cursor for
+    ``after=``; the pages together are the whole listing once each, in order, and a session or
+    effect written while paging does not shift a page boundary (no repeat, no gap). ``offset``
+    still pages; ``after`` with ``offset`` is refused with ``invalid_parameter``."""
+    from effecthost import ExecutionScope
+
+    for n in range(5):
+        scope = ExecutionScope.turn(f"{run}-s{n}", "t")
+        await record_steps(host, scope, 1 if n else 7)
+    app = make_app(url, tokens=TOKENS)
+    async with serve_in_process(app) as client:
+
+        async def pages(path: str, params: dict[str, Any], field: str, key: str) -> list[str]:
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                query = {**params, "limit": 2, **({"after": cursor} if cursor else {})}
+                answer = await client.get(path, params=query, headers=VIEWER)
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert len(body[field]) <= 2
+                seen += [item[key] for item in body[field]]
+                if not seen[:1] or body["next"] is None:
+                    return seen
+                if len(seen) == 2 and path == "/v1/effects":
+                    # an effect recorded mid-paging lands after the cursor: no repeat, no gap
+                    await record_steps(host, ExecutionScope.turn(f"{run}-s0", "t"), 1, first=7)
+                if len(seen) == 2 and path == "/v1/sessions":
+                    # a session active mid-paging goes to the front (before the cursor): the
+                    # pages after it neither repeat a session (as an offset would) nor skip one
+                    await asyncio.sleep(0.002)
+                    await record_steps(host, ExecutionScope.turn(f"{run}-new", "t"), 1)
+                cursor = body["next"]
+
+        everything = (await client.get("/v1/sessions", params={"limit": 1000}, headers=VIEWER)).json()
+        mine = [s["session_id"] for s in everything["sessions"] if s["session_id"].startswith(run)]
+        assert everything["next"] is None and len(mine) == 5
+        paged = [s for s in await pages("/v1/sessions", {}, "sessions", "session_id") if s.startswith(run)]
+        assert paged == mine
+        everything = (await client.get("/v1/sessions", params={"limit": 1000}, headers=VIEWER)).json()
+        by_offset = (await client.get("/v1/sessions", params={"limit": 2, "offset": 2}, headers=VIEWER)).json()
+        assert [s["session_id"] for s in by_offset["sessions"]] == [
+            s["session_id"] for s in everything["sessions"][2:4]
+        ]
+
+        scope_key = ExecutionScope.turn(f"{run}-s0", "t").journal_key()
+        effects = await pages("/v1/effects", {"scope_key": scope_key}, "effects", "effect_id")
+        assert effects == [f"step-{i}" for i in range(8)], effects
+        rows = (await client.get("/v1/effects", params={"scope_key": scope_key}, headers=VIEWER)).json()
+        assert [e["seq"] for e in rows["effects"]] == list(range(1, 9)) and rows["next"] is None
+
+        for path, extra in (("/v1/sessions", {}), ("/v1/effects", {"scope_key": scope_key})):
+            first = (await client.get(path, params={**extra, "limit": 1}, headers=VIEWER)).json()
+            both = await client.get(
+                path, params={**extra, "after": first["next"], "offset": 1}, headers=VIEWER
+            )
+            assert (both.status_code, both.json()["code"]) == (400, "invalid_parameter")
+            forged = await client.get(path, params={**extra, "after": "bm9wZQ"}, headers=VIEWER)
+            assert (forged.status_code, forged.json()["code"]) == (400, "invalid_argument")
+
+
+async def record_steps(host: DurableEffectHost, scope: Any, count: int, first: int = 0) -> None:
+    """``count`` completed journal rows ``step-{first}``, ... in ``scope``."""
+    from effecthost.testing.conformance._support import record_step
+
+    for i in range(first, first + count):
+        await record_step(host, scope, f"step-{i}")

@@ -137,6 +137,20 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                     page, "() => document.querySelector('#timeline li[data-seq=\"3\"] .who') !== null"
                 )
                 assert await page.locator("#timeline li[data-seq='3'] .who").inner_text() == "admin"
+                # each effect says which drive executed it and which replayed it: the first drive
+                # ran the plan and parked; the approval's drive replayed it and took the answer
+                info_a = await host.get_turn(f"{run}-a", "t1")
+                assert info_a is not None
+                last = info_a.meta["drives"][-1][0]
+                plan = page.locator("#timeline li[data-seq='1'] .drives")
+                assert (await plan.get_attribute("data-executed"), await plan.get_attribute("data-replayed")) == (
+                    "1",
+                    ",".join(str(n) for n in range(2, last + 1)),
+                )
+                assert (await plan.inner_text()).startswith("d1 ↻2")
+                assert "replayed by drive" in (await plan.get_attribute("aria-label") or "")
+                answer = page.locator("#timeline li[data-seq='3'] .drives")
+                assert await answer.inner_text() == f"d{last}"
 
                 # cancel the waiting turn c, with confirmation
                 await page.goto(f"{base}/#/turn?session={run}-c&turn=t3")
@@ -162,12 +176,23 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                 # the sessions view pages past 200 sessions
                 await page.goto(f"{base}/#/sessions")
                 await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 100")
-                for _ in range(2):
+                first_rows: list[str] = []
+                for _ in range(2):  # keyset pages (after=): each click shows the next page
+                    top = await page.eval_on_selector("#sessions tbody tr", "r => r.dataset.session")
+                    first_rows.append(top)
                     await page.click("#sessions-next")
-                    await page.wait_for_timeout(100)
+                    await until(
+                        page,
+                        f"() => document.querySelector('#sessions tbody tr').dataset.session !== {top!r}",
+                    )
                 await until(
                     page,
                     "() => document.querySelector(\"#sessions tbody tr[data-session='old-000']\") !== null",
+                )
+                await page.click("#sessions-prev")  # back: the page before, from its cursor
+                await until(
+                    page,
+                    f"() => document.querySelector('#sessions tbody tr').dataset.session === {first_rows[1]!r}",
                 )
 
                 # live: with nothing changing the page polls only the change feed; a turn started

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from console_cases import console_scenario, role_checks
+from console_cases import console_scenario, journal_paging_checks, malformed_token_checks, role_checks
 
 from effecthost import open_host
 
@@ -28,6 +28,16 @@ async def test_operators_find_understand_and_act_on_turns_and_waits(url: str) ->
 async def test_every_route_checks_the_role(url: str) -> None:
     async with await open_host(url):
         await role_checks(url)
+
+
+async def test_a_malformed_token_costs_a_store_read_and_answers_as_a_forged_one(url: str) -> None:
+    async with await open_host(url):
+        await malformed_token_checks(url)
+
+
+async def test_sessions_and_effects_page_by_keyset(url: str) -> None:
+    async with await open_host(url) as host:
+        await journal_paging_checks(url, host, f"run-{uuid.uuid4().hex[:6]}")
 
 
 def test_a_tokens_file_names_operators_and_bad_entries_are_coded(tmp_path: Path) -> None:

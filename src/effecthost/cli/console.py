@@ -220,8 +220,8 @@ def show(
         console.print(f"waiting: {json.dumps(turn['waiting'], ensure_ascii=False)}", markup=False)
     if turn["status"] == "completed":
         console.print(f"result: {json.dumps(turn['result'], ensure_ascii=False)}", markup=False)
-    table = Table("#", "kind", "effect", "status", "took", "detail")
-    table.columns[5].overflow = "fold"
+    table = Table("#", "kind", "effect", "status", "drive", "took", "detail")
+    table.columns[6].overflow = "fold"
     for effect in detail["effects"]:
         took = (
             ""
@@ -229,10 +229,20 @@ def show(
             else _duration(effect["updated_at_ms"] - effect["created_at_ms"])
         )
         table.add_row(
-            str(effect["seq"]), effect["kind"], cell(effect["effect_id"]), effect["status"], took,
-            cell(_effect_detail(effect)),
+            str(effect["seq"]), effect["kind"], cell(effect["effect_id"]), effect["status"],
+            _drive_marker(effect), took, cell(_effect_detail(effect)),
         )  # fmt: skip
     console.print(table)
+
+
+def _drive_marker(effect: dict[str, Any]) -> str:
+    """``d1 ↻2-4``: executed in drive 1, replayed by drives 2 to 4 (``d-``: by none of them)."""
+    ran = effect.get("executed_in_drive")
+    again: list[int] = effect.get("replayed_in_drives") or []
+    if ran is None and not again:
+        return ""
+    span = "" if not again else f" ↻{again[0]}" + (f"-{again[-1]}" if len(again) > 1 else "")
+    return ("d-" if ran is None else f"d{ran}") + span
 
 
 def _effect_detail(effect: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .. import DurableEffectHost, operations
-from ..views import effect_view, scope_view, session_view
+from ..views import effect_view, scope_view
 from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, when, with_host
 
 journal_app = typer.Typer(help="Browse and retire the effect journal.", no_args_is_help=True)
@@ -19,17 +19,24 @@ journal_app = typer.Typer(help="Browse and retire the effect journal.", no_args_
 def sessions(
     url: UrlOption = DEFAULT_URL,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many sessions.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many sessions.")] = 0,
+    offset: Annotated[
+        int, typer.Option(min=0, help="Skip this many sessions (older paging; prefer --after).")
+    ] = 0,
+    after: Annotated[
+        str | None,
+        typer.Option(help="The next page: the cursor a previous page printed (`next`)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List journaled sessions, most recent first."""
+    """List journaled sessions, most recent first, a page at a time (keyset: --after)."""
 
-    async def body(host: DurableEffectHost) -> list[dict[str, Any]]:
-        return [session_view(s) for s in await host.browser.list_sessions(limit, offset)]
+    async def body(host: DurableEffectHost) -> dict[str, Any]:
+        return await operations.list_sessions(host, after=after, limit=limit, offset=offset)
 
-    rows = with_host(url, body, read=True)
+    page = with_host(url, body, read=True)
+    rows = page["sessions"]
     if as_json:
-        emit_json({"sessions": rows, "limit": limit, "offset": offset})
+        emit_json({**page, "limit": limit, "offset": offset})
         return
     table = Table("session", "scopes", "effects", "in progress", "failed", "last activity")
     for row in rows:
@@ -42,6 +49,8 @@ def sessions(
             when(row["last_at_ms"]),
         )
     console.print(table if rows else "no journaled sessions")
+    if page["next"] is not None:
+        console.print(f"more: --after {page['next']}", markup=False, soft_wrap=True)
 
 
 def _result(effect: dict[str, Any]) -> str:
@@ -62,13 +71,16 @@ EFFECTS_PAGE = 1000
 
 
 async def _all_effects(host: DurableEffectHost, scope_key: str) -> list[dict[str, Any]]:
-    """Every row of the scope, page by page, until a short page."""
+    """Every row of the scope, page by page (keyset: a row recorded meanwhile shifts nothing),
+    until a short page."""
     out: list[dict[str, Any]] = []
+    after: tuple[int, int, str] | None = None
     while True:
-        page = await host.browser.list_effects(scope_key, limit=EFFECTS_PAGE, offset=len(out))
+        page = await host.browser.list_effects(scope_key, limit=EFFECTS_PAGE, after=after)
         out += [effect_view(r) for r in page]
         if len(page) < EFFECTS_PAGE:
             return out
+        after = (page[-1].seq, page[-1].created_at_ms, page[-1].replay_key)
 
 
 @journal_app.command("show")

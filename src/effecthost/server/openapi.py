@@ -52,10 +52,18 @@ _SESSION_QUERY = {
 
 
 def _paging() -> list[dict[str, Any]]:
-    """``limit`` and ``offset`` of a listing (``/v1/sessions``, ``/v1/effects``)."""
+    """``limit``, ``after`` (keyset) and ``offset`` (older) of a listing (``/v1/sessions``,
+    ``/v1/effects``)."""
     return [
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-        _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+        {
+            **_query("after", {"type": "string"}),
+            "description": "keyset paging: a previous page's `next` (not with offset)",
+        },
+        {
+            **_query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+            "description": "the older paging by position (not with after); prefer after",
+        },
     ]
 
 
@@ -146,7 +154,12 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Sessions": _object(
-        {"sessions": {"type": "array", "items": _ref("Session")}, "limit": _INT, "offset": _INT}
+        {
+            "sessions": {"type": "array", "items": _ref("Session")},
+            "next": {**_NULLABLE_STR, "description": "the cursor of the next page (after=), or null"},
+            "limit": _INT,
+            "offset": _INT,
+        }
     ),
     "Scope": _object(
         {
@@ -184,6 +197,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "scope_key": _STR,
             "effects": {"type": "array", "items": _ref("Effect")},
+            "next": {**_NULLABLE_STR, "description": "the cursor of the next page (after=), or null"},
             "limit": _INT,
             "offset": _INT,
         }
@@ -209,7 +223,43 @@ SCHEMAS: dict[str, Any] = {
     "Turns": _object({"turns": {"type": "array", "items": _ref("Turn")}, "next": _NULLABLE_STR}),
     "TurnOnly": _object({"turn": _ref("Turn")}),
     "TurnStarted": _object({"turn": _ref("Turn"), "created": {"type": "boolean"}}),
-    "TurnDetail": _object({"turn": _ref("Turn"), "effects": {"type": "array", "items": _ref("Effect")}}),
+    "TimelineEffect": {
+        "allOf": [
+            _ref("Effect"),
+            _object(
+                {
+                    "resolved_by": _NULLABLE_STR,
+                    "resolved_at_ms": {"type": "integer", "nullable": True},
+                    "executed_in_drive": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "the drive during which its row was claimed (null: a fork's "
+                        "kept prefix, or before the oldest drive the turn keeps)",
+                    },
+                    "replayed_in_drives": {
+                        "type": "array",
+                        "items": _INT,
+                        "description": "every later drive (each replays what earlier ones recorded)",
+                    },
+                }
+            ),
+        ]
+    },
+    "Drive": _object(
+        {
+            "drive": {"type": "integer", "description": "the drive's number: the turn's attempt"},
+            "started_at_ms": _INT,
+            "executed": {"type": "array", "items": _INT, "description": "seq of the effects it ran"},
+            "replayed": {"type": "array", "items": _INT, "description": "seq of the effects it replayed"},
+        }
+    ),
+    "TurnDetail": _object(
+        {
+            "turn": _ref("Turn"),
+            "effects": {"type": "array", "items": _ref("TimelineEffect")},
+            "drives": {"type": "array", "items": _ref("Drive")},
+        }
+    ),
     "TurnStart": {
         "type": "object",
         "required": ["name", "session_id"],
@@ -397,8 +447,8 @@ PATHS.update(
         },
         "/v1/turn": {
             "get": {
-                "summary": "a turn and its timeline: effects in run order, who resolved each wait "
-                "(role viewer)",
+                "summary": "a turn and its timeline: effects in run order, who resolved each wait, "
+                "which drive executed and which replayed each effect (role viewer)",
                 "security": _VIEWER,
                 "parameters": [
                     _SESSION_QUERY,

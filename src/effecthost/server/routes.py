@@ -3,13 +3,23 @@ thin: parse, authorize, call the host, shape the answer."""
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, ResolveOutcome
-from ..views import effect_view, scope_view, session_view
+from .. import (
+    AwaitEventKey,
+    DurableEffectHost,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    Resolution,
+    ResolveOutcome,
+    WaitIdentity,
+    operations,
+)
+from ..views import scope_view
 from .access import require, require_resolver
 from .errors import ApiError
 from .inputs import MAX_LIMIT, MAX_OFFSET, int_param, read_json, str_param
@@ -31,20 +41,31 @@ def host_of(request: Request) -> DurableEffectHost:
     return host
 
 
-def _key(request: Request) -> AwaitEventKey | None:
-    """The path's key, or None for anything that is not a well-formed token."""
+#: What a malformed token is checked as: a key of a real one's shape (a turn's wait, a key id of
+#: the v3 form, random per process so it names no row, and a signature nobody made). A malformed
+#: token then costs what a forged one does (the signature check and the store read) instead of
+#: answering at once: its answer's timing tells nothing either. It can never be admitted (its
+#: signature is not the substrate's), so it always ends in :func:`unknown_key`.
+DECOY_KEY = AwaitEventKey(
+    ExecutionScope.turn("effecthost-decoy-session", "decoy-turn"),
+    WaitIdentity.tool_completion("decoy-call"),
+    "await-event:v3:sha256:" + secrets.token_hex(32),
+    "0" * 64,
+)
+
+
+def _key(request: Request) -> AwaitEventKey:
+    """The path's key, or :data:`DECOY_KEY` for anything that is not a well-formed token."""
     try:
         return AwaitEventKey.from_token(request.path_params["token"])
     except EffectHostError:
-        return None
+        return DECOY_KEY
 
 
 async def resolve(request: Request) -> JSONResponse:
     principal = require_resolver(request)
     key = _key(request)
     resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
-    if key is None:
-        raise unknown_key()
     outcome = await host_of(request).resolve_await_event(key, resolution, resolved_by=principal.name)
     if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
         raise unknown_key()
@@ -54,8 +75,6 @@ async def resolve(request: Request) -> JSONResponse:
 async def peek(request: Request) -> JSONResponse:
     require_resolver(request)
     key = _key(request)
-    if key is None:
-        raise unknown_key()
     try:
         terminal = await host_of(request).peek_await_event(key)
     except EffectHostError as exc:
@@ -67,19 +86,23 @@ async def peek(request: Request) -> JSONResponse:
     return JSONResponse({"status": "resolved", "resolution": terminal.to_json()})
 
 
-def _paging(request: Request) -> tuple[int, int]:
-    """``limit`` (1..1000, default 100) and ``offset`` (default 0) of a listing."""
+def _paging(request: Request) -> tuple[int, int, str | None]:
+    """``limit`` (1..1000, default 100), ``offset`` (default 0: the older paging, kept working)
+    and ``after`` (a previous page's ``next``: keyset paging) of a listing; ``after`` with an
+    ``offset`` is refused."""
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
-    return limit, int_param(request, "offset", 0, 0, MAX_OFFSET)
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
+    after = request.query_params.get("after")
+    if after is not None and "offset" in request.query_params:
+        raise ApiError(400, "invalid_parameter", "page by after (a cursor) or by offset, not both")
+    return limit, offset, after
 
 
 async def list_sessions(request: Request) -> JSONResponse:
     require(request, "viewer")
-    limit, offset = _paging(request)
-    sessions = await host_of(request).browser.list_sessions(limit=limit, offset=offset)
-    body: dict[str, Any] = {"sessions": [session_view(s) for s in sessions], "limit": limit}
-    body["offset"] = offset
-    return JSONResponse(body)
+    limit, offset, after = _paging(request)
+    body = await operations.list_sessions(host_of(request), after=after, limit=limit, offset=offset)
+    return JSONResponse({**body, "limit": limit, "offset": offset})
 
 
 async def list_scopes(request: Request) -> JSONResponse:
@@ -92,16 +115,9 @@ async def list_scopes(request: Request) -> JSONResponse:
 async def list_effects(request: Request) -> JSONResponse:
     require(request, "viewer")
     scope_key = str_param(request, "scope_key")
-    limit, offset = _paging(request)
-    rows = await host_of(request).browser.list_effects(scope_key, limit=limit, offset=offset)
-    return JSONResponse(
-        {
-            "scope_key": scope_key,
-            "effects": [effect_view(r) for r in rows],
-            "limit": limit,
-            "offset": offset,
-        }
-    )
+    limit, offset, after = _paging(request)
+    body = await operations.list_effects(host_of(request), scope_key, after=after, limit=limit, offset=offset)
+    return JSONResponse({**body, "limit": limit, "offset": offset})
 
 
 async def healthz(_: Request) -> JSONResponse:

@@ -228,19 +228,28 @@ class FaultyBrowser:
         self._faults = faults
         self._code = f"{backend}_effect_replay_store"
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
         return await self._faults.run(
-            "list_sessions", self._code, lambda: self._inner.list_sessions(limit, offset)
+            "list_sessions", self._code, lambda: self._inner.list_sessions(limit, offset, after=after)
         )
 
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
         return await self._faults.run("list_scopes", self._code, lambda: self._inner.list_scopes(session_id))
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
         return await self._faults.run(
-            "list_effects", self._code, lambda: self._inner.list_effects(scope_key, limit, offset)
+            "list_effects",
+            self._code,
+            lambda: self._inner.list_effects(scope_key, limit, offset, after=after),
         )
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:

@@ -63,17 +63,30 @@ class JournalStore(Protocol):
 class JournalBrowser(Protocol):
     """What operators read and retire: sessions, scopes and rows (the CLI, the HTTP service)."""
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]: ...
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
+        """Sessions by latest activity ``(last_at_ms DESC, session_id)``; ``after``: the keyset
+        position ``(last_at_ms, session_id)`` of the previous page's last session (then ``offset``
+        is 0): only sessions after it in that order."""
+        ...
 
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
         """Scopes of a session, or the session-free scopes (process, runtime operation) for None."""
         ...
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
         """The scope's rows in run order ``(seq, created_at_ms, replay_key)``: all of them, or the
-        page of at most ``limit`` rows after skipping ``offset``."""
+        page of at most ``limit`` rows after skipping ``offset``; ``after``: only the rows after
+        that keyset position (the previous page's last row's ``(seq, created_at_ms,
+        replay_key)``)."""
         ...
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None: ...

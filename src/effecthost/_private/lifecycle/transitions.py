@@ -30,19 +30,42 @@ def new_turn(session_id: str, turn_id: str, name: str, input_json: str, now_ms: 
     return TurnRecord(session_id, turn_id, name, input_json, TurnStatus.PENDING, now_ms, now_ms)
 
 
+#: How many drive starts a turn's meta keeps (the newest): a turn woken thousands of times keeps
+#: a bounded record; the timeline attributes effects older than the first kept drive to none.
+DRIVES_KEPT = 100
+
+
+def with_drive(meta_json: str, drive: int, now_ms: int) -> str:
+    """``meta_json`` with drive number ``drive`` started at ``now_ms`` appended to ``"drives"``
+    (``[drive, started_at_ms]`` pairs, oldest first): what the console's timeline derives
+    "executed in drive N, replayed by every later drive" from, written with the claim itself
+    (no write of its own, nothing per effect). Other keys (``carried``, ``grants``...) stay."""
+    meta = canonical.loads(meta_json) if meta_json != "{}" else {}
+    if not isinstance(meta, dict):
+        return meta_json
+    drives = meta.get("drives")
+    kept = [d for d in drives if isinstance(d, list)] if isinstance(drives, list) else []
+    kept.append([drive, now_ms])
+    meta["drives"] = kept[-DRIVES_KEPT:]
+    return canonical.dumps(meta)
+
+
 def claim(owner: str, now_ms: int, ttl_ms: int) -> Change:
     """Take a runnable turn: it is running, held by ``owner``, and waits for nothing until the
-    re-drive finds out again what it waits for."""
+    re-drive finds out again what it waits for. The drive's number (its attempt) and start go to
+    the meta's ``drives`` (:func:`with_drive`)."""
 
     def change(record: TurnRecord) -> TurnRecord | None:
         if not is_runnable(record, now_ms):
             return None
+        attempt = record.attempts + 1
         return dataclasses.replace(
             record,
             status=TurnStatus.RUNNING,
             owner=owner,
             lease_expires_at_ms=now_ms + ttl_ms,
-            attempts=record.attempts + 1,
+            attempts=attempt,
+            meta_json=with_drive(record.meta_json, attempt, now_ms),
             updated_at_ms=now_ms,
             **_NOT_WAITING,  # type: ignore[arg-type]
         )

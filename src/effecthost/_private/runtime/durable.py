@@ -40,8 +40,13 @@ class CheckedBrowser:
     def __init__(self, browser: JournalBrowser) -> None:
         self._browser = browser
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
-        return await self._browser.list_sessions(limit, offset)
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
+        if after is None:  # a browser written before keyset paging pages by offset only
+            return await self._browser.list_sessions(limit, offset)
+        check_id(after[1], "session id")
+        return await self._browser.list_sessions(limit, offset, after=after)
 
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
         if session_id is not None:
@@ -49,10 +54,18 @@ class CheckedBrowser:
         return await self._browser.list_scopes(session_id)
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
         check_id(scope_key, "scope key")
-        return await self._browser.list_effects(scope_key, limit, offset)
+        if after is None:
+            return await self._browser.list_effects(scope_key, limit, offset)
+        check_id(after[2], "replay key")
+        return await self._browser.list_effects(scope_key, limit, offset, after=after)
 
     async def get_row(self, scope_key: str, replay_key: str) -> JournalRow | None:
         check_id(scope_key, "scope key")

@@ -76,7 +76,8 @@ class TurnInfo:
     #: attempts resumes gave, by replay key), ``set_aside`` (the errors resumes cleared, oldest
     #: first), ``fork`` (``{"turn_id", "keep"}`` of a forked turn); on a host with interceptors,
     #: ``carried`` (what they keep across drives, such as a trace context) and ``suspended``
-    #: (``{"at_ms", "attempt", "status"}`` of the last suspension).
+    #: (``{"at_ms", "attempt", "status"}`` of the last suspension); ``drives`` (``[number,
+    #: started_at_ms]`` of each drive, oldest first, the newest 100: written with each claim).
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod

@@ -301,7 +301,9 @@ class MemoryJournalStore:
             del self._rows[key]
         return len(doomed)
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
         groups: dict[str, list[JournalRow]] = {}
         for row in self._rows.values():
             if row.session_id is not None:
@@ -319,6 +321,8 @@ class MemoryJournalStore:
             for sid, rows in groups.items()
         ]
         out.sort(key=lambda s: (-s.last_at_ms, s.session_id))
+        if after is not None:
+            out = [s for s in out if (-s.last_at_ms, s.session_id) > (-after[0], after[1])]
         return out[offset : offset + limit]
 
     async def list_scopes(self, session_id: str | None) -> list[ScopeSummary]:
@@ -342,9 +346,16 @@ class MemoryJournalStore:
         return out
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
         rows = [r for (s, _), r in self._rows.items() if s == scope_key]
+        if after is not None:
+            rows = [r for r in rows if (r.seq, r.created_at_ms, r.replay_key) > after]
         rows.sort(key=lambda r: (r.seq, r.created_at_ms, r.replay_key))
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 

@@ -3,7 +3,9 @@
 "use strict";
 
 const TOKEN_KEY = "effecthost.adminToken";
-const state = { session: null, waitTokens: "", timer: null, sessionOffset: 0 };
+// sessionPages: the `after` cursor of each page back to the first (keyset paging: a session
+// started meanwhile never shifts a page); sessionNext: the cursor of the page after this one.
+const state = { session: null, waitTokens: "", timer: null, sessionPages: [], sessionNext: null };
 const SESSIONS_PAGE = 100;
 
 function h(tag, attrs, ...children) {
@@ -73,9 +75,11 @@ function badge(row) {
 function pretty(value) { return h("pre", {}, JSON.stringify(value, null, 2)); }
 
 async function loadSessions() {
-  const data = await api("GET", "/v1/sessions?limit=" + SESSIONS_PAGE + "&offset=" + state.sessionOffset);
-  document.getElementById("sessions-next").hidden = data.sessions.length < SESSIONS_PAGE;
-  document.getElementById("sessions-prev").hidden = state.sessionOffset === 0;
+  const after = state.sessionPages.length ? state.sessionPages[state.sessionPages.length - 1] : null;
+  const data = await api("GET", "/v1/sessions?limit=" + SESSIONS_PAGE + (after ? "&after=" + enc(after) : ""));
+  state.sessionNext = data.next;
+  document.getElementById("sessions-next").hidden = !data.next;
+  document.getElementById("sessions-prev").hidden = state.sessionPages.length === 0;
   const body = document.querySelector("#sessions tbody");
   body.replaceChildren(...data.sessions.map((s) => h("tr", {
     "data-session": s.session_id,
@@ -100,15 +104,18 @@ function effectRow(e) {
 }
 
 // /v1/effects answers a page at a time (at most 1000 rows); a scope is shown whole, so read pages
-// until a short one. The run order (seq, created_at_ms, replay_key) is total: pages never skip or repeat.
+// until the last (no `next`). Keyset paging in run order (seq, created_at_ms, replay_key): pages
+// never skip or repeat, even while the scope grows.
 const EFFECTS_PAGE = 1000;
 async function scopeEffects(scopeKey) {
   const effects = [];
+  let after = null;
   for (;;) {
     const page = await api("GET", "/v1/effects?scope_key=" + enc(scopeKey) + "&limit=" + EFFECTS_PAGE +
-      "&offset=" + effects.length);
+      (after ? "&after=" + enc(after) : ""));
     effects.push(...page.effects);
-    if (page.effects.length < EFFECTS_PAGE) return effects;
+    if (!page.next) return effects;
+    after = page.next;
   }
 }
 
@@ -234,10 +241,11 @@ function boot() {
   });
   document.getElementById("refresh").addEventListener("click", refresh);
   document.getElementById("sessions-next").addEventListener("click", () => {
-    state.sessionOffset += SESSIONS_PAGE; refresh();
+    if (state.sessionNext) state.sessionPages.push(state.sessionNext);
+    refresh();
   });
   document.getElementById("sessions-prev").addEventListener("click", () => {
-    state.sessionOffset = Math.max(0, state.sessionOffset - SESSIONS_PAGE); refresh();
+    state.sessionPages.pop(); refresh();
   });
   document.getElementById("cancel-session").addEventListener("click", () => sessionAction("cancel"));
   document.getElementById("revoke-session").addEventListener("click", () => sessionAction("revoke",

@@ -146,11 +146,23 @@
       h("div", { class: "effect-head" },
         h("a", { href: link("turn", { session: turn.session_id, turn: turn.turn_id, effect: String(e.seq) }), class: "seq" }, "#" + e.seq),
         h("span", { class: "kind" }, e.kind), h("code", {}, e.effect_id), badgeOf(e),
-        h("span", { class: "took" }, took === null ? "running" : duration(took)), fork),
+        driveMarker(e), h("span", { class: "took" }, took === null ? "running" : duration(took)), fork),
       h("div", { class: "bar-track" }, bar),
       h("div", { class: "effect-body" }, ...effectBody(e)),
       h("details", {}, h("summary", {}, "JSON"), h("pre", {}, JSON.stringify(e, null, 2))));
     return item;
+  }
+
+  // Which drive executed the effect ("d2") and which replayed it ("↻3–5"): compact, spelled out
+  // in the title and the accessible label.
+  function driveMarker(e) {
+    const ran = e.executed_in_drive, again = e.replayed_in_drives || [];
+    if (ran == null && !again.length) return "";
+    const span = again.length === 0 ? "" : again.length === 1 ? String(again[0]) : again[0] + "–" + again[again.length - 1];
+    const said = (ran == null ? "executed before the drives recorded" : "executed in drive " + ran) +
+      (again.length ? "; replayed by drive" + (again.length > 1 ? "s " : " ") + again.join(", ") : "");
+    return h("span", { class: "drives", title: said, "aria-label": said, "data-executed": ran == null ? "" : String(ran),
+      "data-replayed": again.join(",") }, (ran == null ? "d–" : "d" + ran) + (span ? " ↻" + span : ""));
   }
 
   function badgeOf(e) {

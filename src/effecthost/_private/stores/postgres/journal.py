@@ -177,6 +177,11 @@ class PostgresJournalStore:
             "SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay WHERE scope_key = %s "
             "ORDER BY seq, created_at_ms, replay_key LIMIT %s OFFSET %s"
         )
+        self._effects_after = q(
+            "SELECT " + _SELECTED + " FROM {s}.runtime_effect_replay WHERE scope_key = %s "
+            "AND (seq, created_at_ms, replay_key) > (%s, %s, %s) "
+            "ORDER BY seq, created_at_ms, replay_key LIMIT %s OFFSET %s"
+        )
         self._retire_session = q("DELETE FROM {s}.runtime_effect_replay WHERE session_id = %s")
         self._retire_scope = q("DELETE FROM {s}.runtime_effect_replay WHERE scope_key = %s")
         self._sessions = q(
@@ -184,6 +189,14 @@ class PostgresJournalStore:
             "count(*) FILTER (WHERE status = 'in_progress'), count(*) FILTER (WHERE status = 'failed'), "
             "min(created_at_ms), max(updated_at_ms) FROM {s}.runtime_effect_replay "
             "WHERE session_id IS NOT NULL GROUP BY session_id "
+            "ORDER BY max(updated_at_ms) DESC, session_id LIMIT %s OFFSET %s"
+        )
+        self._sessions_after = q(
+            "SELECT session_id, count(DISTINCT scope_key), count(*), "
+            "count(*) FILTER (WHERE status = 'in_progress'), count(*) FILTER (WHERE status = 'failed'), "
+            "min(created_at_ms), max(updated_at_ms) FROM {s}.runtime_effect_replay "
+            "WHERE session_id IS NOT NULL GROUP BY session_id "
+            "HAVING max(updated_at_ms) < %s OR (max(updated_at_ms) = %s AND session_id > %s) "
             "ORDER BY max(updated_at_ms) DESC, session_id LIMIT %s OFFSET %s"
         )
         self._scopes = q(
@@ -377,18 +390,31 @@ class PostgresJournalStore:
         return await self._db.read(_STORE, body)
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
         async def body(conn: Conn) -> list[JournalRow]:
             # LIMIT NULL is no limit in PostgreSQL
-            cur = await conn.execute(self._effects, (scope_key, limit, offset))
+            if after is None:
+                cur = await conn.execute(self._effects, (scope_key, limit, offset))
+            else:
+                cur = await conn.execute(self._effects_after, (scope_key, *after, limit, offset))
             return [_row(values) for values in await cur.fetchall()]
 
         return await self._db.read(_STORE, body)
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
         async def body(conn: Conn) -> list[SessionSummary]:
-            cur = await conn.execute(self._sessions, (limit, offset))
+            if after is None:
+                cur = await conn.execute(self._sessions, (limit, offset))
+            else:
+                cur = await conn.execute(self._sessions_after, (after[0], after[0], after[1], limit, offset))
             return [SessionSummary(*values) for values in await cur.fetchall()]
 
         return await self._db.read(_STORE, body)

@@ -292,15 +292,23 @@ class SqliteJournalStore:
 
         return await self._db.write(op, durable=self._durability.outcomes, error_code=_RETIRE)
 
-    async def list_sessions(self, limit: int = 100, offset: int = 0) -> list[SessionSummary]:
+    async def list_sessions(
+        self, limit: int = 100, offset: int = 0, *, after: tuple[int, str] | None = None
+    ) -> list[SessionSummary]:
+        having: str = ""
+        params: tuple[object, ...] = ()
+        if after is not None:  # keyset: after (last_at_ms DESC, session_id)
+            having = " HAVING max(updated_at_ms) < ? OR (max(updated_at_ms) = ? AND session_id > ?)"
+            params = (after[0], after[0], after[1])
+
         def op(conn: sqlite3.Connection) -> list[SessionSummary]:
             cursor = conn.execute(
                 "SELECT session_id, count(DISTINCT scope_key), count(*),"
                 " sum(status = 'in_progress'), sum(status = 'failed'),"
                 " min(created_at_ms), max(updated_at_ms)"
-                " FROM effect_journal WHERE session_id IS NOT NULL GROUP BY session_id"
+                f" FROM effect_journal WHERE session_id IS NOT NULL GROUP BY session_id{having}"
                 " ORDER BY max(updated_at_ms) DESC, session_id LIMIT ? OFFSET ?",
-                (limit, offset),
+                (*params, limit, offset),
             )
             return [SessionSummary(*v) for v in cursor.fetchall()]
 
@@ -333,13 +341,24 @@ class SqliteJournalStore:
         return await self._db.read(op, error_code=_STORE)
 
     async def list_effects(
-        self, scope_key: str, limit: int | None = None, offset: int = 0
+        self,
+        scope_key: str,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        after: tuple[int, int, str] | None = None,
     ) -> list[JournalRow]:
+        # keyset: a row-value comparison, a range of the (scope_key, seq) index
+        where: str = ""
+        params: tuple[object, ...] = ()
+        if after is not None:
+            where, params = " AND (seq, created_at_ms, replay_key) > (?, ?, ?)", after
+
         def op(conn: sqlite3.Connection) -> list[JournalRow]:
             cursor = conn.execute(
-                f"SELECT {_SELECTED} FROM effect_journal WHERE scope_key = ?"
+                f"SELECT {_SELECTED} FROM effect_journal WHERE scope_key = ?{where}"
                 " ORDER BY seq, created_at_ms, replay_key LIMIT ? OFFSET ?",
-                (scope_key, -1 if limit is None else limit, offset),  # LIMIT -1: no limit
+                (scope_key, *params, -1 if limit is None else limit, offset),  # LIMIT -1: no limit
             )
             return [_row(v) for v in cursor.fetchall()]
 
