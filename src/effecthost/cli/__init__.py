@@ -10,6 +10,7 @@ dying on an import. The commands live in :mod:`effecthost.cli.root` and are impo
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -45,7 +46,27 @@ def main() -> None:
         from .root import app
     except ModuleNotFoundError as exc:
         missing_extra(exc, "the command line", "cli")
-    app(prog_name="effecthost")
+    try:
+        app(prog_name="effecthost")
+    except SystemExit as done:
+        _skip_teardown_after_temporal(done.code)
+        raise
+    _skip_teardown_after_temporal(0)
+
+
+def _skip_teardown_after_temporal(code: object) -> None:
+    """After a command that used a Temporal client, exit without the interpreter's teardown: the
+    client's Rust threads can outlive it and abort the process (SIGABRT, "PyGILState_Release",
+    temporalio/sdk-python issue 300) after the command's output and exit code were settled."""
+    from .common import Mode
+
+    if not Mode.temporal_used:
+        return
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what SystemExit would have printed
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def __getattr__(name: str) -> Any:
