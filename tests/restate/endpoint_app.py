@@ -7,14 +7,31 @@ conformance kit's controller vectors inside a Restate handler against :class:`Re
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
 from typing import Any
 
+from pydantic_ai import Agent as PydAgent
+from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
+from pydantic_ai.messages import ModelResponse as PydResponse
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
 import restate
 from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
+from effecthost.agents import (
+    Agent,
+    ModelRequest,
+    ModelResponse,
+    ScriptedModel,
+    agent_tool,
+    call,
+    calls,
+    reply,
+)
 from effecthost.engines.restate import RestateConfig, RestateController, restate_app
+from effecthost.integrations.pydantic_ai import EffectHostDurability
 from effecthost.testing.conformance import (
     ConformanceFailure,
     effect_controller_concurrent_replay_deterministic,
@@ -186,6 +203,67 @@ async def mismatching(turn: Turn, tag: str) -> int:
     return value
 
 
+# -- the same agent code as on the SQL hosts: an effecthost Agent and a pydantic-ai agent --------
+
+
+@agent_tool
+def forecast(city: str) -> dict[str, Any]:
+    """Today's forecast for a city.
+
+    Args:
+        city: the city (the tests pass the session id, so marks are per test)
+    """
+    mark(f"{city} agent tool")
+    return {"city": city, "temp": 21}
+
+
+def agent_model(request: ModelRequest) -> ModelResponse:
+    tag = next(str(m["content"]) for m in request.messages if m["role"] == "user")
+    mark(f"{tag} agent model")
+    last = request.messages[-1]
+    if last["role"] != "tool":
+        return calls(call("forecast", {"city": tag}, id="forecast-1"))
+    return reply(f"It is {json.loads(last['content'])['temp']} C")
+
+
+weather_agent = Agent("weather", ScriptedModel(agent_model), tools=[forecast])
+weather = weather_agent.as_turn()  # the @durable_turn "weather", input {"prompt": ...}
+
+
+@durable_turn
+async def weather_killed(turn: Turn, prompt: str) -> dict[str, Any]:
+    """The agent's run, then the endpoint is killed once: the retry replays the whole run."""
+    result = await weather_agent.run(turn, prompt)
+    kill_before(f"agent:{prompt}")
+    return result.to_json()
+
+
+async def pyd_model(messages: list[ModelMessage], info: AgentInfo) -> PydResponse:
+    tag = next(str(part.content) for m in messages for part in m.parts if isinstance(part, UserPromptPart))
+    mark(f"{tag} pyd model")
+    returns = [part for m in messages for part in m.parts if isinstance(part, ToolReturnPart)]
+    if not returns:
+        return PydResponse(parts=[ToolCallPart("pyd_forecast", {"city": tag}, tool_call_id="call-1")])
+    return PydResponse(parts=[TextPart(f"It is {returns[0].content} C")])
+
+
+pyd_agent = PydAgent(FunctionModel(pyd_model), name="pydweather", capabilities=[EffectHostDurability()])
+
+
+@pyd_agent.tool_plain
+def pyd_forecast(city: str) -> int:
+    mark(f"{city} pyd tool")
+    return 21
+
+
+@durable_turn
+async def pyd_weather(turn: Turn, prompt: str) -> str:
+    """A pydantic-ai run, then the endpoint is killed once: the retry replays the whole run."""
+    result = await pyd_agent.run(prompt)
+    kill_before(f"pyd:{prompt}")
+    return result.output
+
+
 vectors = restate.Service("EffecthostTestVectors")
 
 
@@ -224,6 +302,9 @@ app = restate_app(
         flaky,
         fails,
         mismatching,
+        weather,
+        weather_killed,
+        pyd_weather,
     ],
     CONFIG,
     extra=[vectors],

@@ -53,3 +53,59 @@ async def test_the_cli_lists_and_resolves_a_turns_wait(
     peeked = await _cli(restate_stack, "await", "peek", token, "--json")
     assert peeked.returncode == 0
     assert json.loads(peeked.stdout)["resolution"] == {"status": "ok", "payload": {"via": "cli"}}
+
+
+async def test_the_turn_verbs_start_show_list_and_cancel_on_restate(
+    restate_stack: Stack, session_id: str
+) -> None:
+    started = await _cli(
+        restate_stack, "turns", "start", "approval", session_id, "t", "--input", '{"user": "cli"}', "--json"
+    )
+    assert started.returncode == 0, started.stderr
+    answer = json.loads(started.stdout)
+    assert answer["created"] is True and answer["turn"]["name"] == "approval"
+    again = await _cli(restate_stack, "turns", "start", "approval", session_id, "t", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["created"] is False
+    shown = await _cli(restate_stack, "turns", "show", session_id, "t", "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["turn"]["session_id"] == session_id and detail["turn"]["turn_id"] == "t"
+    assert detail["effects"] == []  # the journal stays in Restate
+    for _ in range(100):  # (Temporal's visibility lists a new turn a moment later)
+        listed = await _cli(restate_stack, "turns", "list", "--session", session_id, "--json")
+        assert listed.returncode == 0, listed.stderr
+        if json.loads(listed.stdout)["turns"]:
+            break
+        await asyncio.sleep(0.1)
+    assert [t["turn_id"] for t in json.loads(listed.stdout)["turns"]] == ["t"]
+    table = await _cli(restate_stack, "turns", "list", "--session", session_id)
+    assert table.returncode == 0 and "approval" in table.stdout
+    for _ in range(200):  # parked on its wait, then cancelled
+        waits = json.loads((await _cli(restate_stack, "await", "list", session_id, "--json")).stdout)
+        if waits["await_events"]:
+            break
+        await asyncio.sleep(0.05)
+    cancelled = await _cli(restate_stack, "turns", "cancel", session_id, "t", "--yes", "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    for _ in range(200):
+        shown = await _cli(restate_stack, "turns", "show", session_id, "t", "--json")
+        if json.loads(shown.stdout)["turn"]["status"] == "cancelled":
+            break
+        await asyncio.sleep(0.05)
+    assert json.loads(shown.stdout)["turn"]["status"] == "cancelled"
+    missing = await _cli(restate_stack, "turns", "show", session_id, "nope")
+    assert missing.returncode == 1 and missing.stderr.startswith("turn_not_found:")
+
+
+async def test_verbs_an_engine_cannot_serve_are_refused_with_a_code(
+    restate_stack: Stack, session_id: str
+) -> None:
+    resumed = await _cli(restate_stack, "turns", "resume", session_id, "t")
+    assert resumed.returncode == 1 and resumed.stderr.startswith("turns_unsupported:")
+    assert "restate" in resumed.stderr and "Traceback" not in resumed.stderr
+    forked = await _cli(restate_stack, "turns", "fork", session_id, "t", "--new-turn-id", "u", "--keep", "1")
+    assert forked.returncode == 1 and forked.stderr.startswith("turns_unsupported:")
+    inbox = await _cli(restate_stack, "waits", "list")
+    assert inbox.returncode == 1 and inbox.stderr.startswith("turns_unsupported:")
+    paged = await _cli(restate_stack, "turns", "list", "--after", "x", "--json")
+    assert paged.returncode == 1 and json.loads(paged.stdout)["code"] == "invalid_argument"

@@ -46,21 +46,27 @@ def main() -> None:
         from .root import app
     except ModuleNotFoundError as exc:
         missing_extra(exc, "the command line", "cli")
-    from . import common
-
-    code: object = 0
     try:
         app(prog_name="effecthost")
-    except SystemExit as exc:
-        code = exc.code
-    if common.temporal_runtime_started:
-        # temporalio's core runtime keeps Rust threads that can call into Python while the
-        # interpreter finalizes, and that aborts the process (PyGILState_Release, exit -6) after
-        # the command did its work: end without finalizing, once the output is flushed.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code if isinstance(code, int) else 0 if code is None else 1)
-    raise SystemExit(code)
+    except SystemExit as done:
+        _skip_teardown_after_temporal(done.code)
+        raise
+    _skip_teardown_after_temporal(0)
+
+
+def _skip_teardown_after_temporal(code: object) -> None:
+    """After a command that used a Temporal client, exit without the interpreter's teardown: the
+    client's Rust threads can outlive it and abort the process (SIGABRT, "PyGILState_Release",
+    temporalio/sdk-python issue 300) after the command's output and exit code were settled."""
+    from .common import Mode
+
+    if not Mode.temporal_used:
+        return
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what SystemExit would have printed
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def __getattr__(name: str) -> Any:

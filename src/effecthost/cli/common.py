@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .. import DurableEffectHost, EffectHost, EffectHostError, open_host
+from .. import DurableEffectHost, EffectHostError, open_host
 
 T = TypeVar("T")
 
@@ -34,9 +34,7 @@ UrlOption = Annotated[
         show_envvar=True,
     ),
 ]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")
-]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
@@ -46,6 +44,8 @@ class Mode:
     """How this invocation reports: ``--json`` anywhere on the line makes errors JSON too."""
 
     json = False
+    #: A Temporal client was opened (the console script then skips the interpreter's teardown).
+    temporal_used = False
 
 
 def printable(value: object) -> str:
@@ -118,12 +118,12 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]], *, re
     return run(go())
 
 
-#: Set once this process opened a Temporal client: its core runtime's threads outlive the command
-#: (see :func:`effecthost.cli.main`).
-temporal_runtime_started = False
+def is_engine_url(url: str) -> bool:
+    """A ``restate://`` or ``temporal://`` URL: an engine's deployment-side host, not a database."""
+    return url.startswith(("restate://", "restate+", "temporal://"))
 
 
-def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, read: bool = False) -> T:
+def with_await_host(url: str, body: Callable[[Any], Awaitable[T]], *, read: bool = False) -> T:
     """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
     (the Restate engine's deployment-side host: the ``restate`` extra and
     ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md), and ``temporal://`` URLs (the Temporal
@@ -142,9 +142,7 @@ def with_await_host(url: str, body: Callable[[EffectHost], Awaitable[T]], *, rea
         if temporal:  # the Temporal engine's host (docs/temporal.md)
             from ..engines.temporal import open_temporal_host
 
-            global temporal_runtime_started
-            temporal_runtime_started = True
-
+            Mode.temporal_used = True
             async with await open_temporal_host(url) as temporal_host:
                 return await body(temporal_host)
         async with await open_host(url) as host:

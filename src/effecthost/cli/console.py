@@ -21,7 +21,20 @@ from rich.table import Table
 
 from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, operations
 from .awaits import resolution_of
-from .common import DEFAULT_URL, JsonOption, UrlOption, cell, console, emit_json, fail, run, when, with_host
+from .common import (
+    DEFAULT_URL,
+    JsonOption,
+    UrlOption,
+    cell,
+    console,
+    emit_json,
+    fail,
+    is_engine_url,
+    run,
+    when,
+    with_await_host,
+    with_host,
+)
 
 turns_app = typer.Typer(help="Find, inspect and act on durable turns.", no_args_is_help=True)
 waits_app = typer.Typer(
@@ -60,8 +73,26 @@ class Target:
         if server is not None and not server.startswith(("http://", "https://")):
             raise typer.BadParameter("the service URL starts with http:// or https://", param_hint="--server")
 
+    @property
+    def engine(self) -> bool:
+        """``--url restate://...`` or ``temporal://...`` (and no ``--server``): the engine's host."""
+        return self.server is None and is_engine_url(self.url)
+
     def local(self, body: Any, *, read: bool = False) -> Any:
+        if self.engine:
+            return with_await_host(self.url, body, read=read)
         return with_host(self.url, body, read=read)
+
+    def refuse_on_engine(self, verb: str) -> None:
+        """Verbs an engine host cannot serve end with a coded error, never a traceback."""
+        if self.engine:
+            engine = self.url.split(":", 1)[0].split("+", 1)[0]
+            fail(
+                ErrorCode.TURNS_UNSUPPORTED,
+                f"`{verb}` is not available on the {engine} engine: turns there are the"
+                f" engine's own runs (turns list, show, start and cancel and the await commands"
+                f" work; see docs/{engine}.md)",
+            )
 
     def http(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
         assert self.server is not None
@@ -151,6 +182,15 @@ def list_turns(
                 "order": "oldest" if oldest else None, "limit": limit,
             },
         )  # fmt: skip
+    elif target.engine:
+        if after is not None:
+            fail(ErrorCode.INVALID_ARGUMENT, "--after: an engine's turns come in one page (raise --limit)")
+        filters = {"name": name, "since_ms": since_ms, "until_ms": until_ms, "search": search}
+
+        async def from_engine(host: Any) -> dict[str, Any]:
+            return await _engine_turns(host, session, status, filters, oldest, limit)
+
+        page = target.local(from_engine, read=True)
     else:
 
         async def body(host: DurableEffectHost) -> dict[str, Any]:
@@ -179,6 +219,35 @@ def list_turns(
         console.print(f"next: {page['next']}", markup=False)
 
 
+async def _engine_turns(
+    host: Any, session: str | None, status: str | None, filters: dict[str, Any], oldest: bool, limit: int
+) -> dict[str, Any]:
+    """``turns list`` from an engine host's ``list_turns`` (the engine's own invocations or
+    workflows), filtered here by name, time and id as the SQL hosts filter in their query."""
+    infos = await host.list_turns(session_id=session, status=status, limit=1000)
+    views = [operations.turn_view(info) for info in infos]
+    since_ms, until_ms, search = filters["since_ms"], filters["until_ms"], filters["search"]
+    views = [
+        view
+        for view in views
+        if (filters["name"] is None or view["name"] == filters["name"])
+        and (since_ms is None or view["created_at_ms"] >= since_ms)
+        and (until_ms is None or view["created_at_ms"] < until_ms)
+        and (search is None or search in (view["session_id"], view["turn_id"]))
+    ]
+    views.sort(key=lambda view: view["created_at_ms"] or 0, reverse=not oldest)
+    return {"turns": views[:limit], "next": None}
+
+
+async def _engine_turn_detail(host: Any, session_id: str, turn_id: str) -> dict[str, Any]:
+    """``turns show`` on an engine: the turn as the engine reports it; its journal stays in the
+    engine (Restate's journal, Temporal's history), so no effects are listed."""
+    info = await host.get_turn(session_id, turn_id)
+    if info is None:
+        raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
+    return {"turn": operations.turn_view(info), "effects": []}
+
+
 def _duration(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -198,6 +267,12 @@ def show(
     target = _target(url, server, token)
     if target.server is not None:
         detail = target.http("GET", "/v1/turn", {"session_id": session_id, "turn_id": turn_id})
+    elif target.engine:
+
+        async def from_engine(host: Any) -> dict[str, Any]:
+            return await _engine_turn_detail(host, session_id, turn_id)
+
+        detail = target.local(from_engine, read=True)
     else:
 
         async def body(host: DurableEffectHost) -> dict[str, Any]:
@@ -284,7 +359,7 @@ def start(
         )
     else:
 
-        async def body(host: DurableEffectHost) -> dict[str, Any]:
+        async def body(host: Any) -> dict[str, Any]:  # a database's host or an engine's
             existed = await host.get_turn(session_id, turn_id)
             handle = await host.start_turn(name, session_id=session_id, turn_id=turn_id, input=given)
             return {"turn": operations.turn_view(await handle.info()), "created": existed is None}
@@ -318,7 +393,7 @@ def cancel(
     if not yes:
         typer.confirm(f"Cancel turn {session_id!r} / {turn_id!r}?", abort=True)
 
-    async def body(host: DurableEffectHost) -> dict[str, Any]:
+    async def body(host: Any) -> dict[str, Any]:  # a database's host or an engine's
         return {"turn": operations.turn_view(await host.cancel_turn(session_id, turn_id))}
 
     target = _target(url, server, token)
@@ -343,6 +418,7 @@ def resume(
         return {"turn": operations.turn_view(await handle.info())}
 
     target = _target(url, server, token)
+    target.refuse_on_engine("turns resume")
     _act(target, "/v1/turns/resume", {"session_id": session_id, "turn_id": turn_id}, body, as_json, "resumed")
 
 
@@ -364,6 +440,7 @@ def fork(
         return {"turn": operations.turn_view(await handle.info())}
 
     target = _target(url, server, token)
+    target.refuse_on_engine("turns fork")
     request = {"session_id": session_id, "turn_id": turn_id, "new_turn_id": new_turn_id, "keep": keep}
     _act(target, "/v1/turns/fork", request, body, as_json, "forked as")
 
@@ -383,6 +460,7 @@ def list_waits(
 ) -> None:
     """What is waiting for a human right now, across sessions: question, turn, token."""
     target = _target(url, server, token)
+    target.refuse_on_engine("waits list")
     if target.server is not None:
         page = target.http("GET", "/v1/waits", {"session_id": session, "after": after, "limit": limit})
     else:
@@ -433,6 +511,7 @@ def resolve(
     """Approve or reject a wait (first writer wins). Exit 1 when the key cannot be resolved."""
     resolution: Resolution = resolution_of(ok, err, message, raw)
     target = _target(url, server, token)
+    target.refuse_on_engine("waits resolve")
     if target.server is not None:
         path = f"/v1/await-events/{urllib.parse.quote(token_arg, safe='')}/resolve"
         outcome = target.http("POST", path, body=resolution.to_json())

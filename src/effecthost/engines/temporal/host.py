@@ -23,7 +23,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -279,6 +279,8 @@ class TemporalEffectHost:
                 task_queue=self._config.task_queue,
                 memo={"session_id": session_id, "turn_id": turn_id, "name": name},
                 task_timeout=self._config.task_timeout,
+                # an ended turn is not run again (Temporal's default would start a new run)
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
             pass

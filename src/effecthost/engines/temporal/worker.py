@@ -3,6 +3,8 @@ queue, in Temporal's workflow sandbox (effecthost and the turns' modules pass th
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +17,33 @@ from effecthost import DurableTurn, EffectHostError, ErrorCode
 from .activities import SessionActivities, run_effect
 from .config import TemporalConfig
 from .workflows import REGISTRY, SessionWorkflow, TurnWorkflow
+
+#: Libraries the integrations call from turn code that import more of themselves lazily, inside
+#: a run (pydantic-ai imports anyio on its first run, and anyio defines ``threading.local``
+#: subclasses the sandbox refuses): passed through, so the sandbox never re-imports them.
+LIBRARY_PASSTHROUGH = (
+    "pydantic_ai",
+    "pydantic",
+    "pydantic_core",
+    "pydantic_graph",
+    "anyio",
+    "sniffio",
+    "httpx",
+    "httpcore",
+    "opentelemetry",
+    "logfire_api",
+    "griffe",
+    "typing_inspection",
+    "genai_prices",
+)
+
+
+def _preload_lazy_imports() -> None:
+    """A passed-through library that imports a module lazily, during a run, imports it under the
+    sandbox's restricted ``threading``; anyio's asyncio backend (which pydantic-ai's runs load)
+    subclasses ``threading.Thread``, so it is imported here, before any workflow runs."""
+    if "anyio" in sys.modules:
+        importlib.import_module("anyio._backends._asyncio")
 
 
 def temporal_worker(
@@ -43,7 +72,13 @@ def temporal_worker(
             ErrorCode.HOST_OPTION_INVALID,
             f"a worker for task queue {config.task_queue!r} already runs in this process",
         )
-    modules = {"effecthost", *passthrough, *(fn.fn.__module__ for fn in registry.values())}
+    _preload_lazy_imports()
+    modules = {
+        "effecthost",
+        *LIBRARY_PASSTHROUGH,
+        *passthrough,
+        *(fn.fn.__module__ for fn in registry.values()),
+    }
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*sorted(modules))
     worker = _RegisteredWorker(
         client,
