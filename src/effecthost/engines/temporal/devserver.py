@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import IO, Self
 
@@ -63,6 +65,24 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeo
     raise EffectHostError(ErrorCode.TEMPORAL_SERVER_UNAVAILABLE, f"{what} did not listen on {port}")
 
 
+def _wait_for_namespace(http_port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    url = f"http://127.0.0.1:{http_port}/api/v1/namespaces/default"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            what = f"temporal server start-dev exited ({process.returncode})"
+            raise EffectHostError(ErrorCode.TEMPORAL_SERVER_UNAVAILABLE, what)
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.05)
+    what = "temporal server start-dev did not become ready"
+    raise EffectHostError(ErrorCode.TEMPORAL_SERVER_UNAVAILABLE, what)
+
+
 def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
     if process is None or process.poll() is not None:
         return
@@ -90,6 +110,7 @@ class TemporalServer:
 
     def start(self, timeout: float = 30.0) -> Self:
         binary = find_server_binary()
+        http_port = free_port()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop
         self.process = subprocess.Popen(
@@ -103,7 +124,7 @@ class TemporalServer:
                 str(self.port),
                 "--headless",
                 "--http-port",
-                str(free_port()),
+                str(http_port),
                 "--metrics-port",
                 str(free_port()),
                 "--db-filename",
@@ -120,6 +141,9 @@ class TemporalServer:
             env={**os.environ, "TEMPORAL_VERSION_CHECK_DISABLED": "1"},
         )
         _wait_for_port(self.port, self.process, "temporal server start-dev", timeout)
+        # The gRPC port accepts connections before the frontend answers (a client connecting then
+        # failed under load): wait until its HTTP API serves the default namespace.
+        _wait_for_namespace(http_port, self.process, timeout)
         return self
 
     def stop(self) -> None:
