@@ -84,7 +84,9 @@ async def test_page_shows_every_effect_of_a_scope_longer_than_one_api_page(
             "#scopes tbody tr", "trs => trs.map(tr => tr.dataset.replayKey)"
         )
         assert shown == [f"step-{i:04d}" for i in range(rows)]
-        # the first page, then the rest from its cursor (again on each refresh): never an offset
-        assert afters[0] is None and isinstance(afters[1], str) and set(afters) == {None, afters[1]}
+        # the first page, then the rest from its cursor (again on each refresh, which under load
+        # may start before the second read): never an offset, and only the first page's cursor
+        cursors = {after for after in afters if after is not None}
+        assert afters[0] is None and len(cursors) == 1
         assert watched.console_errors == []
         assert await watched.csp_violations() == []
