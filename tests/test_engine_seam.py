@@ -110,3 +110,32 @@ async def test_the_engine_budget_bounds_the_result_and_only_turns_run() -> None:
     with pytest.raises(EffectHostError) as caught:
         await run_engine_turn(lambda turn: None, DictEngine(), session_id="s", turn_id="t")  # type: ignore[arg-type]
     assert caught.value.code == "invalid_argument"
+
+
+@pytest.mark.parametrize("url", ["restate://127.0.0.1:9", "restate+https://h:1", "temporal://127.0.0.1:9"])
+async def test_open_host_points_an_engine_url_to_open_engine_host(url: str) -> None:
+    from effecthost import open_host
+
+    with pytest.raises(EffectHostError) as caught:
+        await open_host(url)
+    assert caught.value.code == "host_url_unsupported"
+    assert "effecthost.engines.open_engine_host" in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "memory://m", "restate", 7])
+async def test_open_engine_host_refuses_what_is_not_an_engine_url(url: Any) -> None:
+    from effecthost.engines import engine_of_url, open_engine_host
+
+    assert engine_of_url(url) is None
+    with pytest.raises(EffectHostError) as caught:
+        await open_engine_host(url)
+    assert caught.value.code == "host_url_unsupported"
+
+
+async def test_open_engine_host_opens_the_engines_deployment_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    from effecthost.engines import open_engine_host
+    from effecthost.engines.restate import RestateConfig, RestateEffectHost
+
+    monkeypatch.setenv("EFFECTHOST_RESTATE_SECRET", RestateConfig.new_secret())
+    async with await open_engine_host("restate://127.0.0.1:9?admin=127.0.0.1:9") as host:
+        assert isinstance(host, RestateEffectHost) and host.engine == "restate"

@@ -6,12 +6,16 @@ safeguards live here, once: revoking a session nothing was ever recorded for (a 
 permanent tombstone) and retiring a live session's journal are refused unless forced. Listings
 page by keyset (``next``: an opaque cursor for the following page), never by offset.
 
+Each also takes an engine's host (``restate://``, ``temporal://``): the same answers from the
+engine's own state, where the engine keeps it (:mod:`effecthost.engines.operations`).
+
 Public and free of any web framework or terminal import, like :mod:`effecthost.views`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
@@ -27,11 +31,17 @@ from . import (
     TurnInfo,
     TurnStatus,
 )
+from .engines.hosts import EngineHost
 from .views import effect_view, session_view
 
+#: Any host an operator works on: a database's, or an engine's deployment side (whose operations
+#: are :mod:`effecthost.engines.operations`, imported when first needed).
+AnyHost = DurableEffectHost | EngineHost
+
 #: Turn-control waits (the machinery of cancellation) are nobody's to answer by hand.
-_CONTROL_WAITS = frozenset({"turn_cancel_gate", "turn_terminal"})
+CONTROL_WAITS = frozenset({"turn_cancel_gate", "turn_terminal"})
 MAX_SCAN = 1000
+_ENDED = (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED)
 
 
 # ---- cursors ----------------------------------------------------------------------------------
@@ -74,7 +84,7 @@ def turn_view(info: TurnInfo, now_ms: int | None = None) -> dict[str, Any]:
 
 
 async def list_turns(
-    host: DurableEffectHost,
+    host: AnyHost,
     *,
     session_id: str | None = None,
     status: str | None = None,
@@ -87,6 +97,13 @@ async def list_turns(
     limit: int = 50,
 ) -> dict[str, Any]:
     """``{"turns": [...], "next": cursor | None}``: newest first unless ``oldest_first``."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.list_turns(
+            host, session_id=session_id, status=status, name=name, since_ms=since_ms,
+            until_ms=until_ms, search=search, after=after, oldest_first=oldest_first, limit=limit,
+        )  # fmt: skip
     cursor = None if after is None else decode_cursor(after, (int, str, str))
     turns = await host.query_turns(
         session_id=session_id, status=status, name=name, since_ms=since_ms, until_ms=until_ms,
@@ -99,8 +116,12 @@ async def list_turns(
     return {"turns": views, "next": next_cursor}
 
 
-async def turn_detail(host: DurableEffectHost, session_id: str, turn_id: str) -> dict[str, Any]:
+async def turn_detail(host: AnyHost, session_id: str, turn_id: str) -> dict[str, Any]:
     """A turn and its timeline: its effects in run order, each wait with who resolved it and when."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.turn_detail(host, session_id, turn_id)
     info = await host.get_turn(session_id, turn_id)
     if info is None:
         raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
@@ -124,6 +145,36 @@ async def turn_detail(host: DurableEffectHost, session_id: str, turn_id: str) ->
         effect["resolved_at_ms"] = None if record is None else record.resolved_at_ms
         effects.append(effect)
     return {"turn": view, "effects": effects, "drives": attribute_drives(info.meta, effects)}
+
+
+#: The longest a single request waits for a turn to end (a client asks again to wait longer).
+MAX_RESULT_WAIT_S = 60.0
+
+
+async def turn_result(
+    host: AnyHost, session_id: str, turn_id: str, *, timeout_s: float = 0.0
+) -> dict[str, Any]:
+    """``{"done", "turn"}``: waits up to ``timeout_s`` seconds (at most :data:`MAX_RESULT_WAIT_S`)
+    for the turn to end, then answers it as listings show it (its result, or its coded error);
+    ``done`` is false when it had not ended by then. ``turn_not_found`` for a turn never started."""
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not 0 <= timeout_s <= MAX_RESULT_WAIT_S
+    ):
+        raise EffectHostError(
+            ErrorCode.INVALID_ARGUMENT, f"timeout_s is a number of seconds in [0, {MAX_RESULT_WAIT_S:g}]"
+        )
+    info = await host.get_turn(session_id, turn_id)
+    if info is None:
+        raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
+    if info.status not in _ENDED and timeout_s > 0:
+        # the turn's own error, or the wait timed out: the record read below tells which
+        with contextlib.suppress(EffectHostError):
+            await host.turn_handle(session_id, turn_id).result(timeout=timeout_s)
+        info = await host.get_turn(session_id, turn_id)
+        assert info is not None  # a started turn is never forgotten
+    return {"done": info.status in _ENDED, "turn": turn_view(info)}
 
 
 def _drive_starts(meta: dict[str, Any]) -> list[tuple[int, int]]:
@@ -220,7 +271,7 @@ def _one_paging(after: str | None, offset: int) -> None:
 
 
 async def inbox(
-    host: DurableEffectHost,
+    host: AnyHost,
     *,
     session_id: str | None = None,
     after: str | None = None,
@@ -228,6 +279,10 @@ async def inbox(
 ) -> dict[str, Any]:
     """Waits nobody has answered yet, across sessions (or of one), oldest first, each with its
     question and context: the turn (name, input, status) whose wait it is."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.inbox(host, session_id=session_id, after=after, limit=limit)
     cursor = None if after is None else decode_cursor(after, (int, str))
     records = await host.list_await_events(
         session_id=session_id,
@@ -237,7 +292,7 @@ async def inbox(
     )
     waits = []
     for record in records:
-        if record.key.wait.variant in _CONTROL_WAITS:
+        if record.key.wait.variant in CONTROL_WAITS:
             continue
         view = record.to_json()
         view["turn"] = None
@@ -271,11 +326,15 @@ async def inbox(
 _LIVE = (TurnStatus.PENDING, TurnStatus.RUNNING, TurnStatus.WAITING, TurnStatus.SLEEPING)
 
 
-async def changes(host: DurableEffectHost) -> dict[str, Any]:
+async def changes(host: AnyHost) -> dict[str, Any]:
     """A token that changes whenever a turn starts, changes state or ends, or a wait comes or
     goes: a page polls it and re-reads its view only when it moved. It reads live state only (the
     turns not ended, through the status index; the unanswered waits, through their partial index),
     never the history that piles up behind it."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.changes(host)
     live: list[TurnInfo] = []
     for status in _LIVE:
         live += await host.query_turns(status=status, limit=MAX_SCAN)
@@ -313,9 +372,13 @@ async def session_activity(host: DurableEffectHost, session_id: str) -> dict[str
     }
 
 
-async def revoke_session(host: DurableEffectHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
+async def revoke_session(host: AnyHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
     """Revoke every await key of the session, forever. A session with no record at all is refused
     (``session_unknown``) unless ``force``: the tombstone is permanent, a typo would keep it."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.revoke_session(host, session_id, force=force)
     await host.list_outstanding_await_event_keys(session_id)  # a blank id: its own code, first
     activity = await session_activity(host, session_id)
     if not force and activity["effects"] == activity["turns"] == activity["waits"] == 0:
@@ -328,10 +391,14 @@ async def revoke_session(host: DurableEffectHost, session_id: str, *, force: boo
     return {"session_id": session_id, "status": "revoked", "pending_waits_revoked": activity["pending_waits"]}
 
 
-async def retire_session(host: DurableEffectHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
+async def retire_session(host: AnyHost, session_id: str, *, force: bool = False) -> dict[str, Any]:
     """Delete the session's journal rows. A live session (a turn not ended, an effect in progress,
     a wait outstanding) is refused (``session_live``) unless ``force``: its running turn would
-    lose its lease and re-run effects."""
+    lose its lease and re-run effects. An engine keeps its journals for its own retention."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        raise on_engine.unsupported(host, "retiring a session's journal")
     activity = await session_activity(host, session_id)
     live = activity["live_turns"] + activity["in_progress"] + activity["pending_waits"]
     if live and not force:
@@ -345,13 +412,21 @@ async def retire_session(host: DurableEffectHost, session_id: str, *, force: boo
     return {"session_id": session_id, "retired_rows": retired}
 
 
-async def cancel_waits(host: DurableEffectHost, session_id: str, *, by: str | None = None) -> dict[str, Any]:
-    """Resolve the session's outstanding waits ``Cancelled``; says how many."""
+async def cancel_waits(host: AnyHost, session_id: str, *, by: str | None = None) -> dict[str, Any]:
+    """Resolve the session's outstanding waits ``Cancelled``; says how many (``by``: who, where
+    the host records it; an engine does not)."""
+    if not isinstance(host, DurableEffectHost):
+        from .engines import operations as on_engine
+
+        return await on_engine.cancel_waits(host, session_id)
     cancelled = await host.cancel_await_events(session_id, resolved_by=by)
     return {"session_id": session_id, "status": "cancelled", "cancelled": cancelled}
 
 
 __all__ = [
+    "CONTROL_WAITS",
+    "MAX_RESULT_WAIT_S",
+    "AnyHost",
     "attribute_drives",
     "cancel_waits",
     "changes",
@@ -365,5 +440,6 @@ __all__ = [
     "revoke_session",
     "session_activity",
     "turn_detail",
+    "turn_result",
     "turn_view",
 ]

@@ -73,6 +73,9 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
                     return await _status(target, session, "t1") == "completed"
 
                 await until(completed)
+                awaited = await cli("turns", "result", session, "t1", "--timeout", "10", *target, env=None)
+                assert awaited.exit_code == 0, awaited.output
+                assert json.loads(awaited.stdout)["payload"] == {"approved": True}
                 detail = await _json("turns", "show", session, "t1", *target)
                 assert detail["effects"][-1]["resolved_by"] == ("cli" if tag == "l" else "otto")
                 assert [e["seq"] for e in detail["effects"]] == [1, 2, 3]
@@ -91,6 +94,8 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
                     return await _status(target, session, "t2") == "waiting"
 
                 await until(second_waits)
+                not_yet = await cli("turns", "result", session, "t2", "--timeout", "0.1", *target, env=None)
+                assert not_yet.exit_code == 1 and "turn_result_timeout" in not_yet.output, not_yet.output
                 cancelled = await _json("turns", "cancel", session, "t2", "--yes", *target)
                 assert cancelled["turn"]["cancel_requested"] is True
 
@@ -98,6 +103,8 @@ async def cli_scenario(url: str, host: DurableEffectHost, run: str, tmp: Path) -
                     return await _status(target, session, "t2") == "cancelled"
 
                 await until(gone)
+                ended = await _json("turns", "result", session, "t2", *target, code=1)
+                assert (ended["done"], ended["turn"]["error"]["code"]) == (True, "turn_cancelled")
                 await _json(
                     "turns",
                     "start",

@@ -36,6 +36,7 @@ COMMANDS = [
     ["turns", "list"],
     ["turns", "show"],
     ["turns", "start"],
+    ["turns", "result"],
     ["turns", "cancel"],
     ["turns", "resume"],
     ["turns", "fork"],

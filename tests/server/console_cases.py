@@ -109,6 +109,18 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         await until(both_waiting)
         await until(lambda: _is(client, f"{run}-a", "t1", "waiting"))
         await until(lambda: _is(client, f"{run}-b", "t2", "waiting"))
+        # ---- awaiting a result: not done while it waits; a bad timeout is refused
+        result_a = {"session_id": f"{run}-a", "turn_id": "t1"}
+        pending = await client.get("/v1/turns/result", params={**result_a, "timeout_s": 0.05}, headers=VIEWER)
+        assert (pending.status_code, pending.json()["done"]) == (200, False), pending.text
+        assert pending.json()["turn"]["status"] == "waiting"
+        for bad_wait in ("-1", "61", "soon"):
+            refused_wait = await client.get(
+                "/v1/turns/result", params={**result_a, "timeout_s": bad_wait}, headers=VIEWER
+            )
+            assert (refused_wait.status_code, refused_wait.json()["code"]) == (400, "invalid_parameter")
+        unknown = await client.get("/v1/turns/result", params={**result_a, "turn_id": "nope"}, headers=VIEWER)
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "turn_not_found")
         waits = [
             w
             for w in (await client.get("/v1/waits", headers=VIEWER)).json()["waits"]
@@ -157,6 +169,9 @@ async def console_scenario(url: str, host: DurableEffectHost, run: str) -> None:
         assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
         accepted = await client.post(resolve_a, json=approve, headers=RESOLVER)
         assert accepted.json() == {"status": "accepted"}
+        ended = await client.get("/v1/turns/result", params={**result_a, "timeout_s": 10}, headers=VIEWER)
+        assert ended.json()["done"] is True and ended.json()["turn"]["status"] == "completed"
+        assert ended.json()["turn"]["result"]["payload"] == {"approved": True}
         await until(lambda: _is(client, f"{run}-a", "t1", "completed"))
         detail = (
             await client.get("/v1/turn", params={"session_id": f"{run}-a", "turn_id": "t1"}, headers=VIEWER)
@@ -312,6 +327,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/sessions/s/await-events", "viewer"),
     ("GET", "/v1/turns", "viewer"),
     ("GET", "/v1/turn?session_id=s&turn_id=t", "viewer"),
+    ("GET", "/v1/turns/result?session_id=s&turn_id=t", "viewer"),
     ("GET", "/v1/waits", "viewer"),
     ("GET", "/v1/changes", "viewer"),
     ("POST", "/v1/turns", "admin"),

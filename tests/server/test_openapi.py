@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,11 @@ def live_url() -> Iterator[str]:
 )
 def test_generated_requests_never_get_a_5xx(case: schemathesis.Case, live_url: str) -> None:
     """Schema-driven and schema-violating inputs, with and without the admin token."""
+    if case.path == "/v1/turns/result" and isinstance(case.query, dict) and "timeout_s" in case.query:
+        # a fuzzed turn has no worker: awaiting it would only wait out the whole (valid) timeout
+        with contextlib.suppress(TypeError, ValueError):
+            if float(case.query["timeout_s"]) > 0.1:
+                case.query["timeout_s"] = "0.1"
     for headers in ({"Authorization": f"Bearer {ADMIN}"}, {}):
         response = case.call(base_url=live_url, headers=headers)
         assert response.status_code < 500, (case.method, case.formatted_path, response.text)

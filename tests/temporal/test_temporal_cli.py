@@ -104,7 +104,5 @@ async def test_verbs_an_engine_cannot_serve_are_refused_with_a_code(
     assert "temporal" in resumed.stderr and "Traceback" not in resumed.stderr
     forked = await _cli(temporal_stack, "turns", "fork", session_id, "t", "--new-turn-id", "u", "--keep", "1")
     assert forked.returncode == 1 and forked.stderr.startswith("turns_unsupported:")
-    inbox = await _cli(temporal_stack, "waits", "list")
-    assert inbox.returncode == 1 and inbox.stderr.startswith("turns_unsupported:")
     paged = await _cli(temporal_stack, "turns", "list", "--after", "x", "--json")
     assert paged.returncode == 1 and json.loads(paged.stdout)["code"] == "invalid_argument"

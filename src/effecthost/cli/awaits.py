@@ -29,7 +29,7 @@ from .common import (
     fail,
     parse_json_option,
     run,
-    with_await_host,
+    with_any_host,
 )
 
 await_app = typer.Typer(help="Inspect and resolve await events.", no_args_is_help=True)
@@ -53,7 +53,7 @@ def list_waits(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: Js
     async def body(host: EffectHost) -> list[dict[str, Any]]:
         return [await_key_view(k) for k in await host.list_outstanding_await_event_keys(session_id)]
 
-    waits = with_await_host(url, body, read=True)
+    waits = with_any_host(url, body, read=True)
     if as_json:
         emit_json({"session_id": session_id, "await_events": waits})
         return
@@ -79,7 +79,7 @@ def peek(token: TokenArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = Fa
     async def body(host: EffectHost) -> Resolution | None:
         return await host.peek_await_event(key)
 
-    terminal = with_await_host(url, body, read=True)
+    terminal = with_any_host(url, body, read=True)
     view = {
         "status": "pending" if terminal is None else "resolved",
         "resolution": None if terminal is None else terminal.to_json(),
@@ -129,7 +129,7 @@ def resolve(
             return await host.resolve_await_event(key, resolution, resolved_by="cli")
         return await host.resolve_await_event(key, resolution)
 
-    outcome = with_await_host(url, body)
+    outcome = with_any_host(url, body)
     if as_json:
         emit_json(outcome.to_json())
     else:
@@ -150,7 +150,7 @@ def cancel(session_id: SessionArg, url: UrlOption = DEFAULT_URL, as_json: JsonOp
         await host.cancel_await_events_for_session(session_id)  # an engine host: no count
         return {"session_id": session_id, "cancelled": None}
 
-    done = with_await_host(url, body)
+    done = with_any_host(url, body)
     if as_json:
         emit_json(done)
     else:
@@ -181,7 +181,7 @@ def revoke(
         await host.revoke_await_events_for_session(session_id)  # an engine host: no count
         return {"session_id": session_id, "pending_waits_revoked": None}
 
-    done = with_await_host(url, body)
+    done = with_any_host(url, body)
     if as_json:
         emit_json(done)
     elif done["pending_waits_revoked"] is None:

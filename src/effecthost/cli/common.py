@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .. import DurableEffectHost, EffectHostError, open_host
+from ..engines import engine_of_url, open_engine_host
 
 T = TypeVar("T")
 
@@ -30,7 +31,8 @@ UrlOption = Annotated[
     typer.Option(
         "--url",
         envvar="EFFECTHOST_URL",
-        help="Host URL: memory://NAME, sqlite:///path.db, postgresql://...",
+        help="Host URL: memory://NAME, sqlite:///path.db, postgresql://... (turns and waits:"
+        " restate://..., temporal://... too).",
         show_envvar=True,
     ),
 ]
@@ -120,35 +122,28 @@ def with_host(url: str, body: Callable[[DurableEffectHost], Awaitable[T]], *, re
 
 def is_engine_url(url: str) -> bool:
     """A ``restate://`` or ``temporal://`` URL: an engine's deployment-side host, not a database."""
-    return url.startswith(("restate://", "restate+", "temporal://"))
+    return engine_of_url(url) is not None
 
 
-def with_await_host(url: str, body: Callable[[Any], Awaitable[T]], *, read: bool = False) -> T:
-    """Like :func:`with_host` for commands that need only await events: ``restate://`` URLs too
-    (the Restate engine's deployment-side host: the ``restate`` extra and
-    ``$EFFECTHOST_RESTATE_SECRET``, see docs/restate.md), and ``temporal://`` URLs (the Temporal
-    engine's: the ``temporal`` extra and ``$EFFECTHOST_TEMPORAL_SECRET``, see docs/temporal.md)."""
-    restate = url.startswith(("restate://", "restate+"))
-    temporal = url.startswith("temporal://")
-    if read and not (restate or temporal):
-        must_exist(url)
+def with_any_host(url: str, body: Callable[[Any], Awaitable[T]], *, read: bool = False) -> T:
+    """Like :func:`with_host`, and ``restate://`` / ``temporal://`` URLs too: the engine's
+    deployment-side host (its extra, and its secret in ``$EFFECTHOST_RESTATE_SECRET`` /
+    ``$EFFECTHOST_TEMPORAL_SECRET``; see docs/restate.md, docs/temporal.md)."""
+    engine = engine_of_url(url)
+    if engine is None:
+        return with_host(url, body, read=read)
 
     async def go() -> T:
-        if restate:
-            from ..engines.restate import open_restate_host
-
-            async with open_restate_host(url) as restate_host:
-                return await body(restate_host)
-        if temporal:  # the Temporal engine's host (docs/temporal.md)
-            from ..engines.temporal import open_temporal_host
-
+        if engine == "temporal":
             Mode.temporal_used = True
-            async with await open_temporal_host(url) as temporal_host:
-                return await body(temporal_host)
-        async with await open_host(url) as host:
+        async with await open_engine_host(url) as host:
             return await body(host)
 
     return run(go())
+
+
+#: The await commands take any host (the name is older than :func:`with_any_host`).
+with_await_host = with_any_host
 
 
 def emit_json(value: Any) -> None:

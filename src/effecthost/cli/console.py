@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,20 +21,20 @@ import typer
 from rich.table import Table
 
 from .. import AwaitEventKey, DurableEffectHost, EffectHostError, ErrorCode, Resolution, operations
+from ..engines import engine_of_url
 from .awaits import resolution_of
 from .common import (
     DEFAULT_URL,
+    EXIT_ERROR,
     JsonOption,
     UrlOption,
     cell,
     console,
     emit_json,
     fail,
-    is_engine_url,
     run,
     when,
-    with_await_host,
-    with_host,
+    with_any_host,
 )
 
 turns_app = typer.Typer(help="Find, inspect and act on durable turns.", no_args_is_help=True)
@@ -73,25 +74,19 @@ class Target:
         if server is not None and not server.startswith(("http://", "https://")):
             raise typer.BadParameter("the service URL starts with http:// or https://", param_hint="--server")
 
-    @property
-    def engine(self) -> bool:
-        """``--url restate://...`` or ``temporal://...`` (and no ``--server``): the engine's host."""
-        return self.server is None and is_engine_url(self.url)
-
     def local(self, body: Any, *, read: bool = False) -> Any:
-        if self.engine:
-            return with_await_host(self.url, body, read=read)
-        return with_host(self.url, body, read=read)
+        """Run ``body`` on the URL's host: a database's, or an engine's deployment side."""
+        return with_any_host(self.url, body, read=read)
 
     def refuse_on_engine(self, verb: str) -> None:
         """Verbs an engine host cannot serve end with a coded error, never a traceback."""
-        if self.engine:
-            engine = self.url.split(":", 1)[0].split("+", 1)[0]
+        engine = engine_of_url(self.url) if self.server is None else None
+        if engine is not None:
             fail(
                 ErrorCode.TURNS_UNSUPPORTED,
-                f"`{verb}` is not available on the {engine} engine: turns there are the"
-                f" engine's own runs (turns list, show, start and cancel and the await commands"
-                f" work; see docs/{engine}.md)",
+                f"`{verb}` is not available on the {engine} engine: its turns and journals stay in"
+                f" {engine} (turns list, show, start, result and cancel, the waits inbox and the await"
+                f" commands work; see docs/{engine}.md)",
             )
 
     def http(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
@@ -182,18 +177,9 @@ def list_turns(
                 "order": "oldest" if oldest else None, "limit": limit,
             },
         )  # fmt: skip
-    elif target.engine:
-        if after is not None:
-            fail(ErrorCode.INVALID_ARGUMENT, "--after: an engine's turns come in one page (raise --limit)")
-        filters = {"name": name, "since_ms": since_ms, "until_ms": until_ms, "search": search}
-
-        async def from_engine(host: Any) -> dict[str, Any]:
-            return await _engine_turns(host, session, status, filters, oldest, limit)
-
-        page = target.local(from_engine, read=True)
     else:
 
-        async def body(host: DurableEffectHost) -> dict[str, Any]:
+        async def body(host: operations.AnyHost) -> dict[str, Any]:
             return await operations.list_turns(
                 host, session_id=session, status=status, name=name, since_ms=since_ms,
                 until_ms=until_ms, search=search, after=after, oldest_first=oldest, limit=limit,
@@ -219,35 +205,6 @@ def list_turns(
         console.print(f"next: {page['next']}", markup=False)
 
 
-async def _engine_turns(
-    host: Any, session: str | None, status: str | None, filters: dict[str, Any], oldest: bool, limit: int
-) -> dict[str, Any]:
-    """``turns list`` from an engine host's ``list_turns`` (the engine's own invocations or
-    workflows), filtered here by name, time and id as the SQL hosts filter in their query."""
-    infos = await host.list_turns(session_id=session, status=status, limit=1000)
-    views = [operations.turn_view(info) for info in infos]
-    since_ms, until_ms, search = filters["since_ms"], filters["until_ms"], filters["search"]
-    views = [
-        view
-        for view in views
-        if (filters["name"] is None or view["name"] == filters["name"])
-        and (since_ms is None or view["created_at_ms"] >= since_ms)
-        and (until_ms is None or view["created_at_ms"] < until_ms)
-        and (search is None or search in (view["session_id"], view["turn_id"]))
-    ]
-    views.sort(key=lambda view: view["created_at_ms"] or 0, reverse=not oldest)
-    return {"turns": views[:limit], "next": None}
-
-
-async def _engine_turn_detail(host: Any, session_id: str, turn_id: str) -> dict[str, Any]:
-    """``turns show`` on an engine: the turn as the engine reports it; its journal stays in the
-    engine (Restate's journal, Temporal's history), so no effects are listed."""
-    info = await host.get_turn(session_id, turn_id)
-    if info is None:
-        raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
-    return {"turn": operations.turn_view(info), "effects": []}
-
-
 def _duration(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -267,15 +224,9 @@ def show(
     target = _target(url, server, token)
     if target.server is not None:
         detail = target.http("GET", "/v1/turn", {"session_id": session_id, "turn_id": turn_id})
-    elif target.engine:
-
-        async def from_engine(host: Any) -> dict[str, Any]:
-            return await _engine_turn_detail(host, session_id, turn_id)
-
-        detail = target.local(from_engine, read=True)
     else:
 
-        async def body(host: DurableEffectHost) -> dict[str, Any]:
+        async def body(host: operations.AnyHost) -> dict[str, Any]:
             return await operations.turn_detail(host, session_id, turn_id)
 
         detail = target.local(body, read=True)
@@ -333,6 +284,59 @@ def _effect_detail(effect: dict[str, Any]) -> str:
 
 def _turn_line(view: dict[str, Any], verb: str) -> None:
     console.print(f"{verb} {view['session_id']} / {view['turn_id']}: now {view['status']}", markup=False)
+
+
+#: How long one request of ``turns result --server`` waits (under the client's own timeout).
+RESULT_POLL_HTTP_S = 20.0
+
+
+@turns_app.command("result")
+def result(
+    session_id: SessionArg,
+    turn_id: TurnArg,
+    url: UrlOption = DEFAULT_URL,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0, help="Give up after this many seconds (default: wait for the end)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Await a turn's end and print its result. Exit 1 with the turn's coded error
+    (turn_cancelled for a cancelled turn), or turn_result_timeout when --timeout passes first."""
+    target = _target(url, server, token)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunk = RESULT_POLL_HTTP_S if target.server is not None else operations.MAX_RESULT_WAIT_S
+    while True:
+        left = chunk if deadline is None else max(0.0, min(chunk, deadline - time.monotonic()))
+        if target.server is not None:
+            query = {"session_id": session_id, "turn_id": turn_id, "timeout_s": f"{left:.3f}"}
+            answer = target.http("GET", "/v1/turns/result", query)
+        else:
+
+            async def body(host: operations.AnyHost, wait_s: float = left) -> dict[str, Any]:
+                return await operations.turn_result(host, session_id, turn_id, timeout_s=wait_s)
+
+            answer = target.local(body, read=True)
+        if answer["done"] or (deadline is not None and time.monotonic() >= deadline):
+            break
+    turn = answer["turn"]
+    if as_json:
+        emit_json(answer)
+        if turn["status"] != "completed":
+            raise typer.Exit(EXIT_ERROR)
+        return
+    if turn["status"] == "completed":
+        console.print(json.dumps(turn["result"], ensure_ascii=False), markup=False)
+    elif answer["done"]:
+        error = turn["error"] or {}
+        fail(str(error.get("code", ErrorCode.TURN_FAILED)), str(error.get("message", "the turn failed")))
+    else:
+        fail(
+            ErrorCode.TURN_RESULT_TIMEOUT,
+            f"turn {session_id!r}/{turn_id!r} did not end in {timeout:g} s; it goes on ({turn['status']})",
+        )
 
 
 @turns_app.command("start")
@@ -460,12 +464,11 @@ def list_waits(
 ) -> None:
     """What is waiting for a human right now, across sessions: question, turn, token."""
     target = _target(url, server, token)
-    target.refuse_on_engine("waits list")
     if target.server is not None:
         page = target.http("GET", "/v1/waits", {"session_id": session, "after": after, "limit": limit})
     else:
 
-        async def body(host: DurableEffectHost) -> dict[str, Any]:
+        async def body(host: operations.AnyHost) -> dict[str, Any]:
             return await operations.inbox(host, session_id=session, after=after, limit=limit)
 
         page = target.local(body, read=True)
@@ -511,7 +514,6 @@ def resolve(
     """Approve or reject a wait (first writer wins). Exit 1 when the key cannot be resolved."""
     resolution: Resolution = resolution_of(ok, err, message, raw)
     target = _target(url, server, token)
-    target.refuse_on_engine("waits resolve")
     if target.server is not None:
         path = f"/v1/await-events/{urllib.parse.quote(token_arg, safe='')}/resolve"
         outcome = target.http("POST", path, body=resolution.to_json())
@@ -521,8 +523,11 @@ def resolve(
         except EffectHostError as exc:
             fail(exc.code, exc.message)
 
-        async def body(host: DurableEffectHost) -> dict[str, Any]:
-            answer = await host.resolve_await_event(key, resolution, resolved_by=by)
+        async def body(host: operations.AnyHost) -> dict[str, Any]:
+            if isinstance(host, DurableEffectHost):
+                answer = await host.resolve_await_event(key, resolution, resolved_by=by)
+            else:  # an engine records the resolution, not who sent it
+                answer = await host.resolve_await_event(key, resolution)
             return answer.to_json()
 
         outcome = target.local(body)

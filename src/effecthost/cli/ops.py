@@ -24,6 +24,7 @@ from .common import (
     emit_json,
     fail,
     run,
+    with_any_host,
     with_host,
 )
 from .logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, configure_logging
@@ -78,7 +79,7 @@ def serve(
     except EffectHostError as exc:
         fail(exc.code, exc.message)
     # Open once up front so a bad URL or database fails here with its code, not in a traceback.
-    with_host(url, _noop)
+    with_any_host(url, _reach)
     configure_logging(log_format, log_level)
     token = admin_token or secrets.token_urlsafe(18)
     app = create_app(
@@ -98,8 +99,11 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options())
 
 
-async def _noop(_: Any) -> None:
-    return None
+async def _reach(host: Any) -> None:
+    """Nothing for a database (opening it checked it); one round trip for an engine, whose host
+    opens without touching it."""
+    if not isinstance(host, DurableEffectHost):
+        await host.list_turns(limit=1)
 
 
 def migrate(

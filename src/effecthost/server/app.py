@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from .. import EffectHostError, ErrorCode, open_host
+from ..engines import engine_of_url, open_engine_host
 from . import console, docs, routes, sessions
 from .access import Access, require
 from .errors import HANDLERS, ApiError
@@ -51,7 +52,7 @@ async def _metrics(request: Request) -> Response:
             "metrics_unavailable",
             "GET /metrics needs the Prometheus exporter: pip install 'effecthost[prometheus]'",
         )
-    await metrics.refresh(routes.host_of(request))
+    await metrics.refresh(routes.any_host_of(request))
     return Response(metrics.render(), media_type=metrics.content_type)
 
 
@@ -86,6 +87,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/v1/turns", console.list_turns, methods=["GET"]),
         Route("/v1/turns", console.start_turn, methods=["POST"]),
         Route("/v1/turn", console.get_turn, methods=["GET"]),
+        Route("/v1/turns/result", console.turn_result, methods=["GET"]),
         Route("/v1/turns/cancel", console.cancel_turn, methods=["POST"]),
         Route("/v1/turns/resume", console.resume_turn, methods=["POST"]),
         Route("/v1/turns/fork", console.fork_turn, methods=["POST"]),
@@ -133,12 +135,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        interceptors = []
-        if meters is not None:
-            from ..contrib.otel import OTelInterceptor
+        if engine_of_url(host_url) is not None:  # an engine's deployment side: turns run in the engine
+            app.state.host = await open_engine_host(host_url)
+        else:
+            interceptors = []
+            if meters is not None:
+                from ..contrib.otel import OTelInterceptor
 
-            interceptors.append(OTelInterceptor(meter_provider=meters.provider))
-        app.state.host = await open_host(host_url, interceptors=interceptors)
+                interceptors.append(OTelInterceptor(meter_provider=meters.provider))
+            app.state.host = await open_host(host_url, interceptors=interceptors)
         try:
             yield
         finally:

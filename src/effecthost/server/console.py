@@ -18,7 +18,7 @@ from ..operations import turn_view
 from .access import require
 from .errors import ApiError
 from .inputs import MAX_LIMIT, int_param, opt_int, opt_str, read_json, str_param
-from .routes import host_of
+from .routes import any_host_of, host_of
 
 _ORDERS = ("newest", "oldest")
 
@@ -29,7 +29,7 @@ async def list_turns(request: Request) -> JSONResponse:
     if order not in _ORDERS:
         raise ApiError(400, "invalid_parameter", "order must be newest or oldest")
     body = await operations.list_turns(
-        host_of(request),
+        any_host_of(request),
         session_id=opt_str(request, "session_id"),
         status=opt_str(request, "status"),
         name=opt_str(request, "name"),
@@ -46,9 +46,31 @@ async def list_turns(request: Request) -> JSONResponse:
 async def get_turn(request: Request) -> JSONResponse:
     require(request, "viewer")
     detail = await operations.turn_detail(
-        host_of(request), str_param(request, "session_id"), str_param(request, "turn_id")
+        any_host_of(request), str_param(request, "session_id"), str_param(request, "turn_id")
     )
     return JSONResponse(detail)
+
+
+async def turn_result(request: Request) -> JSONResponse:
+    """Wait up to ``timeout_s`` seconds (default 0, at most 60) for the turn to end; ``done``
+    says whether it had. A client waiting longer asks again."""
+    require(request, "viewer")
+    raw = request.query_params.get("timeout_s", "0")
+    try:
+        timeout_s = float(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "timeout_s is a number of seconds") from None
+    if not 0 <= timeout_s <= operations.MAX_RESULT_WAIT_S:
+        raise ApiError(
+            400, "invalid_parameter", f"timeout_s is in [0, {operations.MAX_RESULT_WAIT_S:g}] seconds"
+        )
+    body = await operations.turn_result(
+        any_host_of(request),
+        str_param(request, "session_id"),
+        str_param(request, "turn_id"),
+        timeout_s=timeout_s,
+    )
+    return JSONResponse(body)
 
 
 async def _body(
@@ -75,7 +97,7 @@ async def start_turn(request: Request) -> JSONResponse:
     turn_id = body.get("turn_id") or request.headers.get("idempotency-key")
     if not turn_id:
         raise ApiError(400, "invalid_parameter", "a turn needs turn_id (or an Idempotency-Key header)")
-    host = host_of(request)
+    host = any_host_of(request)
     existed = await host.get_turn(body["session_id"], turn_id)
     handle = await host.start_turn(
         body["name"], session_id=body["session_id"], turn_id=turn_id, input=body.get("input")
@@ -88,7 +110,7 @@ async def start_turn(request: Request) -> JSONResponse:
 async def cancel_turn(request: Request) -> JSONResponse:
     require(request, "admin")
     body = await _body(request, frozenset({"session_id", "turn_id"}))
-    info = await host_of(request).cancel_turn(body["session_id"], body["turn_id"])
+    info = await any_host_of(request).cancel_turn(body["session_id"], body["turn_id"])
     return JSONResponse({"turn": turn_view(info)})
 
 
@@ -115,7 +137,7 @@ async def fork_turn(request: Request) -> JSONResponse:
 async def list_waits(request: Request) -> JSONResponse:
     require(request, "viewer")
     body = await operations.inbox(
-        host_of(request),
+        any_host_of(request),
         session_id=opt_str(request, "session_id"),
         after=opt_str(request, "after"),
         limit=int_param(request, "limit", 50, 1, MAX_LIMIT),
@@ -126,4 +148,4 @@ async def list_waits(request: Request) -> JSONResponse:
 async def changes(request: Request) -> JSONResponse:
     """The cheap change feed: a token that moves when live turns or waits change."""
     require(request, "viewer")
-    return JSONResponse(await operations.changes(host_of(request)))
+    return JSONResponse(await operations.changes(any_host_of(request)))

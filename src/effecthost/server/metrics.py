@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import DurableEffectHost, TurnStatus
+from ..operations import AnyHost
 
 _log = logging.getLogger("effecthost.server")
 
@@ -61,7 +62,9 @@ class Metrics:
             description="Live turns on the substrate by status (counted at each scrape)",
         )
 
-    async def refresh(self, host: DurableEffectHost) -> None:
+    async def refresh(self, host: AnyHost) -> None:
+        if not isinstance(host, DurableEffectHost):
+            return  # an engine counts its own runs (Restate's and Temporal's metrics)
         store = host.substrate.turns
         if store is None:
             return

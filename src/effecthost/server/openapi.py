@@ -222,6 +222,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Turns": _object({"turns": {"type": "array", "items": _ref("Turn")}, "next": _NULLABLE_STR}),
     "TurnOnly": _object({"turn": _ref("Turn")}),
+    "TurnResult": _object({"done": {"type": "boolean"}, "turn": _ref("Turn")}),
     "TurnStarted": _object({"turn": _ref("Turn"), "created": {"type": "boolean"}}),
     "TimelineEffect": {
         "allOf": [
@@ -455,6 +456,19 @@ PATHS.update(
                     _query("turn_id", {"type": "string", "minLength": 1}, required=True),
                 ],
                 "responses": _responses(_ref("TurnDetail"), 400, 401, 403, 404, 503),
+            }
+        },
+        "/v1/turns/result": {
+            "get": {
+                "summary": "await a turn's end: waits up to timeout_s seconds, then answers the turn "
+                "(its result or coded error) and whether it had ended (role viewer)",
+                "security": _VIEWER,
+                "parameters": [
+                    _SESSION_QUERY,
+                    _query("turn_id", {"type": "string", "minLength": 1}, required=True),
+                    _query("timeout_s", {"type": "number", "minimum": 0, "maximum": 60}),
+                ],
+                "responses": _responses(_ref("TurnResult"), 400, 401, 403, 404, 503),
             }
         },
         "/v1/turns/cancel": _turn_action("cancel a turn", "TurnRef", "TurnOnly"),

@@ -19,6 +19,8 @@ from .. import (
     WaitIdentity,
     operations,
 )
+from ..engines import operations as on_engine
+from ..operations import AnyHost
 from ..views import scope_view
 from .access import require, require_resolver
 from .errors import ApiError
@@ -34,10 +36,20 @@ def unknown_key() -> EffectHostError:
     return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, UNKNOWN_KEY_MESSAGE)
 
 
-def host_of(request: Request) -> DurableEffectHost:
-    host: DurableEffectHost | None = getattr(request.app.state, "host", None)
+def any_host_of(request: Request) -> AnyHost:
+    """The open host: a database's, or an engine's deployment side (``restate://``, ...)."""
+    host: AnyHost | None = getattr(request.app.state, "host", None)
     if host is None:
         raise ApiError(503, "not_ready", "the effect host is not open")
+    return host
+
+
+def host_of(request: Request) -> DurableEffectHost:
+    """The open host, for routes only a database's host serves (journal browsing, resume, fork):
+    on an engine they answer ``turns_unsupported``."""
+    host = any_host_of(request)
+    if not isinstance(host, DurableEffectHost):
+        raise on_engine.unsupported(host, f"{request.method} {request.url.path}")
     return host
 
 
@@ -66,7 +78,11 @@ async def resolve(request: Request) -> JSONResponse:
     principal = require_resolver(request)
     key = _key(request)
     resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
-    outcome = await host_of(request).resolve_await_event(key, resolution, resolved_by=principal.name)
+    host = any_host_of(request)
+    if isinstance(host, DurableEffectHost):
+        outcome = await host.resolve_await_event(key, resolution, resolved_by=principal.name)
+    else:  # an engine records the resolution, not who sent it
+        outcome = await host.resolve_await_event(key, resolution)
     if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
         raise unknown_key()
     return JSONResponse(outcome.to_json())
@@ -76,7 +92,7 @@ async def peek(request: Request) -> JSONResponse:
     require_resolver(request)
     key = _key(request)
     try:
-        terminal = await host_of(request).peek_await_event(key)
+        terminal = await any_host_of(request).peek_await_event(key)
     except EffectHostError as exc:
         if exc.code == ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED:
             raise unknown_key() from None
@@ -125,9 +141,13 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    host = host_of(request)
-    try:
-        await host.browser.list_sessions(limit=1)  # a real round trip to the substrate
+    host = any_host_of(request)
+    try:  # a real round trip to the substrate (or the engine)
+        if isinstance(host, DurableEffectHost):
+            await host.browser.list_sessions(limit=1)
+        else:
+            await host.list_turns(limit=1)
     except Exception as exc:  # any substrate failure means "not ready", never a 500
         raise ApiError(503, "not_ready", f"the substrate did not answer: {exc}") from None
-    return JSONResponse({"status": "ready", "backend": host.backend})
+    backend = host.backend if isinstance(host, DurableEffectHost) else host.engine
+    return JSONResponse({"status": "ready", "backend": backend})

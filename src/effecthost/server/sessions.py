@@ -15,16 +15,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import DurableEffectHost, operations
+from .. import operations
+from ..operations import AnyHost
 from ..views import await_key_view
 from .access import Principal, require
 from .errors import ApiError
 from .inputs import flag, read_json, str_param
-from .routes import host_of
+from .routes import any_host_of
 
 #: Where a request names its session, and whether it asks to force a safeguard.
 Source = Callable[[Request], Awaitable[tuple[str, bool]]]
-Operation = Callable[[DurableEffectHost, str, bool, Principal], Awaitable[dict[str, Any]]]
+Operation = Callable[[AnyHost, str, bool, Principal], Awaitable[dict[str, Any]]]
 BODY_SHAPE = 'the body must be {"session_id": "<session id>"} (and optionally "force": true) and nothing else'
 
 
@@ -48,20 +49,20 @@ async def from_body(request: Request) -> tuple[str, bool]:
     return session_id, force
 
 
-async def waits(host: DurableEffectHost, session_id: str, _: bool, __: Principal) -> dict[str, Any]:
+async def waits(host: AnyHost, session_id: str, _: bool, __: Principal) -> dict[str, Any]:
     keys = await host.list_outstanding_await_event_keys(session_id)
     return {"session_id": session_id, "await_events": [await_key_view(k) for k in keys]}
 
 
-async def cancel(host: DurableEffectHost, session_id: str, _: bool, who: Principal) -> dict[str, Any]:
+async def cancel(host: AnyHost, session_id: str, _: bool, who: Principal) -> dict[str, Any]:
     return await operations.cancel_waits(host, session_id, by=who.name)
 
 
-async def revoke(host: DurableEffectHost, session_id: str, force: bool, _: Principal) -> dict[str, Any]:
+async def revoke(host: AnyHost, session_id: str, force: bool, _: Principal) -> dict[str, Any]:
     return await operations.revoke_session(host, session_id, force=force)
 
 
-async def retire(host: DurableEffectHost, session_id: str, force: bool, _: Principal) -> dict[str, Any]:
+async def retire(host: AnyHost, session_id: str, force: bool, _: Principal) -> dict[str, Any]:
     return await operations.retire_session(host, session_id, force=force)
 
 
@@ -75,7 +76,7 @@ def endpoint(operation: Operation, source: Source) -> Callable[[Request], Awaita
     async def handle(request: Request) -> JSONResponse:
         who = require(request, role)  # before the body is read: strangers get nothing parsed
         session_id, force = await source(request)
-        return JSONResponse(await operation(host_of(request), session_id, force, who))
+        return JSONResponse(await operation(any_host_of(request), session_id, force, who))
 
     handle.__name__ = f"{operation.__name__}_{source.__name__}"
     return handle

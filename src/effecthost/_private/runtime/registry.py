@@ -38,6 +38,13 @@ _BUILT_IN = {
 }
 _EXTRAS = {"postgresql": "postgres", "postgres": "postgres"}
 _REGISTERED: dict[str, SchemeSpec] = {}
+#: Engine URL schemes (``effecthost.engines``): named here only to point their users the right way.
+_ENGINES = {
+    "restate": "restate",
+    "restate+http": "restate",
+    "restate+https": "restate",
+    "temporal": "temporal",
+}
 
 
 def register_scheme(scheme: str, spec: SchemeSpec) -> None:
@@ -59,6 +66,14 @@ def scheme_of(url: object) -> tuple[str, SchemeSpec]:
     spec = _REGISTERED.get(scheme)
     if spec is not None:
         return scheme, spec
+    engine = _ENGINES.get(scheme)
+    if engine is not None:
+        # an engine is not a substrate: its turns run inside the engine, not on a DurableEffectHost
+        raise EffectHostError(
+            ErrorCode.HOST_URL_UNSUPPORTED,
+            f"{scheme}:// is the {engine} engine, not a database: open its deployment-side host with"
+            f" effecthost.engines.open_engine_host({url!r}) (see docs/{engine}.md)",
+        )
     if scheme not in _BUILT_IN:
         known = ", ".join(f"{name}://" for name in sorted({*_BUILT_IN, *_REGISTERED} - {"postgres"}))
         raise EffectHostError(

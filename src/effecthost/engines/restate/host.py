@@ -97,6 +97,8 @@ class RestateTurnHandle:
 class RestateEffectHost:
     """The deployment-side host over ``ingress_url`` (and ``admin_url`` for cancel and list)."""
 
+    engine = "restate"
+
     def __init__(self, ingress_url: str, admin_url: str, config: RestateConfig) -> None:
         self._ingress = ingress_url.rstrip("/")
         self._admin = admin_url.rstrip("/")
@@ -247,9 +249,11 @@ class RestateEffectHost:
         _check_session(session_id)
         await self._post(self._index(session_index_key(session_id), "revoke_all"), None)
 
-    async def cancel_await_events_for_session(self, session_id: str) -> None:
+    async def cancel_await_events_for_session(self, session_id: str) -> int:
+        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
         _check_session(session_id)
-        await self._post(self._index(session_index_key(session_id), "cancel_all"), None)
+        cancelled = await self._post(self._index(session_index_key(session_id), "cancel_all"), None)
+        return cancelled if isinstance(cancelled, int) else 0
 
     async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
         _check_session(session_id)

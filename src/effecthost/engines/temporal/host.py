@@ -106,6 +106,8 @@ def _client_error(what: str, exc: BaseException) -> EffectHostError:
 class TemporalEffectHost:
     """The deployment-side host over a connected ``temporalio`` client."""
 
+    engine = "temporal"
+
     def __init__(self, client: Client, config: TemporalConfig) -> None:
         self._client = client
         self._config = config
@@ -241,9 +243,11 @@ class TemporalEffectHost:
         _check_session(session_id)
         await self._update(session_workflow_id_of(session_id), "revoke_all", None)
 
-    async def cancel_await_events_for_session(self, session_id: str) -> None:
+    async def cancel_await_events_for_session(self, session_id: str) -> int:
+        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
         _check_session(session_id)
-        await self._update(session_workflow_id_of(session_id), "cancel_all", None)
+        cancelled = await self._update(session_workflow_id_of(session_id), "cancel_all", None)
+        return cancelled if isinstance(cancelled, int) else 0
 
     async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
         _check_session(session_id)

@@ -1,0 +1,24 @@
+"""``effecthost serve`` and the turn commands on a ``restate://`` URL, against the real
+restate-server (the cases: tests/engine_service_cases.py, shared with Temporal)."""
+
+from __future__ import annotations
+
+import pytest
+from restate_stack import Stack
+
+from engine_service_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    EngineTarget,
+    test_the_service_refuses_what_an_engine_cannot_serve_with_a_code,
+    test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine,
+    test_turns_result_awaits_a_turn_on_the_engine_and_through_the_service,
+)
+
+
+@pytest.fixture
+def engine_target(restate_stack: Stack) -> EngineTarget:
+    server = restate_stack.server
+    return EngineTarget(
+        "restate",
+        f"restate://127.0.0.1:{server.ingress_port}?admin=127.0.0.1:{server.admin_port}",
+        {"EFFECTHOST_RESTATE_SECRET": restate_stack.config.secret.hex()},
+    )

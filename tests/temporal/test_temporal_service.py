@@ -1,0 +1,24 @@
+"""``effecthost serve`` and the turn commands on a ``temporal://`` URL, against the real Temporal
+dev server (the cases: tests/engine_service_cases.py, shared with Restate)."""
+
+from __future__ import annotations
+
+import pytest
+from temporal_stack import Stack
+
+from engine_service_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    EngineTarget,
+    test_the_service_refuses_what_an_engine_cannot_serve_with_a_code,
+    test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine,
+    test_turns_result_awaits_a_turn_on_the_engine_and_through_the_service,
+)
+
+
+@pytest.fixture
+def engine_target(temporal_stack: Stack) -> EngineTarget:
+    config = temporal_stack.config
+    return EngineTarget(
+        "temporal",
+        f"temporal://{temporal_stack.server.address}?task_queue={config.task_queue}",
+        {"EFFECTHOST_TEMPORAL_SECRET": config.secret.hex()},
+    )
