@@ -4,11 +4,10 @@ smallest thing that replays; the Restate engine (tests/restate) is the real one.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-
-import asyncio
 
 from effecthost import (
     AwaitEvent,
@@ -37,6 +36,8 @@ class DictController:
         self.ran: list[str] = []
         #: A wait's resolution by effect id, set by the test.
         self.answers: dict[str, asyncio.Future[Resolution]] = {}
+        #: The effect ids of waits as they are reached.
+        self.asked: asyncio.Queue[str] = asyncio.Queue()
 
     @property
     def supports_durable_effects(self) -> bool:
@@ -45,6 +46,7 @@ class DictController:
     async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
         if isinstance(envelope.command, AwaitEvent):  # answered by the test, when it says so
             answer = self.answers.setdefault(envelope.effect_id, asyncio.get_running_loop().create_future())
+            self.asked.put_nowait(envelope.effect_id)
             return AwaitEventOutcome(await answer)
         recorded = self.records.get(envelope.replay_key)
         if recorded is None:
@@ -147,8 +149,7 @@ async def test_a_parking_engine_is_told_what_the_turn_waits_for_until_the_last_w
     assert isinstance(engine, ParkingEngine) and not isinstance(DictEngine(), ParkingEngine)
     key = mint_token(engine, "approve#1")
     task = asyncio.ensure_future(run_engine_turn(parking_turn, engine, session_id="s", turn_id="t"))
-    while len(engine.controller.answers) < 2:
-        await asyncio.sleep(0)
+    assert {await engine.controller.asked.get(), await engine.controller.asked.get()} == {"approve#1", "other#1"}
     # the sleep parked and unparked (the engine timer, on a clock that stays at 1 s); the first
     # wait parks, the second (concurrent) adds nothing
     assert engine.parked == [
@@ -177,8 +178,7 @@ async def test_a_failed_wait_unparks_and_an_engine_without_park_is_never_told() 
         return "resolved"
 
     task = asyncio.ensure_future(run_engine_turn(refused, engine, session_id="s", turn_id="t"))
-    while not engine.controller.answers:
-        await asyncio.sleep(0)
+    assert await engine.controller.asked.get() == "w#1"
     engine.controller.answers["w#1"].set_exception(EffectHostError("await_event_unknown_or_revoked", "gone"))
     assert await task == "await_event_unknown_or_revoked"
     assert [p is None for p in engine.parked] == [False, True]
