@@ -38,6 +38,8 @@ class DictController:
         self.answers: dict[str, asyncio.Future[Resolution]] = {}
         #: The effect ids of waits as they are reached.
         self.asked: asyncio.Queue[str] = asyncio.Queue()
+        #: The effect ids of the other effects as they ran.
+        self.executed: asyncio.Queue[str] = asyncio.Queue()
 
     @property
     def supports_durable_effects(self) -> bool:
@@ -52,6 +54,7 @@ class DictController:
         if recorded is None:
             outcome = await self.inner.execute_effect(envelope, local_executor)
             self.ran.append(envelope.replay_key)
+            self.executed.put_nowait(envelope.effect_id)
             self.records[envelope.replay_key] = canonical_dumps(outcome.to_json())
             return outcome
         import json
@@ -138,10 +141,14 @@ class ParkingDictEngine(DictEngine):
 @durable_turn
 async def parking_turn(turn: Turn) -> dict[str, Any]:
     await turn.sleep(5)
-    a, b = await asyncio.gather(
-        turn.wait("approve", question={"q": 1}, timeout=60), turn.wait("other")
-    )
-    return {"a": a.value, "b": b.value}
+
+    async def approve() -> Any:
+        answer = await turn.wait("approve", question={"q": 1}, timeout=60)
+        await turn.step("after", lambda: "went on")  # the turn went on past this wait
+        return answer.value
+
+    a, b = await asyncio.gather(approve(), turn.wait("other"))
+    return {"a": a, "b": b.value}
 
 
 async def test_a_parking_engine_is_told_what_the_turn_waits_for_until_the_last_wait_ends() -> None:
@@ -158,8 +165,8 @@ async def test_a_parking_engine_is_told_what_the_turn_waits_for_until_the_last_w
         {"kind": "wait", "name": "approve", "key": key, "question": {"q": 1}, "deadline_at_ms": 61_000},
     ]
     engine.controller.answers["approve#1"].set_result(Resolution.ok("A"))
-    for _ in range(5):
-        await asyncio.sleep(0)
+    while await engine.controller.executed.get() != "after#1":  # past the first wait's end
+        pass
     assert len(engine.parked) == 3  # the other wait is still parked: still reported
     engine.controller.answers["other#1"].set_result(Resolution.ok("B"))
     assert await task == {"a": "A", "b": "B"}
