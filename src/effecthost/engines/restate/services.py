@@ -203,7 +203,8 @@ def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> re
             )
         engine = RestateTurnEngine(ctx, config)
         turn_input = request.get("input") or {}
-        # one state write at the start, as before the input was kept (see docs/restate.md)
+        # the input joins the turn's one state write at the start; a turn journaled before it
+        # did mismatches on replay (docs/restate.md, "Deployments and versioning")
         turn = {k: request.get(k) for k in ("name", "session_id", "turn_id")}
         ctx.set(_TURN, {**turn, "input": turn_input})
         try:
