@@ -170,6 +170,7 @@ EXPORTS: dict[str, list[str]] = {
     # effecthost.testing is not pinned yet: its __all__ was not sorted ("Faults" sorts before
     # "FaultyAwaitStore"); add it here once it is.
     "effecthost.engine": [
+        "ParkingEngine",
         "TurnEngine",
         "authenticate_await_event_key",
         "canonical_dumps",

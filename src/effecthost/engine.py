@@ -6,7 +6,8 @@
 - ``mint_await_event_key``/``authenticate_await_event_key``: effecthost's signed v3 keys;
 - ``mismatch_error``: the replay-mismatch diagnostic (divergent JSON paths) with the engine's code;
 - ``TurnEngine`` and ``run_engine_turn``: run a ``@durable_turn`` function through the engine's
-  controller, timers and waits, so the same turn code runs on every host.
+  controller, timers and waits, so the same turn code runs on every host; an engine that is also
+  a ``ParkingEngine`` is told what the turn is parked on (for its listings).
 """
 
 from ._private.awaits.keys import authenticate as authenticate_await_event_key
@@ -18,9 +19,10 @@ from ._private.core.exports import claim_exports
 from ._private.core.outcomes import outcome_from_json
 from ._private.journal.mismatch import mismatch_error
 from ._private.turns.engine import run_engine_turn
-from ._private.turns.turn import TurnEngine
+from ._private.turns.turn import ParkingEngine, TurnEngine
 
 __all__ = [
+    "ParkingEngine",
     "TurnEngine",
     "authenticate_await_event_key",
     "canonical_dumps",

@@ -110,6 +110,20 @@ async def two_waits(turn: Turn) -> dict[str, Any]:
 
 
 @durable_turn
+async def staggered_waits(turn: Turn, tag: str) -> dict[str, Any]:
+    """Two concurrent waits, each followed by a step that marks that the turn went on past it
+    (the tests then see the turn still reported waiting, on the other)."""
+
+    async def one(name: str) -> Any:
+        answer = await turn.wait(name, question={"which": name})
+        await turn.step(f"past_{name}", mark, f"{tag} past {name}")
+        return answer.value
+
+    a, b = await asyncio.gather(one("a"), one("b"))
+    return {"a": a, "b": b}
+
+
+@durable_turn
 async def wait_beside_steps(turn: Turn, tag: str) -> dict[str, Any]:
     """Steps issued one after another while a wait is parked beside them."""
 
@@ -278,6 +292,7 @@ TURNS = [
     approval,
     changing,
     two_waits,
+    staggered_waits,
     wait_beside_steps,
     long_sleep,
     day_wait,

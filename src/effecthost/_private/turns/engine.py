@@ -1,12 +1,14 @@
-"""Driving a turn function on an engine that journals effects itself (Restate).
+"""Driving a turn function on an engine that journals effects itself (Restate, Temporal).
 
 The engine owns the turn's record, lease and parking; effecthost only runs the function with a
-:class:`Turn` whose effects go through the engine's controller. The same turn code runs
-unchanged: keys, retries, budgets and mismatch rules are the turn API's own.
+:class:`Turn` whose effects go through the engine's controller, and tells an engine that records
+it (:class:`ParkingEngine`) what the turn is parked on. The same turn code runs unchanged:
+keys, retries, budgets and mismatch rules are the turn API's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..core import canonical
@@ -15,7 +17,9 @@ from ..core.executor import CancelToken
 from ..lifecycle.model import TurnStatus
 from ..runtime.turn_control import check_budget
 from .function import DurableTurn
-from .turn import CURRENT_TURN, Turn, TurnEngine, TurnRuntime
+from .turn import CURRENT_TURN, ParkingEngine, Turn, TurnEngine, TurnRuntime
+
+Park = Callable[[TurnStatus, dict[str, Any] | None, str, int | None, bool], Awaitable[None]]
 
 
 async def _never_parks(
@@ -26,6 +30,24 @@ async def _never_parks(
     _suspend: bool,
 ) -> None:
     """An engine parks the invocation itself: the turn API writes no record."""
+
+
+def _parks_through(engine: TurnEngine) -> Park:
+    """The turn API's ``park`` callback for ``engine``: an engine that records what its turn is
+    parked on (:class:`ParkingEngine`) is told; the invocation itself the engine parks anyway."""
+    if not isinstance(engine, ParkingEngine):
+        return _never_parks
+
+    async def park(
+        _status: TurnStatus,
+        waiting: dict[str, Any] | None,
+        _key_id: str,
+        _wake_at_ms: int | None,
+        _suspend: bool,
+    ) -> None:
+        await engine.park(waiting)
+
+    return park
 
 
 async def run_engine_turn(
@@ -49,7 +71,7 @@ async def run_engine_turn(
         cancel=cancel or CancelToken(),
         suspend_after_s=None,
         grants={},
-        park=_never_parks,
+        park=_parks_through(engine),
         engine=engine,
     )
     turn = Turn(session_id, turn_id, fn.name, attempt, runtime)

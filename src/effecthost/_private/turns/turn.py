@@ -67,9 +67,11 @@ MAX_WAIT_S = 100 * 365 * 86_400
 
 @runtime_checkable
 class TurnEngine(Protocol):
-    """An engine that journals a turn's effects itself (``effecthost.engine``; Restate): the
-    turn's effects go through its controller, its sleeps are the engine's durable timers and its
-    waits are ``await_event`` effects of that controller. Nothing suspends: the engine parks."""
+    """An engine that journals a turn's effects itself (``effecthost.engine``; Restate,
+    Temporal): the turn's effects go through its controller, its sleeps are the engine's durable
+    timers and its waits are ``await_event`` effects of that controller. Nothing suspends: the
+    engine parks. An engine that also implements :class:`ParkingEngine` is told what the turn is
+    parked on."""
 
     @property
     def controller(self) -> EffectController: ...
@@ -87,6 +89,20 @@ class TurnEngine(Protocol):
         """Sleep until ``due_ms`` (wall clock) on the engine's durable timer, even when it has
         passed (a replay must issue the same timers as the first run)."""
         ...
+
+
+@runtime_checkable
+class ParkingEngine(Protocol):
+    """An engine that also records what its turn is parked on (optional, beside
+    :class:`TurnEngine`), so its listings show it as the SQL hosts' records do.
+
+    ``park(waiting)`` is called when the first of the turn's concurrent waits and sleeps begins
+    (``waiting`` is the dict a SQL record's ``waiting`` holds: ``{"kind": "wait", "name", "key",
+    "question", "deadline_at_ms"}`` or ``{"kind": "sleep", "until_ms"}``) and with None when the
+    last one ends. It runs inside the engine's handler or workflow, in program order, so it must
+    be deterministic (a journaled state write, a memo upsert)."""
+
+    async def park(self, waiting: dict[str, Any] | None) -> None: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -523,9 +539,11 @@ class Turn:
         return outcome.value
 
     async def _until(self, due_ms: int) -> None:
-        if self._rt.engine is not None:
+        engine = self._rt.engine
+        if engine is not None:
             self._check_live()
-            await self._rt.engine.sleep_until(due_ms)
+            waiting: dict[str, Any] = {"kind": "sleep", "until_ms": due_ms}
+            await self._engine_parked(TurnStatus.SLEEPING, waiting, "", lambda: engine.sleep_until(due_ms))
             return
         remaining_ms = due_ms - self._clock.now_ms()
         if remaining_ms <= 0:
@@ -561,6 +579,29 @@ class Turn:
         self._waiting -= 1
         if self._waiting == 0 and not self._suspended:
             await self._rt.park(TurnStatus.RUNNING, None, "", None, False)
+
+    async def _engine_parked(
+        self,
+        status: TurnStatus,
+        waiting: dict[str, Any],
+        key_id: str,
+        parked: Callable[[], Awaitable[T]],
+    ) -> T:
+        """Run ``parked`` (an engine's timer or wait) reported as ``waiting`` to the engine. An
+        error of the turn API's own unparks; anything else (the engine ending this attempt: a
+        Restate suspension, a workflow eviction) writes nothing more, since the engine's handler
+        may accept no further command then; the next attempt replays the same writes."""
+        await self._enter_wait(status, waiting, key_id)
+        try:
+            value = await parked()
+        except EffectHostError:
+            await self._leave_wait()
+            raise
+        except BaseException:
+            self._waiting -= 1
+            raise
+        await self._leave_wait()
+        return value
 
     # -- await events -------------------------------------------------------------------------
 
@@ -615,8 +656,13 @@ class Turn:
         )
         host, controller = self._rt.host, self._rt.controller
         if self._rt.engine is not None:  # the engine registers, parks and keeps the deadline
-            outcome = await self._execute(
-                EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
+            outcome = await self._engine_parked(
+                TurnStatus.WAITING,
+                waiting,
+                event_key.key_id,
+                lambda: self._execute(
+                    EffectKind.AWAIT_EVENT, effect_id, AwaitEvent(event_key), executor, replay_key
+                ),
             )
             assert isinstance(outcome, AwaitEventOutcome)
             return outcome.resolution

@@ -346,7 +346,8 @@ class RestateEffectHost:
         described = await self._post(f"{TURN_SERVICE}/{urllib.parse.quote(key, safe='')}/describe", None)
         if not isinstance(described, dict):
             return None
-        status, result, error = _status_of(row), None, None
+        waiting = described.get("waiting")
+        status, result, error = _status_of(row, waiting, "input" in described), None, None
         if status is TurnStatus.COMPLETED:
             result = await self._output(key)
         elif status in (TurnStatus.FAILED, TurnStatus.CANCELLED):
@@ -358,10 +359,10 @@ class RestateEffectHost:
             turn_id=str(described.get("turn_id")),
             name=str(described.get("name")),
             status=status,
-            input={},
+            input=dict(described.get("input") or {}),
             result=result,
             error=error,
-            waiting=None,
+            waiting=waiting if status in (TurnStatus.WAITING, TurnStatus.SLEEPING) else None,
             attempts=int(row.get("retry_count") or 0) + 1,
             resumes=0,
             cancel_requested=False,
@@ -488,14 +489,19 @@ def _failure_message(response: httpx.Response) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else str(body)
 
 
-def _status_of(row: dict[str, Any]) -> TurnStatus:
+def _status_of(row: dict[str, Any], waiting: Any, kept: bool) -> TurnStatus:
+    """The turn's status from its invocation's and, while it is under way (running, suspended,
+    backing off), from what the turn workflow's state says it is parked on. ``kept``: the state
+    has this shape (a turn started before it was kept reports a suspension as waiting)."""
     status = str(row.get("status", ""))
     if status == "completed":
         return TurnStatus.COMPLETED if row.get("completion_result") == "success" else TurnStatus.FAILED
-    if status == "suspended":
-        return TurnStatus.WAITING
     if status in ("pending", "scheduled", "inboxed"):
         return TurnStatus.PENDING
+    if isinstance(waiting, dict):
+        return TurnStatus.SLEEPING if waiting.get("kind") == "sleep" else TurnStatus.WAITING
+    if status == "suspended" and not kept:
+        return TurnStatus.WAITING
     return TurnStatus.RUNNING
 
 

@@ -30,13 +30,17 @@ from .controller import CANCELLED_STATUS, RestateController
 _log = logging.getLogger("effecthost.restate")
 
 _PROMISE = "resolution"
+#: The turn workflow's state: the turn (its name, ids and input) and what it is parked on.
+_TURN = "turn"
+_WAITING = "waiting"
 _REVOKED = {"revoked": True}
 
 
 class RestateTurnEngine:
-    """What :func:`effecthost.engine.run_engine_turn` needs, inside one Restate handler."""
+    """What :func:`effecthost.engine.run_engine_turn` needs, inside the turn workflow's handler."""
 
-    def __init__(self, ctx: restate.Context, config: RestateConfig) -> None:
+    def __init__(self, ctx: WorkflowContext, config: RestateConfig) -> None:
+        self._ctx = ctx
         self._controller = RestateController(ctx, config)
         self._config = config
         self._clock: Clock = SystemClock()
@@ -59,6 +63,14 @@ class RestateTurnEngine:
 
     async def sleep_until(self, due_ms: int) -> None:
         await self._controller.sleep_ms(due_ms - self._clock.now_ms())
+
+    async def park(self, waiting: dict[str, Any] | None) -> None:
+        """Keep what the turn is parked on in the workflow's state (``describe`` reads it): a
+        journaled state write, issued in program order like every other command."""
+        if waiting is None:
+            self._ctx.clear(_WAITING)
+        else:
+            self._ctx.set(_WAITING, waiting)
 
 
 def error_as_terminal(error: EffectHostError) -> restate.TerminalError:
@@ -190,14 +202,18 @@ def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> re
                 )
             )
         engine = RestateTurnEngine(ctx, config)
-        ctx.set("turn", {k: request.get(k) for k in ("name", "session_id", "turn_id")})
+        turn_input = request.get("input") or {}
+        # the input joins the turn's one state write at the start; a turn journaled before it
+        # did mismatches on replay (docs/restate.md, "Deployments and versioning")
+        turn = {k: request.get(k) for k in ("name", "session_id", "turn_id")}
+        ctx.set(_TURN, {**turn, "input": turn_input})
         try:
             return await run_engine_turn(
                 fn,
                 engine,
                 session_id=request["session_id"],
                 turn_id=request["turn_id"],
-                input=request.get("input") or {},
+                input=turn_input,
                 cancel=engine.controller.cancel,
             )
         except EffectHostError as error:
@@ -217,7 +233,12 @@ def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> re
 
     @service.handler()
     async def describe(ctx: WorkflowSharedContext, _request: Any) -> Any:
-        return await ctx.get("turn", type_hint=dict)
+        """The turn (name, ids, input) and what it is parked on (None between waits); None
+        when the turn was never started. A turn started before the input was kept has none."""
+        turn = await ctx.get(_TURN, type_hint=dict)
+        if turn is None:
+            return None
+        return {**turn, _WAITING: await ctx.get(_WAITING, type_hint=dict)}
 
     return service
 

@@ -79,14 +79,22 @@ class TemporalController:
     ``settled`` is the workflow's map of wait id -> terminal (filled by the session's signal)."""
 
     def __init__(
-        self, config: TemporalConfig, settled: dict[str, Any], *, cancel: CancelToken | None = None
+        self,
+        config: TemporalConfig,
+        settled: dict[str, Any],
+        *,
+        cancel: CancelToken | None = None,
+        parks_in_memo: bool = True,
     ) -> None:
         self._config = config
         self._settled = settled
         self.cancel = cancel or CancelToken()
         self._records: dict[str, asyncio.Future[str]] = {}
         self._seq = 0
-        #: Parked waits and sleeps, published in the workflow's memo (``waiting``) for listings.
+        #: Parked waits and sleeps, published in the workflow's memo (``waiting``) for listings:
+        #: the thin form a turn started before the turn API reported its waits still writes
+        #: (False: the turn engine writes the turn's own ``waiting`` instead; see workflows.py).
+        self._parks_in_memo = parks_in_memo
         self._parked: list[dict[str, Any]] = []
         #: Set when a mismatch was found while Temporal replayed the history (changed turn code).
         self.replay_mismatch = False
@@ -106,12 +114,13 @@ class TemporalController:
         """Say in the memo what the turn waits for (a history command, so replays repeat it):
         ``describe`` shows it without a worker. Never a key's token."""
         self._parked.append(waiting)
-        if len(self._parked) == 1:
+        if len(self._parked) == 1 and self._parks_in_memo:
             workflow.upsert_memo({"waiting": waiting})
 
     def _unpark(self, waiting: dict[str, Any]) -> None:
         self._parked.remove(waiting)
-        workflow.upsert_memo({"waiting": self._parked[0] if self._parked else None})
+        if self._parks_in_memo:
+            workflow.upsert_memo({"waiting": self._parked[0] if self._parked else None})
 
     def _cancelled_by_temporal(self) -> None:
         self.cancel_requested = True

@@ -281,7 +281,7 @@ class TemporalEffectHost:
                 request,
                 id=turn_workflow_id(session_id, turn_id),
                 task_queue=self._config.task_queue,
-                memo={"session_id": session_id, "turn_id": turn_id, "name": name},
+                memo={"session_id": session_id, "turn_id": turn_id, "name": name, "input": request["input"]},
                 task_timeout=self._config.task_timeout,
                 # an ended turn is not run again (Temporal's default would start a new run)
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -344,10 +344,10 @@ class TemporalEffectHost:
             turn_id=str(memo.get("turn_id")),
             name=str(memo.get("name")),
             status=status,
-            input={},
+            input=dict(memo.get("input") or {}),
             result=result,
             error=error,
-            waiting=waiting if isinstance(waiting, dict) else None,
+            waiting=self._signed(waiting) if isinstance(waiting, dict) else None,
             attempts=1,
             resumes=0,
             cancel_requested=False,
@@ -355,6 +355,21 @@ class TemporalEffectHost:
             updated_at_ms=int((described.close_time or described.start_time).timestamp() * 1000),
             meta={"engine": "temporal", "workflow_id": described.id, "run_id": described.run_id},
         )
+
+    def _signed(self, waiting: dict[str, Any]) -> dict[str, Any]:
+        """The memo's ``waiting`` as the turn API wrote it: a wait's key identity signed again
+        into its token (``key``). A thin memo (a turn started before) has no identity."""
+        identity = waiting.get("key_identity")
+        if not isinstance(identity, dict):
+            return waiting
+        rest = {k: v for k, v in waiting.items() if k != "key_identity"}
+        try:
+            scope = ExecutionScope.from_json(identity["scope"])
+            wait = WaitIdentity.from_json(identity["wait"])
+            key = mint_await_event_key(self._config.secret, scope, wait)
+        except (EffectHostError, KeyError, TypeError, ValueError):
+            return rest
+        return {**rest, "key": key.to_token()}
 
     async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
         try:

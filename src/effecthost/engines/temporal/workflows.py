@@ -42,13 +42,32 @@ REGISTRY: dict[str, tuple[dict[str, DurableTurn[Any]], TemporalConfig]] = {}
 _REVOKED = {"revoked": True}
 
 
-class TemporalTurnEngine:
-    """What :func:`effecthost.engine.run_engine_turn` needs, inside one turn workflow."""
+#: The patch a turn workflow starts with since the turn API reports its waits in the memo: a
+#: history without it (a turn started before) keeps the controller's thin memo writes, in their
+#: places, so it replays on this code (Temporal's versioning; see docs/temporal.md).
+WAITING_PATCH = "effecthost-turn-waiting-memo"
 
-    def __init__(self, config: TemporalConfig, settled: dict[str, Any], cancel: CancelToken) -> None:
-        self._controller = TemporalController(config, settled, cancel=cancel)
+
+class TemporalTurnEngine:
+    """What :func:`effecthost.engine.run_engine_turn` needs, inside one turn workflow.
+
+    ``reports_waits``: the turn API's ``waiting`` goes to the memo (:meth:`park`); False for a
+    turn whose history predates it (the controller's thin memo writes instead)."""
+
+    def __init__(
+        self,
+        config: TemporalConfig,
+        settled: dict[str, Any],
+        cancel: CancelToken,
+        *,
+        reports_waits: bool = True,
+    ) -> None:
+        self._controller = TemporalController(
+            config, settled, cancel=cancel, parks_in_memo=not reports_waits
+        )
         self._config = config
         self._clock: Clock = SystemClock()
+        self._reports_waits = reports_waits
 
     @property
     def controller(self) -> TemporalController:
@@ -68,6 +87,23 @@ class TemporalTurnEngine:
 
     async def sleep_until(self, due_ms: int) -> None:
         await self._controller.sleep_ms(due_ms - self._clock.now_ms())
+
+    async def park(self, waiting: dict[str, Any] | None) -> None:
+        """Say in the memo what the turn is parked on (a history command, so a replay repeats
+        it; ``describe`` reads it without a worker). A wait's signed token never goes there:
+        the memo keeps the key's unsigned identity and the host signs it again."""
+        if self._reports_waits:
+            workflow.upsert_memo({"waiting": memo_waiting(waiting)})
+
+
+def memo_waiting(waiting: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The memo's form of a turn's ``waiting``: a wait's ``key`` (a bearer token) becomes its
+    ``key_identity`` (the key's scope and wait, no signature)."""
+    if waiting is None or "key" not in waiting:
+        return waiting
+    key = AwaitEventKey.from_token(waiting["key"])
+    rest = {k: v for k, v in waiting.items() if k != "key"}
+    return {**rest, "key_identity": {"scope": key.scope.to_json(), "wait": key.wait.to_json()}}
 
 
 def error_as_failure(error: EffectHostError) -> ApplicationError:
@@ -102,6 +138,7 @@ class TurnWorkflow:
     @workflow.run
     async def run(self, request: dict[str, Any]) -> Any:
         self._turn = {k: request.get(k) for k in ("name", "session_id", "turn_id")}
+        reports_waits = workflow.patched(WAITING_PATCH)  # first: before any other command
         registered = REGISTRY.get(workflow.info().task_queue)
         fn = registered[0].get(str(request.get("name"))) if registered else None
         if registered is None or fn is None:
@@ -111,7 +148,7 @@ class TurnWorkflow:
                     f"no turn function named {request.get('name')!r} is registered on this worker",
                 )
             )
-        engine = TemporalTurnEngine(registered[1], self._settled, self._cancel)
+        engine = TemporalTurnEngine(registered[1], self._settled, self._cancel, reports_waits=reports_waits)
         try:
             return await run_engine_turn(
                 fn,
