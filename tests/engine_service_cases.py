@@ -121,6 +121,16 @@ async def test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine(
         )
         [wait] = await _until(lambda: _waits(client, session_id), "the wait in the inbox")
         assert wait["turn"]["turn_id"] == "b" and wait["status"] == "pending"
+        assert (wait["name"], wait["question"]) == ("approve", {"user": "ann"})
+        assert wait["turn"]["input"] == {"user": "ann"} and wait["turn"]["status"] == "waiting"
+
+        async def waiting_turns() -> list[dict[str, Any]]:  # (Temporal's visibility lags a moment)
+            page = await client.get("/v1/turns", params={"session_id": session_id, "status": "waiting"})
+            turns: list[dict[str, Any]] = page.json()["turns"]
+            return turns
+
+        [listed_waiting] = await _until(waiting_turns, "the waiting turn listed")
+        assert listed_waiting["turn_id"] == "b" and listed_waiting["waiting"]["key"] == wait["token"]
         assert (await _result(client, session_id, "b", 0.2))["done"] is False
         token = wait["token"]
         forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
@@ -247,3 +257,40 @@ async def test_turns_result_awaits_a_turn_on_the_engine_and_through_the_service(
     failed = await asyncio.to_thread(_cli, engine_target, "turns", "result", session_id, "c")
     assert failed.returncode == 1 and failed.stderr.startswith("turn_step_failed:"), failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+async def test_the_page_lists_turns_and_approves_a_wait_on_the_engine(
+    engine_target: EngineTarget, session_id: str
+) -> None:
+    """The operator page over ``serve --url <engine>`` in Debian's Chromium: the turn in the list
+    and its timeline, the wait in the inbox with its question, approved with one click."""
+    import pytest
+
+    from browser_support import HAVE_CHROMIUM, chromium_page, until
+
+    if not HAVE_CHROMIUM:
+        pytest.skip("run `make browser-deps` for chromium")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with served(engine_target) as client:
+        await client.post(
+            "/v1/turns",
+            json={"name": "approval", "session_id": session_id, "turn_id": "p", "input": {"user": "eve"}},
+        )
+        await _until(lambda: _waits(client, session_id), "the wait")
+        async with chromium_page(playwright_api) as watched:
+            page = watched.page
+            await page.goto(f"{client.base_url}/?token={ADMIN}#/turns")
+            row = f"#turns tbody tr[data-session='{session_id}']"
+            await until(page, "(sel) => document.querySelector(sel) !== null", row)
+            assert await page.locator(row).get_attribute("data-status") == "waiting"
+            await page.click(f"{row} a")
+            await until(page, "() => document.getElementById('turn-name').textContent.endsWith('/ p')")
+            await page.click("nav a[data-view=inbox]")
+            card = page.locator(f".wait-card[data-session='{session_id}']")
+            await card.wait_for()
+            assert "eve" in await card.locator(".question").inner_text()
+            await card.locator("button.approve").click()
+            done = await _result(client, session_id, "p", 30)
+            assert done["turn"]["result"] == {"first": 2, "status": "ok", "value": {"approved": True}}
+            flash = await page.evaluate("() => document.getElementById('flash').textContent")
+            assert "turns_unsupported" not in flash and not watched.console_errors, (flash, watched.console_errors)
