@@ -46,6 +46,7 @@ from effecthost import (
     WaitIdentity,
 )
 from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+from effecthost.store import JournalRow
 
 from .config import (
     SESSION_WORKFLOW,
@@ -59,6 +60,7 @@ from .config import (
     wait_id,
 )
 from .controller import unknown_or_revoked
+from .timeline import turn_timeline
 from .workflows import decode_failure
 
 _POLL_S = 0.05
@@ -362,6 +364,22 @@ class TemporalEffectHost:
                 return None
             raise _client_error("describe turn", exc) from None
         return await self._info(described)
+
+    async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:
+        """The turn's effects in run order, read from its workflow's history: envelope, hash,
+        outcome or error as the SQL hosts list them; ``turn_not_found`` for a turn never started.
+        An effect is listed once its local activity's marker is in the history; a closed
+        workflow's history is kept for the namespace's retention, after which the turn is gone."""
+        handle = self._client.get_workflow_handle(turn_workflow_id(session_id, turn_id))
+        try:
+            history = await handle.fetch_history()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise EffectHostError(
+                    ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+                ) from None
+            raise _client_error("turn history", exc) from None
+        return await turn_timeline(session_id, turn_id, history, self._client.data_converter)
 
     async def list_turns(
         self,
