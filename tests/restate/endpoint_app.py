@@ -17,7 +17,7 @@ from pydantic_ai import Agent as PydAgent
 from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.messages import ModelResponse as PydResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from restate_timeline import timeline
+from restate_timeline import gated, timeline
 
 import restate
 from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
@@ -307,6 +307,7 @@ app = restate_app(
         weather_killed,
         pyd_weather,
         timeline,
+        gated,
     ],
     CONFIG,
     extra=[vectors],

@@ -53,6 +53,22 @@ async def timeline(turn: Turn, city: str) -> dict[str, Any]:
     return {"doubled": doubled, "weather": weather, "failed": failed, "answer": answer.value}
 
 
+async def wait_for_gate(gate: str) -> int:
+    """Say it started, then run until the test creates the file ``gate``."""
+    Path(f"{gate}.started").touch()  # noqa: ASYNC240 - a test's marker file
+    while not Path(gate).exists():  # noqa: ASYNC110, ASYNC240 - the gate is a file the test writes
+        await asyncio.sleep(0.02)
+    return 1
+
+
+@durable_turn
+async def gated(turn: Turn, gate: str) -> int:
+    """A step, then a step that runs until the test opens its gate."""
+    first = await double(1)
+    second: int = await turn.step("gated", wait_for_gate, gate)
+    return first + second
+
+
 async def run_on_sqlite(
     path: Path, secret: bytes, session_id: str, turn_id: str, city: str
 ) -> list[JournalRow]:

@@ -104,3 +104,33 @@ async def test_a_replayed_effect_is_listed_once(
     assert [row.effect_id for row in rows] == ["killed_add#1", "killed_add#2", "killed_add#3", "sleep#1"]
     assert [json.loads(row.outcome_json or "")["value"] for row in rows[:3]] == [0, 1, 3]
     assert all(row.status == "completed" for row in rows)
+
+
+async def test_an_effect_still_running_is_listed_in_progress(
+    restate_host: RestateEffectHost, session_id: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    handle = await restate_host.start_turn(
+        "gated", session_id=session_id, turn_id="t", input={"gate": str(gate)}
+    )
+    for _ in range(400):
+        if Path(f"{gate}.started").exists():  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.025)
+    rows = await restate_host.list_turn_effects(session_id, "t")
+    assert [(row.effect_id, row.status) for row in rows] == [
+        ("double#1", "completed"),
+        ("gated#1", "in_progress"),
+    ]
+    running = rows[1]
+    assert (
+        running.effect_kind == "durable_step" and running.envelope_json == "" and running.outcome_json is None
+    )
+    gate.touch()
+    assert await handle.result(timeout=30) == 3
+    rows = await restate_host.list_turn_effects(session_id, "t")
+    assert [(row.effect_id, row.status) for row in rows] == [
+        ("double#1", "completed"),
+        ("gated#1", "completed"),
+    ]
+    assert json.loads(rows[1].outcome_json or "") == {"type": "durable_step", "value": 1}

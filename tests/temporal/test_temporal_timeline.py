@@ -105,3 +105,26 @@ async def test_a_replayed_effect_is_listed_once(
     assert [row.effect_id for row in rows] == ids and [row.seq for row in rows] == [1, 2, 3, 4]
     assert [json.loads(row.outcome_json or "")["value"] for row in rows[::2]] == [0, 1]
     assert all(row.status == "completed" for row in rows)
+
+
+async def test_an_effect_still_running_is_not_in_the_history_yet(
+    temporal_host: TemporalEffectHost, session_id: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    handle = await temporal_host.start_turn(
+        "gated", session_id=session_id, turn_id="t", input={"gate": str(gate)}
+    )
+    for _ in range(400):
+        if Path(f"{gate}.started").exists():  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.025)
+    # the first step's marker is written with the workflow task that follows the running one
+    assert await temporal_host.list_turn_effects(session_id, "t") == []
+    gate.touch()
+    assert await handle.result(timeout=30) == 3
+    rows = await temporal_host.list_turn_effects(session_id, "t")
+    assert [(row.effect_id, row.status) for row in rows] == [
+        ("double#1", "completed"),
+        ("gated#1", "completed"),
+    ]
+    assert json.loads(rows[1].outcome_json or "") == {"type": "durable_step", "value": 1}
