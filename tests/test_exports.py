@@ -184,6 +184,7 @@ EXPORTS: dict[str, list[str]] = {
         "mismatch_error",
         "outcome_from_json",
         "run_engine_turn",
+        "settle_wait_row",
         "timeline_rows",
     ],
     "effecthost.engines.restate": [

@@ -25,6 +25,7 @@ from ._private.journal.engine_records import (
     TimelineEntry,
     dump_effect_record,
     load_effect_record,
+    settle_wait_row,
     timeline_rows,
 )
 from ._private.journal.mismatch import mismatch_error
@@ -46,6 +47,7 @@ __all__ = [
     "mismatch_error",
     "outcome_from_json",
     "run_engine_turn",
+    "settle_wait_row",
     "timeline_rows",
 ]
 

@@ -69,6 +69,14 @@ async def gated(turn: Turn, gate: str) -> int:
     return first + second
 
 
+@durable_turn
+async def early(turn: Turn, gate: str) -> Any:
+    """A wait the test resolves while a step before it still runs (before the turn reaches it)."""
+    await turn.step("gated", wait_for_gate, gate)
+    answer: Resolution = await turn.wait("approve")
+    return answer.value
+
+
 async def run_on_sqlite(
     path: Path, secret: bytes, session_id: str, turn_id: str, city: str
 ) -> list[JournalRow]:

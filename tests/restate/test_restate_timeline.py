@@ -12,7 +12,7 @@ from restate_stack import Stack
 from restate_timeline import run_on_sqlite
 from test_restate_crashes import _drive_with_restarts
 
-from effecthost import EffectHostError, ExecutionScope, Resolution
+from effecthost import EffectHostError, ExecutionScope, Resolution, ResolveOutcome, WaitIdentity
 from effecthost.engines.restate import RestateEffectHost
 from effecthost.store import JournalRow
 
@@ -134,3 +134,47 @@ async def test_an_effect_still_running_is_listed_in_progress(
         ("gated#1", "completed"),
     ]
     assert json.loads(rows[1].outcome_json or "") == {"type": "durable_step", "value": 1}
+
+
+async def test_a_wait_that_timed_out_shows_its_timeout(
+    restate_host: RestateEffectHost, session_id: str
+) -> None:
+    result = await restate_host.run_turn(
+        "approval", session_id=session_id, turn_id="t", input={"user": "tim", "timeout": 0.3}
+    )
+    assert result["status"] == "timeout"
+    rows = await restate_host.list_turn_effects(session_id, "t")
+    assert [row.effect_id for row in rows] == ["add#1", "approve#1:deadline", "approve#1"]
+    deadline, wait = rows[1], rows[2]
+    assert isinstance(json.loads(deadline.outcome_json or "")["value"], int)  # the journaled deadline
+    assert wait.status == "completed"
+    assert json.loads(wait.outcome_json or "") == {"type": "await_event", "resolution": {"status": "timeout"}}
+
+
+async def test_a_wait_resolved_before_the_turn_reached_it_shows_its_resolution(
+    restate_host: RestateEffectHost, session_id: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    handle = await restate_host.start_turn(
+        "early", session_id=session_id, turn_id="t", input={"gate": str(gate)}
+    )
+    for _ in range(400):
+        if Path(f"{gate}.started").exists():  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.025)
+    key = await restate_host.await_event_key(
+        ExecutionScope.turn(session_id, "t"), WaitIdentity.custom("approve#1")
+    )
+    assert await restate_host.resolve_await_event(key, Resolution.ok("early")) == ResolveOutcome.ACCEPTED
+    gate.touch()
+    assert await handle.result(timeout=30) == "early"
+    rows = await restate_host.list_turn_effects(session_id, "t")
+    assert [(row.effect_id, row.status) for row in rows] == [
+        ("gated#1", "completed"),
+        ("approve#1:deadline", "completed"),
+        ("approve#1", "completed"),
+    ]
+    assert json.loads(rows[2].outcome_json or "") == {
+        "type": "await_event",
+        "resolution": {"status": "ok", "payload": "early"},
+    }

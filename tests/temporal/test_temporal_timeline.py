@@ -12,7 +12,7 @@ from temporal_stack import Stack
 from temporal_timeline import run_on_sqlite
 from test_temporal_crashes import _run_with_replacements
 
-from effecthost import EffectHostError, ExecutionScope, Resolution
+from effecthost import EffectHostError, ExecutionScope, Resolution, ResolveOutcome, WaitIdentity
 from effecthost.engines.temporal import TemporalEffectHost
 from effecthost.store import JournalRow
 
@@ -45,8 +45,13 @@ async def test_a_turns_timeline_is_what_sqlite_journals_for_the_same_code(
         "timeline", session_id=session_id, turn_id="t", input={"city": "Oslo"}
     )
     await _parked(temporal_host, session_id)
-    parked = await temporal_host.list_turn_effects(session_id, "t")
-    # the wait's own record is in the history once the workflow task that ran it completed
+    # the wait is registered from inside the workflow task that runs it; its markers are in the
+    # history once that task completed (and parked the workflow)
+    for _ in range(400):
+        parked = await temporal_host.list_turn_effects(session_id, "t")
+        if len(parked) == len(KEYS):
+            break
+        await asyncio.sleep(0.025)
     assert [row.effect_id for row in parked] == KEYS
     assert [row.status for row in parked] == ["completed", "completed", "failed"] + ["completed"] * 2 + [
         "in_progress"  # registered and parked: no settled signal yet
@@ -118,8 +123,10 @@ async def test_an_effect_still_running_is_not_in_the_history_yet(
         if Path(f"{gate}.started").exists():  # noqa: ASYNC240
             break
         await asyncio.sleep(0.025)
-    # the first step's marker is written with the workflow task that follows the running one
-    assert await temporal_host.list_turn_effects(session_id, "t") == []
+    # the running step has no marker; the first step's is written with the workflow task (at the
+    # latest when the task completes after the running one, earlier if the task heartbeats)
+    listed = [row.effect_id for row in await temporal_host.list_turn_effects(session_id, "t")]
+    assert listed in ([], ["double#1"])
     gate.touch()
     assert await handle.result(timeout=30) == 3
     rows = await temporal_host.list_turn_effects(session_id, "t")
@@ -128,3 +135,47 @@ async def test_an_effect_still_running_is_not_in_the_history_yet(
         ("gated#1", "completed"),
     ]
     assert json.loads(rows[1].outcome_json or "") == {"type": "durable_step", "value": 1}
+
+
+async def test_a_wait_that_timed_out_shows_its_timeout(
+    temporal_host: TemporalEffectHost, session_id: str
+) -> None:
+    result = await temporal_host.run_turn(
+        "approval", session_id=session_id, turn_id="t", input={"user": "tim", "timeout": 0.3}
+    )
+    assert result["status"] == "timeout"
+    rows = await temporal_host.list_turn_effects(session_id, "t")
+    assert [row.effect_id for row in rows] == ["add#1", "approve#1:deadline", "approve#1"]
+    deadline, wait = rows[1], rows[2]
+    assert isinstance(json.loads(deadline.outcome_json or "")["value"], int)  # the journaled deadline
+    assert wait.status == "completed"
+    assert json.loads(wait.outcome_json or "") == {"type": "await_event", "resolution": {"status": "timeout"}}
+
+
+async def test_a_wait_resolved_before_the_turn_reached_it_shows_its_resolution(
+    temporal_host: TemporalEffectHost, session_id: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    handle = await temporal_host.start_turn(
+        "early", session_id=session_id, turn_id="t", input={"gate": str(gate)}
+    )
+    for _ in range(400):
+        if Path(f"{gate}.started").exists():  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.025)
+    key = await temporal_host.await_event_key(
+        ExecutionScope.turn(session_id, "t"), WaitIdentity.custom("approve#1")
+    )
+    assert await temporal_host.resolve_await_event(key, Resolution.ok("early")) == ResolveOutcome.ACCEPTED
+    gate.touch()
+    assert await handle.result(timeout=30) == "early"
+    rows = await temporal_host.list_turn_effects(session_id, "t")
+    assert [(row.effect_id, row.status) for row in rows] == [
+        ("gated#1", "completed"),
+        ("approve#1:deadline", "completed"),
+        ("approve#1", "completed"),
+    ]
+    assert json.loads(rows[2].outcome_json or "") == {
+        "type": "await_event",
+        "resolution": {"status": "ok", "payload": "early"},
+    }

@@ -153,7 +153,7 @@ def _row(
     if record.err is not None:
         row.status, row.error_json = "failed", canonical.dumps(record.err)
     elif row.effect_kind == EffectKind.AWAIT_EVENT:
-        _settle(row, entry.settled, ended)
+        settle_wait_row(row, entry.settled, ended=ended)
     elif row.effect_kind == EffectKind.SLEEP:
         row.status, row.outcome_json = "completed", canonical.dumps(SleepOutcome().to_json())
     else:
@@ -161,8 +161,9 @@ def _row(
     return row
 
 
-def _settle(row: JournalRow, settled: Any, ended: bool) -> None:
-    """A wait's record holds only its envelope: its outcome is the terminal the engine holds."""
+def settle_wait_row(row: JournalRow, settled: Any, *, ended: bool) -> None:
+    """A wait's record holds only its envelope: its outcome is the terminal the engine holds
+    (``settled``: a resolution's JSON, the revoked tombstone, or :data:`UNSETTLED`)."""
     if settled is UNSETTLED:
         row.status = "completed" if ended else "in_progress"
         return

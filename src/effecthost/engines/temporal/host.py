@@ -60,10 +60,12 @@ from .config import (
     wait_id,
 )
 from .controller import unknown_or_revoked
-from .timeline import turn_timeline
+from .timeline import settle_early_waits, turn_timeline
 from .workflows import decode_failure
 
 _POLL_S = 0.05
+#: How long a timeline listing waits for a session workflow to say how a wait ended.
+_WAIT_TERMINAL_S = 5.0
 
 
 class _RefusingController:
@@ -379,7 +381,18 @@ class TemporalEffectHost:
                     ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
                 ) from None
             raise _client_error("turn history", exc) from None
-        return await turn_timeline(session_id, turn_id, history, self._client.data_converter)
+        rows = await turn_timeline(session_id, turn_id, history, self._client.data_converter)
+        await settle_early_waits(rows, self._wait_terminal)
+        return rows
+
+    async def _wait_terminal(self, key: AwaitEventKey) -> Any:
+        """A wait's terminal as its session workflow keeps it (a query: a worker answers it, so
+        a listing does not hang on a queue no worker polls)."""
+        query = self._query(session_workflow_id(key), "inspect", wait_id(key))
+        answer = await asyncio.wait_for(query, _WAIT_TERMINAL_S)
+        if not isinstance(answer, dict):
+            return None
+        return {"revoked": True} if answer.get("status") == "revoked" else answer.get("terminal")
 
     async def list_turns(
         self,
