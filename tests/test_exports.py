@@ -170,16 +170,23 @@ EXPORTS: dict[str, list[str]] = {
     # effecthost.testing is not pinned yet: its __all__ was not sorted ("Faults" sorts before
     # "FaultyAwaitStore"); add it here once it is.
     "effecthost.engine": [
+        "EffectRecord",
+        "TimelineEntry",
         "ParkingEngine",
         "TurnEngine",
+        "UNSETTLED",
         "authenticate_await_event_key",
         "canonical_dumps",
         "canonical_loads",
         "canonical_normalize",
+        "dump_effect_record",
+        "load_effect_record",
         "mint_await_event_key",
         "mismatch_error",
         "outcome_from_json",
         "run_engine_turn",
+        "settle_wait_row",
+        "timeline_rows",
     ],
     "effecthost.engines.restate": [
         "Endpoint",

@@ -17,6 +17,7 @@ from pydantic_ai import Agent as PydAgent
 from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.messages import ModelResponse as PydResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from restate_timeline import early, gated, timeline
 
 import restate
 from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
@@ -320,6 +321,9 @@ app = restate_app(
         weather,
         weather_killed,
         pyd_weather,
+        timeline,
+        gated,
+        early,
     ],
     CONFIG,
     extra=[vectors],

@@ -14,6 +14,7 @@ from pydantic_ai import Agent as PydAgent
 from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.messages import ModelResponse as PydResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from temporal_timeline import early, gated, timeline
 from temporalio import workflow
 
 from effecthost import EffectHostError, LlmCall, Resolution, RetryPolicy, Turn, durable_turn, step, tool
@@ -304,6 +305,9 @@ TURNS = [
     weather,
     weather_killed,
     pyd_weather,
+    timeline,
+    gated,
+    early,
 ]
 
 

@@ -45,8 +45,8 @@ from effecthost import (
 )
 from effecthost.engine import (
     authenticate_await_event_key,
-    canonical_dumps,
-    canonical_loads,
+    dump_effect_record,
+    load_effect_record,
     mismatch_error,
     outcome_from_json,
 )
@@ -246,7 +246,6 @@ class RestateController:
         """Issue the named run now (its place in the journal is the call's place in the program)."""
         text, digest = envelope.canonical_json(), envelope.stable_hash()
         self._budget(f"the envelope of {envelope.replay_key!r}", text)
-        head = {"json": text, "hash": digest}
 
         async def action() -> bytes:
             body: dict[str, Any]
@@ -257,11 +256,11 @@ class RestateController:
                     body = {"Ok": (await executor.execute(envelope)).to_json()}
                 except EffectHostError as err:
                     body = {"Err": err.to_json()}
-            record = canonical_dumps({"envelope": head, "outcome": body})
+            record = dump_effect_record(text, digest, body)
             try:
                 self._budget(f"the outcome of {envelope.replay_key!r}", record)
             except EffectHostError as err:  # the oversized outcome never reaches the journal
-                record = canonical_dumps({"envelope": head, "outcome": {"Err": err.to_json()}})
+                record = dump_effect_record(text, digest, {"Err": err.to_json()})
             return record.encode()
 
         future = self._ctx.run_typed(envelope.replay_key, action, restate.RunOptions(serde=_BYTES))
@@ -292,26 +291,24 @@ class RestateController:
                 pending = self._records[key] = asyncio.ensure_future(self.wait(future))
                 raw = await asyncio.shield(pending)
         try:
-            record = canonical_loads(raw)
-            head, body = record["envelope"], record["outcome"]
-            recorded_hash, recorded_json = head["hash"], head["json"]
-        except (ValueError, KeyError, TypeError):
+            record = load_effect_record(raw)
+        except ValueError:
             raise EffectHostError(
                 ErrorCode.RESTATE_EFFECT_REPLAY_DECODE, f"the journaled run {key!r} does not decode"
             ) from None
-        if recorded_hash != envelope.stable_hash():
+        if record.envelope_hash != envelope.stable_hash():
             raise mismatch_error(
                 ErrorCode.RESTATE_EFFECT_REPLAY_HASH_CONFLICT,
-                recorded_hash,
-                recorded_json,
+                record.envelope_hash,
+                record.envelope_json,
                 envelope.stable_hash(),
                 envelope.canonical_json(),
             )
-        if "Err" in body:
-            raise EffectHostError.from_json(body["Err"])
+        if record.err is not None:
+            raise EffectHostError.from_json(record.err)
         if executor is None:
             return SleepOutcome()  # an envelope-only record: the caller produces the outcome
-        return outcome_from_json(body.get("Ok"))
+        return outcome_from_json(record.ok)
 
     async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution:
         key = command.key

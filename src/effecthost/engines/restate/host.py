@@ -41,6 +41,7 @@ from effecthost import (
     WaitIdentity,
 )
 from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+from effecthost.store import JournalRow
 
 from .config import (
     INDEX_SERVICE,
@@ -54,6 +55,7 @@ from .config import (
 )
 from .controller import unknown_or_revoked
 from .services import decode_terminal
+from .timeline import JOURNAL_COLUMNS, turn_timeline
 
 #: How long one ingress call may take before it is retried (a wait's long poll restarts).
 _CALL_TIMEOUT_S = 30.0
@@ -380,6 +382,24 @@ class RestateEffectHost:
         key = turn_key(session_id, turn_id).replace("'", "''")
         rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
         return await self._describe(rows[0]) if rows else None
+
+    async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:
+        """The turn's effects in run order, read from its invocation's journal (``sys_journal``):
+        envelope, hash, outcome or error as the SQL hosts list them; ``turn_not_found`` for a turn
+        never started. Restate keeps an ended invocation's journal for its journal retention
+        (a day by default); after that the list is empty."""
+        key = turn_key(session_id, turn_id).replace("'", "''")
+        rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
+        if not rows:
+            raise EffectHostError(
+                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+            )
+        invocation = str(rows[0]["id"]).replace("'", "''")
+        journal = await self._query(
+            f"SELECT {JOURNAL_COLUMNS} FROM sys_journal WHERE id = '{invocation}' ORDER BY index"
+        )
+        ended = str(rows[0].get("status", "")) == "completed"
+        return turn_timeline(session_id, turn_id, journal, ended=ended, ms=_ms)
 
     async def list_turns(
         self,

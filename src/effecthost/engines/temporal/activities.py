@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from effecthost import EffectEnvelope, EffectHostError, ErrorCode, LocalExecutor
-from effecthost.engine import canonical_dumps
+from effecthost.engine import dump_effect_record
 
 from .config import SESSION_WORKFLOW, check_budget
 
@@ -25,7 +25,6 @@ EXECUTORS: dict[str, tuple[EffectEnvelope, LocalExecutor | None]] = {}
 
 @activity.defn(name="effecthost.effect")
 async def run_effect(handle: str, text: str, digest: str, budget: int) -> str:
-    head = {"json": text, "hash": digest}
     entry = EXECUTORS.get(handle)
     body: dict[str, Any]
     envelope, executor = entry if entry is not None else (None, None)
@@ -40,12 +39,12 @@ async def run_effect(handle: str, text: str, digest: str, budget: int) -> str:
             body = {"Err": err.to_json()}
         except Exception as exc:  # the record is the effect's end, whatever it raised
             body = {"Err": EffectHostError(ErrorCode.TURN_FAILED, f"{type(exc).__name__}: {exc}").to_json()}
-    record = canonical_dumps({"envelope": head, "outcome": body})
+    record = dump_effect_record(text, digest, body)
     what = f"the outcome of {envelope.replay_key!r}" if envelope is not None else "an outcome"
     try:
         check_budget(what, record, budget)
     except EffectHostError as err:  # the oversized outcome never reaches the history
-        record = canonical_dumps({"envelope": head, "outcome": {"Err": err.to_json()}})
+        record = dump_effect_record(text, digest, {"Err": err.to_json()})
     return record
 
 

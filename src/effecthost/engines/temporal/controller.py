@@ -44,7 +44,7 @@ from effecthost import (
 )
 from effecthost.engine import (
     authenticate_await_event_key,
-    canonical_loads,
+    load_effect_record,
     mismatch_error,
     outcome_from_json,
 )
@@ -198,27 +198,25 @@ class TemporalController:
             pending = self._records[key] = asyncio.ensure_future(self._activity(envelope, executor))
         raw = await asyncio.shield(pending)
         try:
-            record = canonical_loads(raw)
-            head, body = record["envelope"], record["outcome"]
-            recorded_hash, recorded_json = head["hash"], head["json"]
-        except (ValueError, KeyError, TypeError):
+            record = load_effect_record(raw)
+        except ValueError:
             raise EffectHostError(
                 ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE, f"the recorded activity {key!r} does not decode"
             ) from None
-        if recorded_hash != envelope.stable_hash():
+        if record.envelope_hash != envelope.stable_hash():
             self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
             raise mismatch_error(
                 ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
-                recorded_hash,
-                recorded_json,
+                record.envelope_hash,
+                record.envelope_json,
                 envelope.stable_hash(),
                 envelope.canonical_json(),
             )
-        if "Err" in body:
-            raise EffectHostError.from_json(body["Err"])
+        if record.err is not None:
+            raise EffectHostError.from_json(record.err)
         if executor is None:
             return SleepOutcome()  # an envelope-only record: the caller produces the outcome
-        return outcome_from_json(body.get("Ok"))
+        return outcome_from_json(record.ok)
 
     async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution:
         key = command.key

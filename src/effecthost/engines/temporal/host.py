@@ -46,6 +46,7 @@ from effecthost import (
     WaitIdentity,
 )
 from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+from effecthost.store import JournalRow
 
 from .config import (
     SESSION_WORKFLOW,
@@ -59,9 +60,12 @@ from .config import (
     wait_id,
 )
 from .controller import unknown_or_revoked
+from .timeline import settle_early_waits, turn_timeline
 from .workflows import decode_failure
 
 _POLL_S = 0.05
+#: How long a timeline listing waits for a session workflow to say how a wait ended.
+_WAIT_TERMINAL_S = 5.0
 
 
 class _RefusingController:
@@ -381,6 +385,33 @@ class TemporalEffectHost:
                 return None
             raise _client_error("describe turn", exc) from None
         return await self._info(described)
+
+    async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:
+        """The turn's effects in run order, read from its workflow's history: envelope, hash,
+        outcome or error as the SQL hosts list them; ``turn_not_found`` for a turn never started.
+        An effect is listed once its local activity's marker is in the history; a closed
+        workflow's history is kept for the namespace's retention, after which the turn is gone."""
+        handle = self._client.get_workflow_handle(turn_workflow_id(session_id, turn_id))
+        try:
+            history = await handle.fetch_history()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise EffectHostError(
+                    ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
+                ) from None
+            raise _client_error("turn history", exc) from None
+        rows = await turn_timeline(session_id, turn_id, history, self._client.data_converter)
+        await settle_early_waits(rows, self._wait_terminal)
+        return rows
+
+    async def _wait_terminal(self, key: AwaitEventKey) -> Any:
+        """A wait's terminal as its session workflow keeps it (a query: a worker answers it, so
+        a listing does not hang on a queue no worker polls)."""
+        query = self._query(session_workflow_id(key), "inspect", wait_id(key))
+        answer = await asyncio.wait_for(query, _WAIT_TERMINAL_S)
+        if not isinstance(answer, dict):
+            return None
+        return {"revoked": True} if answer.get("status") == "revoked" else answer.get("terminal")
 
     async def list_turns(
         self,
