@@ -176,6 +176,16 @@ async def test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine(
         assert paged.status_code == 400 and paged.json()["code"] == "invalid_argument"
         detail = (await client.get("/v1/turn", params={"session_id": session_id, "turn_id": "a"})).json()
         assert detail["turn"]["result"] == {"result": 8} and detail["drives"] == []
+        # the timeline, read from the engine's journal: each step once, in run order
+        effects = detail["effects"]
+        assert [(e["seq"], e["effect_id"], e["kind"], e["status"]) for e in effects] == [
+            (1, "add#1", "durable_step", "completed"),
+            (2, "add#2", "durable_step", "completed"),
+            (3, "add#3", "durable_step", "completed"),
+        ], effects
+        assert [e["outcome"]["value"] for e in effects] == [3, 5, 8]
+        failed = (await client.get("/v1/turn", params={"session_id": session_id, "turn_id": "d"})).json()
+        assert [e["error"]["code"] for e in failed["effects"] if e["error"]] == ["turn_step_failed"]
         missing = await client.get("/v1/turns/result", params={"session_id": session_id, "turn_id": "zz"})
         assert missing.status_code == 404 and missing.json()["code"] == "turn_not_found"
 

@@ -171,8 +171,8 @@ EXPORTS: dict[str, list[str]] = {
     # "FaultyAwaitStore"); add it here once it is.
     "effecthost.engine": [
         "EffectRecord",
-        "TimelineEntry",
         "ParkingEngine",
+        "TimelineEntry",
         "TurnEngine",
         "UNSETTLED",
         "authenticate_await_event_key",

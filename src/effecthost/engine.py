@@ -35,8 +35,8 @@ from ._private.turns.turn import ParkingEngine, TurnEngine
 
 __all__ = [
     "EffectRecord",
-    "TimelineEntry",
     "ParkingEngine",
+    "TimelineEntry",
     "TurnEngine",
     "UNSETTLED",
     "authenticate_await_event_key",

@@ -69,7 +69,6 @@ async def test_the_turn_verbs_start_show_list_and_cancel_on_temporal(
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
     assert detail["turn"]["session_id"] == session_id and detail["turn"]["turn_id"] == "t"
-    assert detail["effects"] == []  # the history stays in Temporal
     for _ in range(100):  # (Temporal's visibility lists a new turn a moment later)
         listed = await _cli(temporal_stack, "turns", "list", "--session", session_id, "--json")
         assert listed.returncode == 0, listed.stderr

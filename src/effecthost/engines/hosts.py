@@ -22,6 +22,7 @@ from effecthost import (
     TurnStatus,
     WaitIdentity,
 )
+from effecthost.store import JournalRow
 
 #: URL schemes of the engines, by engine.
 ENGINE_SCHEMES = {
@@ -73,6 +74,10 @@ class EngineHost(Protocol):
     ) -> list[TurnInfo]: ...
 
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo: ...
+
+    async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:
+        """The turn's journaled effects in run order, read from the engine's own journal."""
+        ...
 
     async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey: ...
 

@@ -78,13 +78,11 @@ async def turn_detail(host: EngineHost, session_id: str, turn_id: str) -> dict[s
     info = await host.get_turn(session_id, turn_id)
     if info is None:
         raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
-    effects: list[dict[str, Any]] = []
-    read_effects = getattr(host, "list_turn_effects", None)
-    if read_effects is not None:
-        for row in await read_effects(session_id, turn_id):
-            effect = effect_view(row)
-            effect["resolved_by"] = effect["resolved_at_ms"] = None  # the engine does not keep who
-            effects.append(effect)
+    effects = []
+    for row in await host.list_turn_effects(session_id, turn_id):
+        effect = effect_view(row)
+        effect["resolved_by"] = effect["resolved_at_ms"] = None  # the engine does not keep who
+        effects.append(effect)
     # drives are effecthost's claims on a SQL journal; an engine's retries are its own
     return {"turn": turn_view(info), "effects": effects, "drives": []}
 
@@ -113,6 +111,10 @@ async def inbox(
             view = await_key_view(key)
             turn_ids = key.scope.ids if key.scope.variant == "turn" else None
             info = None if turn_ids is None else turns.get((turn_ids[0], turn_ids[1]))
+            if info is not None and info.status is TurnStatus.RUNNING and info.waiting is None:
+                # registered with the engine, but the turn's report (a memo, its state) does not
+                # say so yet: listed a moment later, with its question, rather than without it
+                continue
             waiting = (info.waiting or {}) if info is not None else {}
             mine = waiting.get("key") == view["token"]
             view.update(

@@ -68,7 +68,9 @@ DESCRIPTIONS: dict[str, str] = {
     "turn_step_failed": "A step or tool body raised an exception that is not an `EffectHostError` (journaled like any error, so a replay raises it again); `summary.exception` lists its classes, which `RetryPolicy.retry_on` matches.",
     "turn_result_timeout": "`handle.result(timeout=...)` gave up waiting; the turn goes on.",
     "turn_payload_too_large": "A turn's input, result or an effect's value is over the host's `max_turn_payload_bytes` budget: refused before it is written.",
-    "turns_unsupported": "The substrate keeps no turn records (a third-party store without `Substrate(turns=...)`).",
+    "turns_unsupported": "The substrate keeps no turn records (a third-party store without `Substrate(turns=...)`),"
+    " or the operation is not available on an engine host (`restate://`, `temporal://`: resume, fork, journal"
+    " browsing, retiring a session).",
     "host_url_invalid": "A host URL is malformed.",
     "host_url_unsupported": "A host URL's scheme is not one effecthost knows.",
     "host_closed": "The host was closed: by a call made after `aclose()`, or by a wait that was parked when the host closed (its promise stays pending; another host can wait again). Not journaled.",
