@@ -15,7 +15,10 @@ sequential turn on effecthost and on DBOS back to back, in alternating rounds, f
 the per-effect ratio with both sides measured in the same minute, and what an fsync and a server
 round trip cost at that moment.
 
-Usage: python bench/run.py [--quick] [--no-peers] [--no-postgres]
+Then pydantic-ai against its DBOS durability, the OpenTelemetry interceptor's instruction count
+(with valgrind), and Restate and Temporal each against the plain engine, unless ``--no-engines``.
+
+Usage: python bench/run.py [--quick] [--no-peers] [--no-postgres] [--no-engines]
 """
 
 from __future__ import annotations
@@ -137,11 +140,38 @@ def summary(ours: list[dict[str, Any]], dbos: list[dict[str, Any]], lg: list[dic
             say(summary=bench, median_us=line["median_us"], p99_us=line["p99_us"])
 
 
+def later_benches(quick: bool, no_engines: bool) -> list[tuple[str, list[str]]]:
+    """pydantic-ai (EffectHostDurability beside pydantic-ai's DBOSDurability, when its scratch venv
+    exists), the OpenTelemetry interceptor's instructions (with valgrind), and the engines, each
+    beside the plain engine on one server it starts (Restate's from ``make install``, Temporal's
+    dev server from the venv)."""
+    bench = ROOT / "bench"
+    out = [
+        ("pydantic_ai", [sys.executable, str(bench / "pydantic_ai_bench.py"),
+                         "--runs", "50" if quick else "200", "--rounds", "1" if quick else "3"]),
+    ]  # fmt: skip
+    if shutil.which("valgrind"):
+        out.append(("otel_instructions", [sys.executable, str(bench / "otel_instructions.py"),
+                                          "--n", "300" if quick else "1000"]))  # fmt: skip
+    else:
+        say(bench="otel_instructions", skipped=True, reason="valgrind is not installed")
+    if not no_engines:
+        rounds = "2" if quick else "5"
+        out += [
+            ("restate", [sys.executable, str(bench / "restate_bench.py"), "--rounds", rounds,
+                         "--n", "100" if quick else "200", "--replay-n", "300" if quick else "1000"]),
+            ("temporal", [sys.executable, str(bench / "temporal_bench.py"), "--rounds", rounds,
+                          "--n", "50" if quick else "100"]),
+        ]  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer steps and runs")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL benchmark")
+    parser.add_argument("--no-engines", action="store_true", help="skip the Restate and Temporal benchmarks")
     args = parser.parse_args()
     n, runs = ("300", "1") if args.quick else ("1000", "3")
     work = Path(tempfile.mkdtemp(prefix="effecthost-bench-run-"))
@@ -201,6 +231,11 @@ def main() -> None:
             run_lines(agents, timeout=3600)
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             say(bench="agents", skipped=True, reason=str(exc))
+        for name, cmd in later_benches(args.quick, args.no_engines):
+            try:
+                run_lines(cmd, timeout=3600)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                say(bench=name, skipped=True, reason=str(exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

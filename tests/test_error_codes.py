@@ -361,6 +361,7 @@ NOT_400 = {
     "temporal_history_budget_exceeded": 413,
     "temporal_client": 503,
     "temporal_server_unavailable": 503,
+    "temporal_blob_missing": 503,
 }
 
 

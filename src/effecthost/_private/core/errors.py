@@ -141,6 +141,7 @@ class ErrorCode(enum.StrEnum):
     TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE = "temporal_effect_host_requires_workflow_scope"
     TEMPORAL_CLIENT = "temporal_client"
     TEMPORAL_SERVER_UNAVAILABLE = "temporal_server_unavailable"
+    TEMPORAL_BLOB_MISSING = "temporal_blob_missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,7 @@ _OWN_TRAITS: dict[ErrorCode, CodeTraits] = {
     ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE: _INVALID,
     ErrorCode.TEMPORAL_CLIENT: _UNAVAILABLE,
     ErrorCode.TEMPORAL_SERVER_UNAVAILABLE: _UNAVAILABLE,
+    ErrorCode.TEMPORAL_BLOB_MISSING: _UNAVAILABLE,
 }
 
 

@@ -6,6 +6,8 @@
 - :class:`TemporalEffectHost`: the deployment side: mints keys, resolves/peeks/cancels/revokes
   through the session workflow, starts, awaits, cancels and lists turns.
 - :class:`TemporalServer`, :class:`WorkerProcess`: run the dev server and a worker locally.
+- :class:`FileBlobStore`, :func:`claim_check_converter`: large payloads kept out of the history,
+  by reference (``TemporalConfig(blob_store=...)``).
 
 See docs/temporal.md.
 """
@@ -20,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
         "effecthost.engines.temporal needs the temporal extra: pip install 'effecthost[temporal]'",
     ) from exc
 
+from .blobs import BlobStore, ClaimCheckCodec, FileBlobStore, claim_check_converter
 from .config import TemporalConfig
 from .controller import TemporalController
 from .devserver import TemporalServer, WorkerProcess, find_server_binary, find_test_server_binary
@@ -28,6 +31,9 @@ from .worker import temporal_worker
 from .workflows import TemporalTurnEngine
 
 __all__ = [
+    "BlobStore",
+    "ClaimCheckCodec",
+    "FileBlobStore",
     "TemporalConfig",
     "TemporalController",
     "TemporalEffectHost",
@@ -35,6 +41,7 @@ __all__ = [
     "TemporalTurnEngine",
     "TemporalTurnHandle",
     "WorkerProcess",
+    "claim_check_converter",
     "find_server_binary",
     "find_test_server_binary",
     "open_temporal_host",

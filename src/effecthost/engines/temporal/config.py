@@ -8,7 +8,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from temporalio.converter import DataConverter
+
 from effecthost import AwaitEventKey, EffectHostError, ErrorCode
+
+from .blobs import DEFAULT_BLOB_THRESHOLD_BYTES, BlobStore, FileBlobStore, claim_check_converter
 
 #: The workflow types and the activities effecthost registers on every worker.
 TURN_WORKFLOW = "EffecthostTurn"
@@ -18,6 +22,8 @@ SESSION_ACTIVITY = "effecthost.session"
 
 #: The environment variable holding the hex signing secret shared by workers and hosts.
 SECRET_ENV = "EFFECTHOST_TEMPORAL_SECRET"
+#: A directory for payloads kept by reference (a :class:`FileBlobStore`), shared by workers and hosts.
+BLOBS_ENV = "EFFECTHOST_TEMPORAL_BLOBS"
 
 DEFAULT_TASK_QUEUE = "effecthost"
 #: Temporal's own limits are 2 MB per payload and 50 MB per history: each record stays well under.
@@ -33,7 +39,12 @@ class TemporalConfig:
     one. ``history_budget_bytes`` bounds each effect's envelope and outcome and a turn's input
     before they reach a workflow's history; ``max_payload_bytes`` bounds a turn's result and a
     step's value, as on the SQL hosts. ``effect_timeout`` is an effect activity's start-to-close
-    timeout (a worker lost mid-effect is noticed after it, and the effect runs again)."""
+    timeout (a worker lost mid-effect is noticed after it, and the effect runs again).
+
+    ``blob_store`` keeps payloads above ``blob_threshold_bytes`` out of the history, by reference
+    (see :mod:`effecthost.engines.temporal.blobs`): an effect's outcome is then bounded by
+    ``max_payload_bytes`` instead of the history budget. Workers connect their client with
+    :meth:`data_converter`; the host does so itself."""
 
     secret: bytes
     task_queue: str = DEFAULT_TASK_QUEUE
@@ -43,11 +54,13 @@ class TemporalConfig:
     effect_timeout: timedelta = timedelta(minutes=5)
     #: A turn workflow's task timeout: how soon a turn whose worker died moves to another worker.
     task_timeout: timedelta = timedelta(seconds=10)
+    blob_store: BlobStore | None = None
+    blob_threshold_bytes: int = DEFAULT_BLOB_THRESHOLD_BYTES
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, bytes) or len(self.secret) < 16:
             raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "the signing secret needs at least 16 bytes")
-        for name in ("history_budget_bytes", "max_payload_bytes"):
+        for name in ("history_budget_bytes", "max_payload_bytes", "blob_threshold_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
                 raise EffectHostError(
@@ -64,9 +77,25 @@ class TemporalConfig:
             if not isinstance(value, timedelta) or value.total_seconds() <= 0:
                 raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, f"{name} is a positive timedelta")
 
+    @property
+    def record_budget_bytes(self) -> int:
+        """What an effect's record (envelope and outcome) may weigh: the history budget, or with a
+        blob store (the record goes by reference) the payload budget beside the envelope's."""
+        if self.blob_store is None:
+            return self.history_budget_bytes
+        return self.max_payload_bytes + self.history_budget_bytes
+
+    def data_converter(self) -> DataConverter:
+        """The data converter a client of this namespace needs: Temporal's default, with the
+        claim-check codec when a blob store is configured."""
+        if self.blob_store is None:
+            return DataConverter.default
+        return claim_check_converter(self.blob_store, self.blob_threshold_bytes)
+
     @classmethod
     def from_env(cls, **options: object) -> TemporalConfig:
-        """The secret from ``$EFFECTHOST_TEMPORAL_SECRET`` (hex, at least 16 bytes)."""
+        """The secret from ``$EFFECTHOST_TEMPORAL_SECRET`` (hex, at least 16 bytes); a blob store
+        from ``$EFFECTHOST_TEMPORAL_BLOBS`` (a directory) unless ``blob_store`` is given."""
         text = os.environ.get(SECRET_ENV, "")
         try:
             secret = bytes.fromhex(text)
@@ -78,6 +107,9 @@ class TemporalConfig:
                 f"${SECRET_ENV} must hold a hex secret of at least 16 bytes"
                 " (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)",
             )
+        blobs = os.environ.get(BLOBS_ENV, "")
+        if blobs and "blob_store" not in options:
+            options["blob_store"] = FileBlobStore(blobs)
         return cls(secret, **options)  # type: ignore[arg-type]
 
     @staticmethod

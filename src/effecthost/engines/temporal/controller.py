@@ -171,8 +171,10 @@ class TemporalController:
 
     async def _activity(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> str:
         text, digest = envelope.canonical_json(), envelope.stable_hash()
-        budget = self._config.history_budget_bytes
-        check_budget(f"the envelope of {envelope.replay_key!r}", text, budget)  # before the history
+        check_budget(  # before the history
+            f"the envelope of {envelope.replay_key!r}", text, self._config.history_budget_bytes
+        )
+        budget = self._config.record_budget_bytes  # (a local activity's arguments are not recorded)
         self._seq += 1
         handle = f"{workflow.info().run_id}/{self._seq}"
         activities.EXECUTORS[handle] = (envelope, executor)

@@ -121,7 +121,9 @@ class TemporalEffectHost:
     @classmethod
     async def connect(cls, address: str, config: TemporalConfig) -> TemporalEffectHost:
         try:
-            client = await Client.connect(address, namespace=config.namespace)
+            client = await Client.connect(
+                address, namespace=config.namespace, data_converter=config.data_converter()
+            )
         except Exception as exc:
             raise _client_error(f"connect {address}", exc) from None
         return cls(client, config)

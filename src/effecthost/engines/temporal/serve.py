@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        client = await Client.connect(args.address, namespace=args.namespace)
+        client = await Client.connect(
+            args.address, namespace=args.namespace, data_converter=config.data_converter()
+        )
         sticky = timedelta(seconds=args.sticky_timeout)
         async with temporal_worker(
             client,

@@ -22,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from effecthost import AwaitEventKey, ErrorCode, ExecutionScope
+from effecthost import AwaitEventKey, EffectHostError, ErrorCode, ExecutionScope
 from effecthost.engine import TimelineEntry, load_effect_record, settle_wait_row, timeline_rows
 from effecthost.store import JournalRow
 
@@ -47,6 +47,8 @@ async def _decode(converter: DataConverter, payloads: list[Payload]) -> list[Any
     decode (the listing skips what it cannot read instead of failing)."""
     try:
         return await converter.decode(payloads)
+    except EffectHostError:
+        raise  # a payload kept by reference that this host's blob store lacks: the operator must know
     except Exception:
         return None
 

@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from effecthost import DurableTurn, EffectHostError, ErrorCode
 
 from .activities import SessionActivities, run_effect
+from .blobs import uses_claim_check
 from .config import TemporalConfig
 from .workflows import REGISTRY, SessionWorkflow, TurnWorkflow
 
@@ -67,6 +68,12 @@ def temporal_worker(
         if not isinstance(fn, DurableTurn):
             raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"not a @durable_turn function: {fn!r}")
         registry[fn.name] = fn
+    if config.blob_store is not None and not uses_claim_check(client.data_converter):
+        raise EffectHostError(
+            ErrorCode.HOST_OPTION_INVALID,
+            "the config keeps large payloads by reference (blob_store): connect the worker's client"
+            " with data_converter=config.data_converter()",
+        )
     if config.task_queue in REGISTRY:
         raise EffectHostError(
             ErrorCode.HOST_OPTION_INVALID,
