@@ -295,6 +295,10 @@ async def test_the_page_lists_turns_and_approves_a_wait_on_the_engine(
             assert await page.locator(row).get_attribute("data-status") == "waiting"
             await page.click(f"{row} a")
             await until(page, "() => document.getElementById('turn-name').textContent.endsWith('/ p')")
+            # its timeline, read from the engine's journal: the step, then the wait's deadline
+            await until(page, "() => document.querySelectorAll('#timeline li').length >= 2")
+            seqs = await page.eval_on_selector_all("#timeline li", "ls => ls.map(l => Number(l.dataset.seq))")
+            assert seqs[:2] == [1, 2], seqs
             await page.click("nav a[data-view=inbox]")
             card = page.locator(f".wait-card[data-session='{session_id}']")
             await card.wait_for()
