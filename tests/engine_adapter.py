@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from effecthost import AwaitEventKey, TurnInfo
 from engine_service_cases import EngineTarget
@@ -32,8 +32,11 @@ class EngineUnderTest:
     target: EngineTarget  # its URL and secret, for the command line
     secret: bytes  # the secret the engine's wait keys are signed with
     marks: Path  # where the endpoint's or worker's effects leave their marks
+    kills: Path  # the tags of the kills the endpoint or worker did to itself (tests/engine_turns.py)
     #: The code of a step over the engine's 16 KiB budget (Restate's journal, Temporal's history).
     budget_error: str
+    #: The code of an effect run through the host outside a Restate handler or Temporal workflow.
+    outside_scope_error: str
     #: Temporal's listings show news a moment later (its visibility, what ``list_turns`` reads;
     #: its history, written when a workflow task completes); Restate's are current at once, and
     #: its cases keep checking them at once.
@@ -66,6 +69,11 @@ class EngineUnderTest:
 
     async def check_finished_turn_replays(self, info: TurnInfo) -> None:
         """Engine-specific checks that a finished turn's record replays on this code."""
+
+    async def run_through_a_crash(self, name: str, session_id: str, input: dict[str, Any]) -> Any:
+        """Run turn ``name`` (as turn ``t``), whose code SIGKILLs its endpoint or worker once,
+        to its result: the engine's way back (a restarted endpoint, a replacement worker)."""
+        raise NotImplementedError
 
 
 async def marked_line(engine: EngineUnderTest, line: str) -> None:

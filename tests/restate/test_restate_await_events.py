@@ -1,4 +1,5 @@
-"""The conformance kit's await-event vectors through the deployment-side host, against a real
+"""The conformance kit's await-event vectors through the deployment-side host (the cases:
+tests/engine_await_event_cases.py, shared with the other engine), against a real
 restate-server: every host object talks to the same server (the cold-instance vectors use a new
 host object per role).
 
@@ -30,15 +31,15 @@ from effecthost import (
     WaitIdentity,
 )
 from effecthost.engines.restate import RestateEffectHost
-from effecthost.testing.conformance import cold as cold_vectors
-from effecthost.testing.conformance import (
-    effect_host,
-    effect_host_await_event_session_cancel_resolves_outstanding_waits,
-    effect_host_await_events,
-    effect_host_lists_outstanding_waits,
-    effect_host_lists_registered_unresolved_waits,
+from engine_await_event_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    test_await_event_vectors,
+    test_cold_instance_vectors,
+    test_cold_outstanding_waits_across_host_objects,
+    test_effects_refuse_outside_an_engine_invocation,
+    test_outstanding_waits,
+    test_scope_factory,
+    test_session_cancel_sweep,
 )
-from effecthost.testing.conformance._support import HostPool
 
 
 @pytest.fixture
@@ -49,66 +50,6 @@ def make_host(restate_stack: Stack):  # type: ignore[no-untyped-def]
         )
 
     return make
-
-
-async def test_scope_factory(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host(make_host)
-
-
-async def test_await_event_vectors(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_await_events(make_host)
-
-
-async def test_session_cancel_sweep(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_await_event_session_cancel_resolves_outstanding_waits(make_host)
-
-
-async def test_outstanding_waits(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_lists_outstanding_waits(make_host)
-
-
-@pytest.mark.parametrize(
-    "vector",
-    [
-        "cold_mint_resolve_observe_all_identities",
-        "cold_first_writer_wins",
-        "cold_key_stability",
-        "cold_auth_tamper_matrix",
-        "cold_revocation_survives_reopen",
-        "cold_cancel_sweep_excludes_turn_control",
-        "cold_closing_a_host_ends_its_parked_waits",
-    ],
-)
-async def test_cold_instance_vectors(make_host, vector: str) -> None:  # type: ignore[no-untyped-def]
-    async with HostPool(make_host) as hosts:
-        await getattr(cold_vectors, vector)(hosts)
-
-
-async def test_cold_outstanding_waits_across_host_objects(make_host) -> None:  # type: ignore[no-untyped-def]
-    async with HostPool(make_host) as hosts:
-        await effect_host_lists_registered_unresolved_waits(
-            await hosts.new(), await hosts.new(), await hosts.new()
-        )
-
-
-async def test_effects_refuse_outside_a_handler(restate_host: RestateEffectHost) -> None:
-    from effecthost import (
-        DurableStep,
-        EffectEnvelope,
-        EffectKind,
-        LocalExecutor,
-        RuntimeInvocation,
-        RuntimeScope,
-    )
-
-    envelope = EffectEnvelope(
-        RuntimeInvocation.effect(RuntimeScope.for_turn("s", "t", 0, 0), "e", EffectKind.DURABLE_STEP, "k"),
-        DurableStep("e", {}),
-    )
-    controller = restate_host.scoped(ExecutionScope.turn("s", "t")).controller
-    with pytest.raises(EffectHostError) as caught:
-        await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
-    assert caught.value.code == "restate_effect_host_requires_handler_scope"
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from restate_engine import drive_with_restarts
 from restate_stack import Stack
-from test_restate_crashes import _drive_with_restarts
 
 from effecthost.engines.restate import RestateEffectHost
 from engine_timeline_cases import (  # noqa: F401 - pytest collects the shared cases from here
@@ -27,7 +27,7 @@ async def test_a_replayed_effect_is_listed_once(
     await restate_host.start_turn(
         "killed_often", session_id=session_id, turn_id="t", input={"tag": session_id, "n": 3}
     )
-    result, kills = await _drive_with_restarts(restate_stack, restate_host, session_id, "t")
+    result, kills = await drive_with_restarts(restate_stack, restate_host, session_id, "t")
     assert result == {"total": 3} and kills == 4
     rows = await restate_host.list_turn_effects(session_id, "t")
     assert [row.effect_id for row in rows] == ["killed_add#1", "killed_add#2", "killed_add#3", "sleep#1"]

@@ -5,7 +5,10 @@ replaying on this code (the patch marker, then the memo writes in program order)
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +18,7 @@ from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from effecthost import AwaitEventKey, TurnInfo
-from effecthost.engines.temporal import TemporalConfig, TemporalEffectHost
+from effecthost.engines.temporal import TemporalConfig, TemporalEffectHost, WorkerProcess
 from effecthost.engines.temporal.worker import LIBRARY_PASSTHROUGH
 from effecthost.engines.temporal.workflows import REGISTRY, WAITING_PATCH, SessionWorkflow, TurnWorkflow
 from engine_adapter import EngineUnderTest
@@ -54,6 +57,34 @@ async def replay(histories: list[WorkflowHistory], config: TemporalConfig) -> li
         REGISTRY.pop("replay-waits", None)
 
 
+async def queue_host(stack: Stack, queue: str) -> TemporalEffectHost:
+    config = dataclasses.replace(stack.config, task_queue=queue)
+    return await TemporalEffectHost.connect(stack.server.address, config)
+
+
+async def run_with_replacements(stack: Stack, name: str, session_id: str, input: dict[str, Any]) -> Any:
+    """Run a turn on a queue of its own with two workers; a worker that dies is replaced."""
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
+    make = stack.make_worker
+    workers: list[WorkerProcess] = [make(queue), make(queue)]  # type: ignore[operator]
+    host = await queue_host(stack, queue)
+
+    async def replace_the_dead() -> None:
+        while True:
+            for i, worker in enumerate(workers):
+                if worker.process is not None and worker.process.poll() is not None:
+                    workers[i] = await asyncio.to_thread(make, queue)  # type: ignore[arg-type]
+            await asyncio.sleep(0.1)
+
+    supervisor = asyncio.ensure_future(replace_the_dead())
+    try:
+        return await host.run_turn(name, session_id=session_id, turn_id="t", input=input)
+    finally:
+        supervisor.cancel()
+        for worker in workers:
+            worker.stop()
+
+
 @dataclass
 class TemporalEngine(EngineUnderTest):
     stack: Stack = field(kw_only=True)
@@ -67,8 +98,10 @@ class TemporalEngine(EngineUnderTest):
             f"temporal://{stack.server.address}?task_queue={config.task_queue}",
             {"EFFECTHOST_TEMPORAL_SECRET": config.secret.hex()},
         )
-        budget = "temporal_history_budget_exceeded"
-        return cls(host, target, config.secret, stack.marks, budget, listings_lag=True, stack=stack)
+        budget, outside = "temporal_history_budget_exceeded", "temporal_effect_host_requires_workflow_scope"
+        return cls(
+            host, target, config.secret, stack.marks, stack.kills, budget, outside, listings_lag=True, stack=stack
+        )
 
     async def check_parked_record(self, info: TurnInfo, key: AwaitEventKey) -> None:
         # the memo itself never holds the token: the key's unsigned identity, signed again by the host
@@ -81,3 +114,7 @@ class TemporalEngine(EngineUnderTest):
         history = await self.host.client.get_workflow_handle(info.meta["workflow_id"]).fetch_history()
         assert patches(history) == [WAITING_PATCH]
         assert await replay([history], self.stack.config) == [None]
+
+    async def run_through_a_crash(self, name: str, session_id: str, input: dict[str, Any]) -> Any:
+        """Run a turn whose code kills its worker once; the dead worker is replaced."""
+        return await run_with_replacements(self.stack, name, session_id, input)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from temporal_engine import run_with_replacements
 from temporal_stack import Stack
-from test_temporal_crashes import _run_with_replacements
 
 from effecthost.engines.temporal import TemporalEffectHost
 from engine_timeline_cases import (  # noqa: F401 - pytest collects the shared cases from here
@@ -26,7 +26,7 @@ async def test_a_replayed_effect_is_listed_once(
     """Workers are killed before every step: the next worker replays the history, and each effect
     is listed once."""
     tag = f"k{session_id}"
-    result = await _run_with_replacements(temporal_stack, "killed_often", session_id, {"tag": tag, "n": 2})
+    result = await run_with_replacements(temporal_stack, "killed_often", session_id, {"tag": tag, "n": 2})
     assert result == {"total": 1}
     rows = await temporal_host.list_turn_effects(session_id, "t")
     ids = ["killed_add#1", "sleep#1", "killed_add#2", "sleep#2"]
