@@ -94,4 +94,3 @@ async def outstanding(engine: EngineUnderTest, session: str, n: int = 1) -> list
             return keys
         await asyncio.sleep(0.025)
     raise AssertionError(f"no outstanding wait in {session}")
-

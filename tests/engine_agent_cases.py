@@ -23,7 +23,9 @@ async def test_an_effecthost_agent_turn_runs_and_a_restart_replays_it(
     assert engine.marked().count(f"{session_id} agent tool") == 1
 
 
-async def test_an_agent_run_is_replayed_after_its_process_dies(engine: EngineUnderTest, session_id: str) -> None:
+async def test_an_agent_run_is_replayed_after_its_process_dies(
+    engine: EngineUnderTest, session_id: str
+) -> None:
     result = await engine.run_through_a_crash("weather_killed", session_id, {"prompt": session_id})
     assert f"agent:{session_id}" in engine.kills.read_text().split()  # it was killed once
     assert result["output"] == "It is 21 C"

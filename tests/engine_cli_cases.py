@@ -27,7 +27,9 @@ async def _cli(engine: EngineUnderTest, *args: str) -> subprocess.CompletedProce
 
 
 async def test_the_cli_lists_and_resolves_a_turns_wait(engine: EngineUnderTest, session_id: str) -> None:
-    handle = await engine.host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "cli"})
+    handle = await engine.host.start_turn(
+        "approval", session_id=session_id, turn_id="t", input={"user": "cli"}
+    )
     for _ in range(200):
         listed = await _cli(engine, "await", "list", session_id, "--json")
         assert listed.returncode == 0, listed.stderr

@@ -9,11 +9,29 @@ import asyncio
 
 import pytest
 
-from effecthost import EffectHostError, Resolution, ResolveOutcome, TurnInfo, TurnStatus
+from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnInfo, TurnStatus
 from engine_adapter import EngineUnderTest, marked_line, outstanding
 
 
-async def test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it(engine: EngineUnderTest, session_id: str) -> None:
+async def test_a_turn_runs_each_step_once(engine: EngineUnderTest, session_id: str) -> None:
+    host = engine.host
+    before = len(engine.marked())
+    result = await host.run_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
+    assert result == {"result": 16}
+    assert engine.marked()[before:] == ["add 10 1", "add 11 2", "add 13 3"]
+    # starting it again is the same invocation or workflow: nothing runs twice
+    again = await host.start_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
+    assert await again.result(timeout=20) == {"result": 16}
+    assert len(engine.marked()) == before + 3
+    info = await again.info()
+    assert (
+        info.status is TurnStatus.COMPLETED and info.name == "three_steps" and info.result == {"result": 16}
+    )
+
+
+async def test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it(
+    engine: EngineUnderTest, session_id: str
+) -> None:
     host = engine.host
     handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "ada"})
     [key] = await outstanding(engine, session_id)
@@ -66,7 +84,9 @@ async def test_steps_beside_a_parked_wait_all_run(engine: EngineUnderTest, sessi
     assert await handle.result(timeout=20) == {"answer": "go", "total": 3}
 
 
-async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(engine: EngineUnderTest, session_id: str) -> None:
+async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(
+    engine: EngineUnderTest, session_id: str
+) -> None:
     host = engine.host
     handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "c"})
     [key] = await outstanding(engine, session_id)
@@ -78,7 +98,9 @@ async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(engine: EngineU
     assert (await handle.info()).status is TurnStatus.CANCELLED
 
 
-async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(engine: EngineUnderTest, session_id: str) -> None:
+async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(
+    engine: EngineUnderTest, session_id: str
+) -> None:
     handle = await engine.host.start_turn("long_sleep", session_id=session_id, turn_id="t")
     for _ in range(100):  # past its first step, parked on the hour's timer
         info: TurnInfo = await handle.info()
@@ -93,18 +115,24 @@ async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(engine: EngineUnde
     assert caught.value.code == "turn_cancelled"
 
 
-async def test_errors_retries_and_budgets_follow_the_turn_api(engine: EngineUnderTest, session_id: str) -> None:
+async def test_errors_retries_and_budgets_follow_the_turn_api(
+    engine: EngineUnderTest, session_id: str
+) -> None:
     host = engine.host
     with pytest.raises(EffectHostError) as caught:
         await host.run_turn("fails", session_id=session_id, turn_id="fails")
     assert caught.value.code == "turn_step_failed" and "boom" in caught.value.message
-    assert await host.run_turn("flaky", session_id=session_id, turn_id="flaky", input={"tag": session_id}) == 3
+    assert (
+        await host.run_turn("flaky", session_id=session_id, turn_id="flaky", input={"tag": session_id}) == 3
+    )
     assert engine.marked().count(f"flaky {session_id}") == 3
     # bounded journals and histories: a step value over the engine's 16 KiB budget is refused
     with pytest.raises(EffectHostError) as caught:
         await host.run_turn("big_result", session_id=session_id, turn_id="big", input={"size": 20_000})
     assert caught.value.code == engine.budget_error
-    assert await host.run_turn("big_result", session_id=session_id, turn_id="small", input={"size": 100}) == 100
+    assert (
+        await host.run_turn("big_result", session_id=session_id, turn_id="small", input={"size": 100}) == 100
+    )
     with pytest.raises(EffectHostError) as caught:
         await host.run_turn("big_input", session_id=session_id, turn_id="big-in", input={"size": 20_000})
     assert caught.value.code == engine.budget_error and "the envelope of" in caught.value.message
@@ -129,7 +157,49 @@ async def test_list_turns_of_a_session(engine: EngineUnderTest, session_id: str)
     host = engine.host
     for turn in ("a", "b"):
         await host.run_turn("three_steps", session_id=session_id, turn_id=turn, input={"x": 1})
-    listed = await engine.current(lambda: host.list_turns(session_id=session_id), lambda found: len(found) == 2)
+    listed = await engine.current(
+        lambda: host.list_turns(session_id=session_id), lambda found: len(found) == 2
+    )
     assert sorted(t.turn_id for t in listed) == ["a", "b"]
     assert {t.status for t in listed} == {TurnStatus.COMPLETED}
     assert await host.list_turns(session_id=session_id, status="failed") == []
+
+
+async def test_a_tampered_token_is_refused_before_the_engine(
+    engine: EngineUnderTest, session_id: str
+) -> None:
+    host = engine.host
+    handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "t"})
+    [key] = await outstanding(engine, session_id)
+    token = key.to_token()
+    refused = 0
+    for i in range(len(token)):
+        for swap in ("A", "z"):
+            if token[i] == swap:
+                continue
+            altered = token[:i] + swap + token[i + 1 :]
+            try:
+                forged = AwaitEventKey.from_token(altered)
+            except EffectHostError:
+                refused += 1
+                continue
+            outcome = await host.resolve_await_event(forged, Resolution.ok("forged"))
+            assert outcome == ResolveOutcome.UNKNOWN_OR_REVOKED, altered
+            refused += 1
+    assert refused > 0
+    assert await host.peek_await_event(key) is None  # nothing reached the session
+    await host.resolve_await_event(key, Resolution.ok("real"))
+    assert (await handle.result(timeout=20))["value"] == "real"
+
+
+async def test_session_revocation_wakes_a_parked_turn_and_refuses_later_resolves(
+    engine: EngineUnderTest, session_id: str
+) -> None:
+    host = engine.host
+    handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "r"})
+    [key] = await outstanding(engine, session_id)
+    await host.revoke_await_events_for_session(session_id)
+    with pytest.raises(EffectHostError) as caught:
+        await handle.result(timeout=20)
+    assert caught.value.code == "await_event_unknown_or_revoked"
+    assert await host.resolve_await_event(key, Resolution.ok(1)) == ResolveOutcome.UNKNOWN_OR_REVOKED

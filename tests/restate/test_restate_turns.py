@@ -10,13 +10,16 @@ from restate_stack import Stack
 from effecthost import EffectHostError
 from effecthost.engines.restate import open_restate_host
 from engine_turn_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    test_a_tampered_token_is_refused_before_the_engine,
     test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it,
+    test_a_turn_runs_each_step_once,
     test_a_wait_deadline_is_a_durable_timer_publishing_timeout,
     test_cancel_ends_a_parked_turn_and_publishes_cancelled,
     test_cancel_ends_a_turn_sleeping_on_a_durable_timer,
     test_concurrent_waits_in_one_turn,
     test_errors_retries_and_budgets_follow_the_turn_api,
     test_list_turns_of_a_session,
+    test_session_revocation_wakes_a_parked_turn_and_refuses_later_resolves,
     test_steps_beside_a_parked_wait_all_run,
     test_unknown_turn_names_and_turns,
 )

@@ -1,82 +1,29 @@
 """The turn API on Temporal: the same ``@durable_turn`` code as on SQLite, PostgreSQL and
 Restate, one workflow per turn, started, awaited, cancelled and listed through the host (the cases:
-tests/engine_turn_cases.py, shared with Restate), and what is Temporal's own here: steps as local
-activities, forged tokens refused before Temporal, session revocation, a turn input over the
-history budget, a host opened from a ``temporal://`` URL."""
+tests/engine_turn_cases.py, shared with Restate), and what is Temporal's own here: a turn input
+over the history budget, a host opened from a ``temporal://`` URL."""
 
 from __future__ import annotations
 
 import pytest
 from temporal_stack import Stack
 
-from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnStatus
+from effecthost import EffectHostError
 from effecthost.engines.temporal import TemporalEffectHost, open_temporal_host
-from engine_adapter import EngineUnderTest, outstanding
 from engine_turn_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    test_a_tampered_token_is_refused_before_the_engine,
     test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it,
+    test_a_turn_runs_each_step_once,
     test_a_wait_deadline_is_a_durable_timer_publishing_timeout,
     test_cancel_ends_a_parked_turn_and_publishes_cancelled,
     test_cancel_ends_a_turn_sleeping_on_a_durable_timer,
     test_concurrent_waits_in_one_turn,
     test_errors_retries_and_budgets_follow_the_turn_api,
     test_list_turns_of_a_session,
+    test_session_revocation_wakes_a_parked_turn_and_refuses_later_resolves,
     test_steps_beside_a_parked_wait_all_run,
     test_unknown_turn_names_and_turns,
 )
-
-
-async def test_a_turn_runs_its_steps_as_local_activities(
-    temporal_host: TemporalEffectHost, temporal_stack: Stack, session_id: str
-) -> None:
-    result = await temporal_host.run_turn("three_steps", session_id=session_id, turn_id="t", input={"x": 0})
-    assert result == {"result": 6}
-    # starting it again is the same workflow: nothing runs twice
-    again = await temporal_host.start_turn("three_steps", session_id=session_id, turn_id="t", input={"x": 0})
-    assert await again.result(timeout=20) == {"result": 6}
-    info = await again.info()
-    assert info.status is TurnStatus.COMPLETED and info.name == "three_steps" and info.result == {"result": 6}
-
-
-async def test_a_tampered_token_is_refused_before_temporal(
-    temporal_host: TemporalEffectHost, engine: EngineUnderTest, session_id: str
-) -> None:
-    handle = await temporal_host.start_turn(
-        "approval", session_id=session_id, turn_id="t", input={"user": "t"}
-    )
-    [key] = await outstanding(engine, session_id)
-    token = key.to_token()
-    refused = 0
-    for i in range(len(token)):
-        for swap in ("A", "z"):
-            if token[i] == swap:
-                continue
-            altered = token[:i] + swap + token[i + 1 :]
-            try:
-                forged = AwaitEventKey.from_token(altered)
-            except EffectHostError:
-                refused += 1
-                continue
-            outcome = await temporal_host.resolve_await_event(forged, Resolution.ok("forged"))
-            assert outcome == ResolveOutcome.UNKNOWN_OR_REVOKED, altered
-            refused += 1
-    assert refused > 0
-    assert await temporal_host.peek_await_event(key) is None  # nothing reached the session
-    await temporal_host.resolve_await_event(key, Resolution.ok("real"))
-    assert (await handle.result(timeout=20))["value"] == "real"
-
-
-async def test_session_revocation_wakes_a_parked_turn_and_refuses_later_resolves(
-    temporal_host: TemporalEffectHost, engine: EngineUnderTest, session_id: str
-) -> None:
-    handle = await temporal_host.start_turn(
-        "approval", session_id=session_id, turn_id="t", input={"user": "r"}
-    )
-    [key] = await outstanding(engine, session_id)
-    await temporal_host.revoke_await_events_for_session(session_id)
-    with pytest.raises(EffectHostError) as caught:
-        await handle.result(timeout=20)
-    assert caught.value.code == "await_event_unknown_or_revoked"
-    assert await temporal_host.resolve_await_event(key, Resolution.ok(1)) == ResolveOutcome.UNKNOWN_OR_REVOKED
 
 
 async def test_a_turn_input_over_the_budget_is_refused_before_a_workflow_starts(
