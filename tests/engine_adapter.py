@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from effecthost import AwaitEventKey, TurnInfo
+from effecthost import AwaitEventKey, TurnInfo, TurnStatus
 from engine_service_cases import EngineTarget
 
 if TYPE_CHECKING:
@@ -94,3 +94,14 @@ async def outstanding(engine: EngineUnderTest, session: str, n: int = 1) -> list
             return keys
         await asyncio.sleep(0.025)
     raise AssertionError(f"no outstanding wait in {session}")
+
+
+async def reported(handle: Any, status: TurnStatus) -> TurnInfo:
+    """The turn's info once it reports ``status`` (a turn parks a moment after its wait or timer
+    registers; Temporal's memo is written a moment after it parks)."""
+    for _ in range(400):
+        info: TurnInfo = await handle.info()
+        if info.status is status:
+            return info
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the turn never reported {status}: {info}")

@@ -6,20 +6,27 @@ a new host object per role). tests/restate's and tests/temporal's test_*_await_e
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from effecthost import (
+    AwaitEventKey,
+    CancelToken,
     DurableStep,
     EffectEnvelope,
     EffectHostError,
     EffectKind,
     ExecutionScope,
     LocalExecutor,
+    Resolution,
+    ResolveOutcome,
     RuntimeInvocation,
     RuntimeScope,
+    WaitIdentity,
 )
 from effecthost.testing.conformance import cold as cold_vectors
 from effecthost.testing.conformance import (
@@ -86,3 +93,46 @@ async def test_effects_refuse_outside_an_engine_invocation(engine: EngineUnderTe
     with pytest.raises(EffectHostError) as caught:
         await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
     assert caught.value.code == engine.outside_scope_error
+
+
+async def refuse_every_altered_key(host: Any, key: AwaitEventKey, session_id: str) -> None:
+    """Every single-character change of ``key``'s token, and of each of its fields, is refused
+    by ``host`` with the same answer (resolve, peek, await); the engine-specific tests around it
+    show that none of it reached the engine."""
+    token = key.to_token()
+    alphabet = "0123456789abcdefABCDEF-_."
+    rng = secrets.SystemRandom()
+    refused = 0
+    for i in range(len(token)):
+        text = token[:i] + rng.choice([c for c in alphabet if c != token[i]]) + token[i + 1 :]
+        try:
+            forged = type(key).from_token(text)
+        except EffectHostError as err:
+            assert err.code == "await_event_token_malformed"
+            refused += 1
+            continue
+        assert (
+            await host.resolve_await_event(forged, Resolution.ok("forged"))
+            == ResolveOutcome.UNKNOWN_OR_REVOKED
+        )
+        with pytest.raises(EffectHostError) as caught:
+            await host.peek_await_event(forged)
+        assert caught.value.code == "await_event_unknown_or_revoked"
+        with pytest.raises(EffectHostError) as caught:
+            await host.await_await_event(forged, CancelToken(), None)
+        assert caught.value.code == "await_event_unknown_or_revoked"
+        refused += 1
+    fields = [
+        dataclasses.replace(key, signature=key.signature.upper()),
+        dataclasses.replace(key, key_id=key.key_id + "0"),
+        dataclasses.replace(key, scope=ExecutionScope.turn(session_id, "t2")),
+        dataclasses.replace(key, scope=ExecutionScope.turn(session_id + "x", "t")),
+        dataclasses.replace(key, wait=WaitIdentity.custom("approvE")),
+        dataclasses.replace(key, wait=WaitIdentity.tool_completion("approve")),
+    ]
+    for forged in fields:
+        assert (
+            await host.resolve_await_event(forged, Resolution.ok("forged"))
+            == ResolveOutcome.UNKNOWN_OR_REVOKED
+        )
+    assert refused == len(token)

@@ -5,12 +5,10 @@ test_*_turns.py adds what is its own."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnInfo, TurnStatus
-from engine_adapter import EngineUnderTest, marked_line, outstanding
+from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnStatus
+from engine_adapter import EngineUnderTest, marked_line, outstanding, reported
 
 
 async def test_a_turn_runs_each_step_once(engine: EngineUnderTest, session_id: str) -> None:
@@ -36,12 +34,8 @@ async def test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it(
     handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "ada"})
     [key] = await outstanding(engine, session_id)
     assert key.scope.turn_id == "t" and key.wait.to_json() == {"type": "custom", "key": "approve#1"}
-    for _ in range(100):  # parked: its record says so (it parks a moment after the wait registers)
-        info: TurnInfo = await handle.info()
-        if info.status is TurnStatus.WAITING:
-            break
-        await asyncio.sleep(0.05)
-    assert info.status is TurnStatus.WAITING and info.waiting is not None
+    info = await reported(handle, TurnStatus.WAITING)  # parked: its record says so
+    assert info.waiting is not None
     assert info.waiting["key"] == key.to_token()  # signed by the host
     assert await host.peek_await_event(key) is None
     assert await host.resolve_await_event(key, Resolution.ok({"yes": True})) == ResolveOutcome.ACCEPTED
@@ -102,12 +96,8 @@ async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(
     engine: EngineUnderTest, session_id: str
 ) -> None:
     handle = await engine.host.start_turn("long_sleep", session_id=session_id, turn_id="t")
-    for _ in range(100):  # past its first step, parked on the hour's timer
-        info: TurnInfo = await handle.info()
-        if info.status is TurnStatus.SLEEPING:
-            break
-        await asyncio.sleep(0.05)
-    assert info.status is TurnStatus.SLEEPING and info.waiting is not None
+    info = await reported(handle, TurnStatus.SLEEPING)  # past its first step, parked on the hour's timer
+    assert info.waiting is not None
     assert info.waiting["kind"] == "sleep"
     await engine.host.cancel_turn(session_id, "t")
     with pytest.raises(EffectHostError) as caught:

@@ -228,6 +228,34 @@ def pyd_forecast(city: str) -> int:
     return 21
 
 
+async def run_controller_vector(controller: Any, name: str, mismatch_code: str) -> str:
+    """The conformance kit's controller vector ``name`` on an engine's controller, run inside the
+    engine (a Restate handler, a Temporal workflow): ``"ok <runs>"``, or what went wrong. The kit
+    is imported here, inside the run (the Temporal workflow's sandbox passes effecthost through)."""
+    from effecthost import EffectHostError
+    from effecthost.testing.conformance import (
+        ConformanceFailure,
+        effect_controller_concurrent_replay_deterministic,
+        effect_controller_durable_steps_replay,
+        effect_controller_replay_mismatch_diagnostics,
+    )
+
+    try:
+        if name == "durable_steps_replay":
+            await effect_controller_durable_steps_replay(controller, controller.start_replay)
+        elif name == "concurrent_replay":
+            await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
+        elif name == "mismatch":
+            await effect_controller_replay_mismatch_diagnostics(controller, mismatch_code)
+        else:
+            return f"unknown vector {name}"
+    except ConformanceFailure as failure:
+        return f"failed: {failure}"
+    except EffectHostError as err:
+        return f"error: {err}"
+    return f"ok {controller.runs}"
+
+
 #: The turns both engines register (each adds its own: the turns whose crash points differ).
 SHARED_TURNS: list[DurableTurn[Any]] = [
     three_steps,

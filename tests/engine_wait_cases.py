@@ -5,21 +5,8 @@ replay reaches it are the adapter's engine-specific checks."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-from effecthost import AwaitEventKey, Resolution, TurnInfo, TurnStatus
-from engine_adapter import EngineUnderTest, marked_line, outstanding
-
-
-async def _reported(handle: Any, status: TurnStatus) -> TurnInfo:
-    """The turn's info once it reports ``status`` (it parks a moment after its wait registers)."""
-    for _ in range(400):
-        info: TurnInfo = await handle.info()
-        if info.status is status:
-            return info
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"the turn never reported {status}: {info}")
+from effecthost import AwaitEventKey, Resolution, TurnStatus
+from engine_adapter import EngineUnderTest, marked_line, outstanding, reported
 
 
 async def test_a_turn_parked_on_a_wait_is_listed_with_its_key_question_and_input(
@@ -28,7 +15,7 @@ async def test_a_turn_parked_on_a_wait_is_listed_with_its_key_question_and_input
     host = engine.host
     handle = await host.start_turn("approval", session_id=session_id, turn_id="t", input={"user": "ada"})
     [key] = await outstanding(engine, session_id)
-    info = await _reported(handle, TurnStatus.WAITING)
+    info = await reported(handle, TurnStatus.WAITING)
     assert info.waiting == {
         "kind": "wait",
         "name": "approve",
@@ -51,12 +38,12 @@ async def test_a_wait_with_a_deadline_reports_it(engine: EngineUnderTest, sessio
     handle = await engine.host.start_turn(
         "approval", session_id=session_id, turn_id="t", input={"user": "dee", "timeout": 3600}
     )
-    info = await _reported(handle, TurnStatus.WAITING)
+    info = await reported(handle, TurnStatus.WAITING)
     assert info.waiting is not None
     deadline = info.waiting["deadline_at_ms"]
     assert isinstance(deadline, int) and info.created_at_ms + 3_600_000 <= deadline
     await engine.host.cancel_turn(session_id, "t")
-    assert (await _reported(handle, TurnStatus.CANCELLED)).waiting is None
+    assert (await reported(handle, TurnStatus.CANCELLED)).waiting is None
 
 
 async def test_a_sleeping_turn_is_listed_sleeping_until_its_due_time(
@@ -64,14 +51,14 @@ async def test_a_sleeping_turn_is_listed_sleeping_until_its_due_time(
 ) -> None:
     host = engine.host
     handle = await host.start_turn("long_sleep", session_id=session_id, turn_id="t")
-    info = await _reported(handle, TurnStatus.SLEEPING)
+    info = await reported(handle, TurnStatus.SLEEPING)
     assert info.waiting is not None and set(info.waiting) == {"kind", "until_ms"}
     assert info.waiting["kind"] == "sleep"
     assert info.created_at_ms + 3_600_000 <= info.waiting["until_ms"]  # the hour's due time
     sleeping = await engine.current(lambda: host.list_turns(session_id=session_id, status="sleeping"))
     assert [t.turn_id for t in sleeping] == ["t"]
     await host.cancel_turn(session_id, "t")
-    assert (await _reported(handle, TurnStatus.CANCELLED)).waiting is None
+    assert (await reported(handle, TurnStatus.CANCELLED)).waiting is None
 
 
 async def test_concurrent_waits_stay_reported_until_the_last_ends_and_replay(
@@ -82,7 +69,7 @@ async def test_concurrent_waits_stay_reported_until_the_last_ends_and_replay(
         "staggered_waits", session_id=session_id, turn_id="t", input={"tag": session_id}
     )
     keys = {k.wait.to_json()["key"]: k for k in await outstanding(engine, session_id, 2)}
-    info = await _reported(handle, TurnStatus.WAITING)
+    info = await reported(handle, TurnStatus.WAITING)
     assert info.waiting is not None
     # the first wait to park is reported, as on the SQL hosts; the other is then parked beside it
     first = info.waiting["name"]

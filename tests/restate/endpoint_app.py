@@ -11,14 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import restate
-from effecthost import EffectHostError, Turn, durable_turn
+from effecthost import Turn, durable_turn
 from effecthost.engines.restate import RestateConfig, RestateController, restate_app
-from effecthost.testing.conformance import (
-    ConformanceFailure,
-    effect_controller_concurrent_replay_deterministic,
-    effect_controller_durable_steps_replay,
-    effect_controller_replay_mismatch_diagnostics,
-)
 from engine_turns import (
     KILLS,
     SHARED_TURNS,
@@ -28,6 +22,7 @@ from engine_turns import (
     lookup,
     pyd_agent,
     run_code,
+    run_controller_vector,
     weather_agent,
 )
 
@@ -86,23 +81,7 @@ vectors = restate.Service("EffecthostTestVectors")
 
 @vectors.handler()
 async def run_vector(ctx: restate.Context, name: str) -> str:
-    controller = RestateController(ctx, CONFIG)
-    try:
-        if name == "durable_steps_replay":
-            await effect_controller_durable_steps_replay(controller, controller.start_replay)
-        elif name == "concurrent_replay":
-            await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
-        elif name == "mismatch":
-            await effect_controller_replay_mismatch_diagnostics(
-                controller, "restate_effect_replay_hash_conflict"
-            )
-        else:
-            return f"unknown vector {name}"
-    except ConformanceFailure as failure:
-        return f"failed: {failure}"
-    except EffectHostError as err:
-        return f"error: {err}"
-    return f"ok {controller.runs}"
+    return await run_controller_vector(RestateController(ctx, CONFIG), name, "restate_effect_replay_hash_conflict")
 
 
 app = restate_app(

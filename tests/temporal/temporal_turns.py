@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from effecthost import EffectHostError, Turn, durable_turn, step
+from effecthost import Turn, durable_turn, step
 from effecthost.engines.temporal import TemporalController
 from engine_turns import (
     SHARED_TURNS,
@@ -21,6 +21,7 @@ from engine_turns import (
     lookup,
     pyd_agent,
     run_code,
+    run_controller_vector,
     weather_agent,
 )
 
@@ -102,30 +103,9 @@ class TestVectors:
     @workflow.run
     async def run(self, name: str) -> str:
         from effecthost.engines.temporal.workflows import REGISTRY
-        from effecthost.testing.conformance import (
-            ConformanceFailure,
-            effect_controller_concurrent_replay_deterministic,
-            effect_controller_durable_steps_replay,
-            effect_controller_replay_mismatch_diagnostics,
-        )
 
         controller = TemporalController(REGISTRY[workflow.info().task_queue][1], {})
-        try:
-            if name == "durable_steps_replay":
-                await effect_controller_durable_steps_replay(controller, controller.start_replay)
-            elif name == "concurrent_replay":
-                await effect_controller_concurrent_replay_deterministic(controller, controller.start_replay)
-            elif name == "mismatch":
-                await effect_controller_replay_mismatch_diagnostics(
-                    controller, "temporal_effect_replay_hash_conflict"
-                )
-            else:
-                return f"unknown vector {name}"
-        except ConformanceFailure as failure:
-            return f"failed: {failure}"
-        except EffectHostError as err:
-            return f"error: {err}"
-        return f"ok {controller.runs}"
+        return await run_controller_vector(controller, name, "temporal_effect_replay_hash_conflict")
 
 
 WORKFLOWS = [TestVectors]
