@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from restate_engine import RestateEngine
 from restate_stack import Stack
 
 from effecthost.engines.restate import (
@@ -22,7 +23,7 @@ from effecthost.engines.restate import (
     find_server_binary,
 )
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent  # the engine's own turns; its parent, tests/, the shared ones
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def restate_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "EFFECTHOST_RESTATE_SECRET": secret,
             "EFFECTHOST_TEST_MARKS": str(marks),
             "EFFECTHOST_TEST_KILLS": str(kills),
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
         },
         log_path=base / "endpoint.log",
     )
@@ -61,6 +62,12 @@ async def restate_host(restate_stack: Stack) -> AsyncIterator[RestateEffectHost]
         yield host
     finally:
         await host.aclose()
+
+
+@pytest.fixture
+def engine(restate_host: RestateEffectHost, restate_stack: Stack) -> RestateEngine:
+    """Restate for the cases both engines share (tests/engine_*_cases.py)."""
+    return RestateEngine.of(restate_host, restate_stack)
 
 
 @pytest.fixture

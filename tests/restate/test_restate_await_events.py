@@ -1,4 +1,5 @@
-"""The conformance kit's await-event vectors through the deployment-side host, against a real
+"""The conformance kit's await-event vectors through the deployment-side host (the cases:
+tests/engine_await_event_cases.py, shared with the other engine), against a real
 restate-server: every host object talks to the same server (the cold-instance vectors use a new
 host object per role).
 
@@ -14,31 +15,27 @@ Not applicable here, with the reason:
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
-
 import httpx
 import pytest
 from restate_stack import Stack
 
 from effecthost import (
-    CancelToken,
-    EffectHostError,
     ExecutionScope,
     Resolution,
     ResolveOutcome,
     WaitIdentity,
 )
 from effecthost.engines.restate import RestateEffectHost
-from effecthost.testing.conformance import cold as cold_vectors
-from effecthost.testing.conformance import (
-    effect_host,
-    effect_host_await_event_session_cancel_resolves_outstanding_waits,
-    effect_host_await_events,
-    effect_host_lists_outstanding_waits,
-    effect_host_lists_registered_unresolved_waits,
+from engine_await_event_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    refuse_every_altered_key,
+    test_await_event_vectors,
+    test_cold_instance_vectors,
+    test_cold_outstanding_waits_across_host_objects,
+    test_effects_refuse_outside_an_engine_invocation,
+    test_outstanding_waits,
+    test_scope_factory,
+    test_session_cancel_sweep,
 )
-from effecthost.testing.conformance._support import HostPool
 
 
 @pytest.fixture
@@ -49,66 +46,6 @@ def make_host(restate_stack: Stack):  # type: ignore[no-untyped-def]
         )
 
     return make
-
-
-async def test_scope_factory(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host(make_host)
-
-
-async def test_await_event_vectors(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_await_events(make_host)
-
-
-async def test_session_cancel_sweep(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_await_event_session_cancel_resolves_outstanding_waits(make_host)
-
-
-async def test_outstanding_waits(make_host) -> None:  # type: ignore[no-untyped-def]
-    await effect_host_lists_outstanding_waits(make_host)
-
-
-@pytest.mark.parametrize(
-    "vector",
-    [
-        "cold_mint_resolve_observe_all_identities",
-        "cold_first_writer_wins",
-        "cold_key_stability",
-        "cold_auth_tamper_matrix",
-        "cold_revocation_survives_reopen",
-        "cold_cancel_sweep_excludes_turn_control",
-        "cold_closing_a_host_ends_its_parked_waits",
-    ],
-)
-async def test_cold_instance_vectors(make_host, vector: str) -> None:  # type: ignore[no-untyped-def]
-    async with HostPool(make_host) as hosts:
-        await getattr(cold_vectors, vector)(hosts)
-
-
-async def test_cold_outstanding_waits_across_host_objects(make_host) -> None:  # type: ignore[no-untyped-def]
-    async with HostPool(make_host) as hosts:
-        await effect_host_lists_registered_unresolved_waits(
-            await hosts.new(), await hosts.new(), await hosts.new()
-        )
-
-
-async def test_effects_refuse_outside_a_handler(restate_host: RestateEffectHost) -> None:
-    from effecthost import (
-        DurableStep,
-        EffectEnvelope,
-        EffectKind,
-        LocalExecutor,
-        RuntimeInvocation,
-        RuntimeScope,
-    )
-
-    envelope = EffectEnvelope(
-        RuntimeInvocation.effect(RuntimeScope.for_turn("s", "t", 0, 0), "e", EffectKind.DURABLE_STEP, "k"),
-        DurableStep("e", {}),
-    )
-    controller = restate_host.scoped(ExecutionScope.turn("s", "t")).controller
-    with pytest.raises(EffectHostError) as caught:
-        await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
-    assert caught.value.code == "restate_effect_host_requires_handler_scope"
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -139,47 +76,8 @@ async def test_every_altered_token_is_refused_before_restate_is_touched(
     host._client = httpx.AsyncClient(transport=transport, timeout=30)
     try:
         key = await host.await_event_key(ExecutionScope.turn(session_id, "t"), WaitIdentity.custom("approve"))
-        token = key.to_token()
         transport.requests.clear()
-        altered: list[object] = []
-        alphabet = "0123456789abcdefABCDEF-_."
-        rng = secrets.SystemRandom()
-        for i in range(len(token)):
-            replacement = rng.choice([c for c in alphabet if c != token[i]])
-            altered.append(token[:i] + replacement + token[i + 1 :])
-        refused = 0
-        for text in altered:
-            try:
-                forged = type(key).from_token(str(text))
-            except EffectHostError as err:
-                assert err.code == "await_event_token_malformed"
-                refused += 1
-                continue
-            assert (
-                await host.resolve_await_event(forged, Resolution.ok("forged"))
-                == ResolveOutcome.UNKNOWN_OR_REVOKED
-            )
-            with pytest.raises(EffectHostError) as caught:
-                await host.peek_await_event(forged)
-            assert caught.value.code == "await_event_unknown_or_revoked"
-            with pytest.raises(EffectHostError) as caught:
-                await host.await_await_event(forged, CancelToken(), None)
-            assert caught.value.code == "await_event_unknown_or_revoked"
-            refused += 1
-        fields = [
-            dataclasses.replace(key, signature=key.signature.upper()),
-            dataclasses.replace(key, key_id=key.key_id + "0"),
-            dataclasses.replace(key, scope=ExecutionScope.turn(session_id, "t2")),
-            dataclasses.replace(key, scope=ExecutionScope.turn(session_id + "x", "t")),
-            dataclasses.replace(key, wait=WaitIdentity.custom("approvE")),
-            dataclasses.replace(key, wait=WaitIdentity.tool_completion("approve")),
-        ]
-        for forged in fields:
-            assert (
-                await host.resolve_await_event(forged, Resolution.ok("forged"))
-                == ResolveOutcome.UNKNOWN_OR_REVOKED
-            )
-        assert refused == len(token)
+        await refuse_every_altered_key(host, key, session_id)
         assert transport.requests == [], "a refused key must not reach Restate"
         assert await host.peek_await_event(key) is None  # nothing materialised
         assert await host.resolve_await_event(key, Resolution.ok("real")) == ResolveOutcome.ACCEPTED

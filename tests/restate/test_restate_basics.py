@@ -1,4 +1,5 @@
-"""Turns and the controller's kit vectors against a real restate-server."""
+"""The controller's kit vectors inside a real Restate handler, and the server's name look-ups
+(a turn's steps run once: tests/engine_turn_cases.py, shared with Temporal)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 from restate_stack import Stack
-
-from effecthost.engines.restate import RestateEffectHost
-
-
-async def test_a_turn_runs_each_step_once(
-    restate_host: RestateEffectHost, restate_stack: Stack, session_id: str
-) -> None:
-    before = len(restate_stack.marked())
-    result = await restate_host.run_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
-    assert result == {"result": 16}
-    assert restate_stack.marked()[before:] == ["add 10 1", "add 11 2", "add 13 3"]
-    again = await restate_host.run_turn("three_steps", session_id=session_id, turn_id="t1", input={"x": 10})
-    assert again == {"result": 16}
-    assert len(restate_stack.marked()) == before + 3
 
 
 @pytest.mark.parametrize("vector", ["durable_steps_replay", "concurrent_replay", "mismatch"])

@@ -1,39 +1,19 @@
 """Crashes against the real processes: the endpoint SIGKILLed after every journaled entry of a
 turn ("always replay"), restate-server SIGKILLed and restarted on its data directory while turns
-are parked on waits, and a changed turn caught as a mismatch on Restate's replay."""
+are parked on waits, and a changed turn caught as a mismatch on Restate's replay (every kind of
+effect across a kill: tests/engine_agent_cases.py, shared with Temporal)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import pytest
+from restate_engine import drive_with_restarts
 from restate_stack import Stack
 
 from effecthost import EffectHostError, Resolution, ResolveOutcome
 from effecthost.engines.restate import RestateEffectHost
-
-
-async def _drive_with_restarts(
-    stack: Stack, host: RestateEffectHost, session: str, turn: str
-) -> tuple[object, int]:
-    """Wait for the turn's result, starting the endpoint again each time it died; (result, kills)."""
-    kills = 0
-    deadline = time.monotonic() + 90
-    task = asyncio.ensure_future(host.turn_result(session, turn))
-    try:
-        while not task.done():
-            assert time.monotonic() < deadline, "the turn did not finish"
-            process = stack.endpoint.process
-            if process is not None and process.poll() is not None:
-                assert process.returncode == -signal.SIGKILL  # it killed itself
-                kills += 1
-                stack.restart_endpoint()
-            await asyncio.wait({task}, timeout=0.05)
-        return task.result(), kills
-    finally:
-        task.cancel()
 
 
 async def test_always_replay_every_effect_runs_once(
@@ -43,7 +23,7 @@ async def test_always_replay_every_effect_runs_once(
     await restate_host.start_turn(
         "killed_often", session_id=session_id, turn_id="t", input={"tag": session_id, "n": n}
     )
-    result, kills = await _drive_with_restarts(restate_stack, restate_host, session_id, "t")
+    result, kills = await drive_with_restarts(restate_stack, restate_host, session_id, "t")
     assert result == {"total": sum(range(n))}  # the same result as an undisturbed run
     assert kills == n + 1  # once before each step and once before the end
     ran = [line for line in restate_stack.marked() if line.startswith(session_id)]
@@ -61,7 +41,7 @@ async def test_a_changed_turn_is_a_terminal_mismatch_on_replay(
         "mismatching", session_id=session_id, turn_id="t", input={"tag": session_id}
     )
     with pytest.raises(EffectHostError) as caught:
-        await _drive_with_restarts(restate_stack, restate_host, session_id, "t")
+        await drive_with_restarts(restate_stack, restate_host, session_id, "t")
     error = caught.value
     assert error.code == "restate_effect_replay_hash_conflict"
     assert error.is_replay_mismatch()
@@ -90,15 +70,3 @@ async def test_server_killed_and_restarted_while_turns_are_parked(
     for turn in turns:
         result = await restate_host.turn_result(session_id, turn, timeout=30)
         assert result == {"first": 2, "status": "ok", "value": {"turn": turn}}
-
-
-async def test_tools_models_and_code_replay_after_a_kill(
-    restate_host: RestateEffectHost, restate_stack: Stack, session_id: str
-) -> None:
-    tag = f"{session_id}:kinds"
-    await restate_host.start_turn("every_kind", session_id=session_id, turn_id="t", input={"kill_tag": tag})
-    result, kills = await _drive_with_restarts(restate_stack, restate_host, session_id, "t")
-    assert kills == 1
-    assert result == [{"city": "Oslo", "temp": 21}, {"text": "hello ada"}, "ran print(1)"]
-    ran = restate_stack.marked()
-    assert ran.count("lookup Oslo") == 1 and ran.count("llm m1") == 1 and ran.count("exec") == 1

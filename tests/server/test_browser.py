@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser_support import HAVE_CHROMIUM, chromium_page, until
 from server_support import ADMIN, live_server, make_app, park_turn
 
+from browser_support import HAVE_CHROMIUM, chromium_page, until
 from effecthost import DurableEffectHost, ExecutionScope, Resolution
 from effecthost.testing.conformance._support import record_step
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import HAVE_CHROMIUM, chromium_page, until
 from console_cases import TURNS
 from server_support import ADMIN, live_server, make_app
 
+from browser_support import HAVE_CHROMIUM, chromium_page, until
 from effecthost import DurableEffectHost, ExecutionScope, Worker, open_host
 from effecthost.testing.conformance._support import record_step
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import HAVE_CHROMIUM, chromium_page, until
 from server_support import ADMIN, ParkedTurn, live_server, make_app, park_turn
 
+from browser_support import HAVE_CHROMIUM, chromium_page, until
 from effecthost import (
     DurableEffectHost,
     EffectHostError,

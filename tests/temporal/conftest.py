@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporal_engine import TemporalEngine
 from temporal_stack import Stack
 
 from effecthost.engines.temporal import (
@@ -25,7 +26,7 @@ from effecthost.engines.temporal import (
     find_server_binary,
 )
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent  # the engine's own turns; its parent, tests/, the shared ones
 TASK_QUEUE = "effecthost-tests"
 
 
@@ -49,7 +50,7 @@ def temporal_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "EFFECTHOST_TEMPORAL_SECRET": secret,
                 "EFFECTHOST_TEST_MARKS": str(marks),
                 "EFFECTHOST_TEST_KILLS": str(kills),
-                "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+                "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
                 **env,
             },
             log_path=base / f"worker-{len(workers)}.log",
@@ -79,6 +80,12 @@ async def temporal_host(temporal_stack: Stack) -> AsyncIterator[TemporalEffectHo
         yield host
     finally:
         await host.aclose()
+
+
+@pytest.fixture
+def engine(temporal_host: TemporalEffectHost, temporal_stack: Stack) -> TemporalEngine:
+    """Temporal for the cases both engines share (tests/engine_*_cases.py)."""
+    return TemporalEngine.of(temporal_host, temporal_stack)
 
 
 @pytest.fixture

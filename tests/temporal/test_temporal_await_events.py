@@ -1,4 +1,5 @@
-"""The conformance kit's await-event vectors through the deployment-side host, against the real
+"""The conformance kit's await-event vectors through the deployment-side host (the cases:
+tests/engine_await_event_cases.py, shared with the other engine), against the real
 dev server and the tests' worker (every host object shares one client; the cold-instance vectors
 use a new host object per role).
 
@@ -15,8 +16,6 @@ Not applicable here, with the reason:
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -24,7 +23,6 @@ from temporal_stack import Stack
 from temporalio.client import Client
 
 from effecthost import (
-    CancelToken,
     EffectHostError,
     ExecutionScope,
     Resolution,
@@ -33,15 +31,16 @@ from effecthost import (
 )
 from effecthost.engines.temporal import TemporalEffectHost
 from effecthost.engines.temporal.devserver import free_port
-from effecthost.testing.conformance import cold as cold_vectors
-from effecthost.testing.conformance import (
-    effect_host,
-    effect_host_await_event_session_cancel_resolves_outstanding_waits,
-    effect_host_await_events,
-    effect_host_lists_outstanding_waits,
-    effect_host_lists_registered_unresolved_waits,
+from engine_await_event_cases import (  # noqa: F401 - pytest collects the shared cases from here
+    refuse_every_altered_key,
+    test_await_event_vectors,
+    test_cold_instance_vectors,
+    test_cold_outstanding_waits_across_host_objects,
+    test_effects_refuse_outside_an_engine_invocation,
+    test_outstanding_waits,
+    test_scope_factory,
+    test_session_cancel_sweep,
 )
-from effecthost.testing.conformance._support import HostPool
 
 
 @pytest.fixture
@@ -52,68 +51,6 @@ async def make_host(temporal_stack: Stack) -> AsyncIterator[Callable[[], Tempora
         return TemporalEffectHost(client, temporal_stack.config)
 
     yield make
-
-
-async def test_scope_factory(make_host: Callable[[], TemporalEffectHost]) -> None:
-    await effect_host(make_host)
-
-
-async def test_await_event_vectors(make_host: Callable[[], TemporalEffectHost]) -> None:
-    await effect_host_await_events(make_host)
-
-
-async def test_session_cancel_sweep(make_host: Callable[[], TemporalEffectHost]) -> None:
-    await effect_host_await_event_session_cancel_resolves_outstanding_waits(make_host)
-
-
-async def test_outstanding_waits(make_host: Callable[[], TemporalEffectHost]) -> None:
-    await effect_host_lists_outstanding_waits(make_host)
-
-
-@pytest.mark.parametrize(
-    "vector",
-    [
-        "cold_mint_resolve_observe_all_identities",
-        "cold_first_writer_wins",
-        "cold_key_stability",
-        "cold_auth_tamper_matrix",
-        "cold_revocation_survives_reopen",
-        "cold_cancel_sweep_excludes_turn_control",
-        "cold_closing_a_host_ends_its_parked_waits",
-    ],
-)
-async def test_cold_instance_vectors(make_host: Callable[[], TemporalEffectHost], vector: str) -> None:
-    async with HostPool(make_host) as hosts:
-        await getattr(cold_vectors, vector)(hosts)
-
-
-async def test_cold_outstanding_waits_across_host_objects(
-    make_host: Callable[[], TemporalEffectHost],
-) -> None:
-    async with HostPool(make_host) as hosts:
-        await effect_host_lists_registered_unresolved_waits(
-            await hosts.new(), await hosts.new(), await hosts.new()
-        )
-
-
-async def test_effects_refuse_outside_a_workflow(temporal_host: TemporalEffectHost) -> None:
-    from effecthost import (
-        DurableStep,
-        EffectEnvelope,
-        EffectKind,
-        LocalExecutor,
-        RuntimeInvocation,
-        RuntimeScope,
-    )
-
-    envelope = EffectEnvelope(
-        RuntimeInvocation.effect(RuntimeScope.for_turn("s", "t", 0, 0), "e", EffectKind.DURABLE_STEP, "k"),
-        DurableStep("e", {}),
-    )
-    controller = temporal_host.scoped(ExecutionScope.turn("s", "t")).controller
-    with pytest.raises(EffectHostError) as caught:
-        await controller.execute_effect(envelope, LocalExecutor.durable_step(lambda v: v))
-    assert caught.value.code == "temporal_effect_host_requires_workflow_scope"
 
 
 async def test_every_altered_token_is_refused_before_temporal_is_touched(
@@ -127,43 +64,7 @@ async def test_every_altered_token_is_refused_before_temporal_is_touched(
     dead = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
     host = TemporalEffectHost(dead, temporal_stack.config)
     key = await real.await_event_key(ExecutionScope.turn(session_id, "t"), WaitIdentity.custom("approve"))
-    token = key.to_token()
-    alphabet = "0123456789abcdefABCDEF-_."
-    rng = secrets.SystemRandom()
-    refused = 0
-    for i in range(len(token)):
-        text = token[:i] + rng.choice([c for c in alphabet if c != token[i]]) + token[i + 1 :]
-        try:
-            forged = type(key).from_token(text)
-        except EffectHostError as err:
-            assert err.code == "await_event_token_malformed"
-            refused += 1
-            continue
-        assert (
-            await host.resolve_await_event(forged, Resolution.ok("forged"))
-            == ResolveOutcome.UNKNOWN_OR_REVOKED
-        )
-        with pytest.raises(EffectHostError) as caught:
-            await host.peek_await_event(forged)
-        assert caught.value.code == "await_event_unknown_or_revoked"
-        with pytest.raises(EffectHostError) as caught:
-            await host.await_await_event(forged, CancelToken(), None)
-        assert caught.value.code == "await_event_unknown_or_revoked"
-        refused += 1
-    fields = [
-        dataclasses.replace(key, signature=key.signature.upper()),
-        dataclasses.replace(key, key_id=key.key_id + "0"),
-        dataclasses.replace(key, scope=ExecutionScope.turn(session_id, "t2")),
-        dataclasses.replace(key, scope=ExecutionScope.turn(session_id + "x", "t")),
-        dataclasses.replace(key, wait=WaitIdentity.custom("approvE")),
-        dataclasses.replace(key, wait=WaitIdentity.tool_completion("approve")),
-    ]
-    for forged in fields:
-        assert (
-            await host.resolve_await_event(forged, Resolution.ok("forged"))
-            == ResolveOutcome.UNKNOWN_OR_REVOKED
-        )
-    assert refused == len(token)
+    await refuse_every_altered_key(host, key, session_id)
     with pytest.raises(EffectHostError) as caught:  # the dead client really would have failed
         await host.resolve_await_event(key, Resolution.ok("real"))
     assert caught.value.code == "temporal_client"

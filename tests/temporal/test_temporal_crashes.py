@@ -1,45 +1,18 @@
 """Workers SIGKILLed mid-turn: the turn finishes on another worker, every finalized effect ran
-once; a worker running changed turn code replays the history and reports the mismatch."""
+once; a worker running changed turn code replays the history and reports the mismatch (every
+kind of effect across a kill: tests/engine_agent_cases.py, shared with Restate)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from typing import Any
 
+from temporal_engine import queue_host, run_with_replacements
 from temporal_stack import Stack
 
 from effecthost import Resolution
 from effecthost.engines.temporal import TemporalEffectHost, WorkerProcess
-
-
-async def _host(stack: Stack, queue: str) -> TemporalEffectHost:
-    config = dataclasses.replace(stack.config, task_queue=queue)
-    return await TemporalEffectHost.connect(stack.server.address, config)
-
-
-async def _run_with_replacements(stack: Stack, name: str, session_id: str, input: dict[str, Any]) -> Any:
-    """Run a turn on a queue of its own with two workers; a worker that dies is replaced."""
-    queue = f"crash-{uuid.uuid4().hex[:8]}"
-    make = stack.make_worker
-    workers: list[WorkerProcess] = [make(queue), make(queue)]  # type: ignore[operator]
-    host = await _host(stack, queue)
-
-    async def replace_the_dead() -> None:
-        while True:
-            for i, worker in enumerate(workers):
-                if worker.process is not None and worker.process.poll() is not None:
-                    workers[i] = await asyncio.to_thread(make, queue)  # type: ignore[arg-type]
-            await asyncio.sleep(0.1)
-
-    supervisor = asyncio.ensure_future(replace_the_dead())
-    try:
-        return await host.run_turn(name, session_id=session_id, turn_id="t", input=input)
-    finally:
-        supervisor.cancel()
-        for worker in workers:
-            worker.stop()
 
 
 async def test_a_turn_survives_its_workers_being_killed_before_every_step(
@@ -47,21 +20,12 @@ async def test_a_turn_survives_its_workers_being_killed_before_every_step(
 ) -> None:
     tag = f"k{uuid.uuid4().hex[:6]}"
     n = 3
-    result = await _run_with_replacements(temporal_stack, "killed_often", session_id, {"tag": tag, "n": n})
+    result = await run_with_replacements(temporal_stack, "killed_often", session_id, {"tag": tag, "n": n})
     assert result == {"total": sum(range(n))}
     kills = temporal_stack.kills.read_text().split()
     assert [k for k in kills if k.startswith(tag)] == [f"{tag}:add:{sum(range(i))}:{i}" for i in range(n)]
     runs = [line for line in temporal_stack.marked() if line.startswith(tag)]
     assert runs == [f"{tag} {sum(range(i))} {i}" for i in range(n)]  # each step once, in order
-
-
-async def test_tools_models_and_code_run_once_across_a_kill(temporal_stack: Stack, session_id: str) -> None:
-    tag = f"{session_id}:kinds"
-    result = await _run_with_replacements(temporal_stack, "every_kind", session_id, {"kill_tag": tag})
-    assert result == [{"city": "Oslo", "temp": 21}, {"text": "hello ada"}, "ran print(1)"]
-    assert temporal_stack.kills.read_text().split().count(tag) == 1
-    ran = temporal_stack.marked()
-    assert ran.count("lookup Oslo") == 1 and ran.count("llm m1") == 1 and ran.count("exec") == 1
 
 
 async def _events(host: TemporalEffectHost, workflow_id: str) -> list[Any]:
@@ -75,7 +39,7 @@ async def test_changed_turn_code_is_a_replay_mismatch(temporal_stack: Stack, ses
     queue = f"change-{uuid.uuid4().hex[:8]}"
     make = temporal_stack.make_worker
     original: WorkerProcess = make(queue)  # type: ignore[operator]
-    host = await _host(temporal_stack, queue)
+    host = await queue_host(temporal_stack, queue)
     workflow_id = f"effecthost-turn/{len(session_id)}:{session_id}/t"
     handle = await host.start_turn("changing", session_id=session_id, turn_id="t", input={"tag": "c"})
     for _ in range(400):  # parked: its records are in the history (a completed workflow task)

@@ -1,6 +1,6 @@
-"""The turn whose timeline the tests read back from Temporal's history, and run on SQLite too:
-the same code journals the same envelopes on both (a module without the worker's setup, so
-the test process imports it as it is)."""
+"""The turn whose timeline the engine tests read back from Restate's journal and Temporal's
+history, and run on SQLite too: the same code journals the same envelopes on all three (a module
+without an endpoint's or worker's setup, so the test process imports it as it is)."""
 
 from __future__ import annotations
 
