@@ -4,7 +4,7 @@ restate-server (the cases: tests/engine_service_cases.py, shared with Temporal).
 from __future__ import annotations
 
 import pytest
-from restate_stack import Stack
+from restate_engine import RestateEngine
 
 from engine_service_cases import (  # noqa: F401 - pytest collects the shared cases from here
     EngineTarget,
@@ -16,10 +16,5 @@ from engine_service_cases import (  # noqa: F401 - pytest collects the shared ca
 
 
 @pytest.fixture
-def engine_target(restate_stack: Stack) -> EngineTarget:
-    server = restate_stack.server
-    return EngineTarget(
-        "restate",
-        f"restate://127.0.0.1:{server.ingress_port}?admin=127.0.0.1:{server.admin_port}",
-        {"EFFECTHOST_RESTATE_SECRET": restate_stack.config.secret.hex()},
-    )
+def engine_target(engine: RestateEngine) -> EngineTarget:
+    return engine.target

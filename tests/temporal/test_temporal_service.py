@@ -4,7 +4,7 @@ dev server (the cases: tests/engine_service_cases.py, shared with Restate)."""
 from __future__ import annotations
 
 import pytest
-from temporal_stack import Stack
+from temporal_engine import TemporalEngine
 
 from engine_service_cases import (  # noqa: F401 - pytest collects the shared cases from here
     EngineTarget,
@@ -16,10 +16,5 @@ from engine_service_cases import (  # noqa: F401 - pytest collects the shared ca
 
 
 @pytest.fixture
-def engine_target(temporal_stack: Stack) -> EngineTarget:
-    config = temporal_stack.config
-    return EngineTarget(
-        "temporal",
-        f"temporal://{temporal_stack.server.address}?task_queue={config.task_queue}",
-        {"EFFECTHOST_TEMPORAL_SECRET": config.secret.hex()},
-    )
+def engine_target(engine: TemporalEngine) -> EngineTarget:
+    return engine.target
