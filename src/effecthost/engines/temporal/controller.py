@@ -42,13 +42,9 @@ from effecthost import (
     Sleep,
     SleepOutcome,
 )
-from effecthost.engine import (
-    authenticate_await_event_key,
-    load_effect_record,
-    mismatch_error,
-    outcome_from_json,
-)
+from effecthost.engine import authenticate_await_event_key
 
+from ..kit import outcome_of_record, terminal_of, unknown_or_revoked
 from . import activities
 from .config import (
     EFFECT_ACTIVITY,
@@ -63,10 +59,6 @@ from .config import (
 _ONCE = RetryPolicy(maximum_attempts=1)
 #: Session calls are idempotent (register, first-writer-wins resolve): retry them.
 _SESSION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=20)
-
-
-def unknown_or_revoked() -> EffectHostError:
-    return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, "await-event key is invalid or revoked")
 
 
 def cancelled() -> EffectHostError:
@@ -197,26 +189,18 @@ class TemporalController:
         if pending is None:  # a key executed twice in one run answers its first record
             pending = self._records[key] = asyncio.ensure_future(self._activity(envelope, executor))
         raw = await asyncio.shield(pending)
-        try:
-            record = load_effect_record(raw)
-        except ValueError:
-            raise EffectHostError(
-                ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE, f"the recorded activity {key!r} does not decode"
-            ) from None
-        if record.envelope_hash != envelope.stable_hash():
-            self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
-            raise mismatch_error(
-                ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
-                record.envelope_hash,
-                record.envelope_json,
-                envelope.stable_hash(),
-                envelope.canonical_json(),
-            )
-        if record.err is not None:
-            raise EffectHostError.from_json(record.err)
-        if executor is None:
-            return SleepOutcome()  # an envelope-only record: the caller produces the outcome
-        return outcome_from_json(record.ok)
+        return outcome_of_record(
+            raw,
+            envelope,
+            envelope_only=executor is None,
+            decode_code=ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE,
+            recorded_as="recorded activity",
+            conflict_code=ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
+            on_conflict=self._replay_conflict,
+        )
+
+    def _replay_conflict(self) -> None:
+        self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
 
     async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution:
         key = command.key
@@ -233,7 +217,7 @@ class TemporalController:
         if status == "revoked":
             raise unknown_or_revoked()
         if status == "resolved":
-            return _terminal(answer.get("terminal"))
+            return terminal_of(answer.get("terminal"))
 
         async def publish(resolution: Resolution) -> Resolution:
             answer = await self.session_call(
@@ -243,7 +227,7 @@ class TemporalController:
             if status == "accepted":
                 return resolution
             if status == "already_resolved":
-                return _terminal(answer.get("terminal"))
+                return terminal_of(answer.get("terminal"))
             raise unknown_or_revoked()
 
         if cancel.cancelled or self.cancel.cancelled:
@@ -264,7 +248,7 @@ class TemporalController:
             self._cancelled_by_temporal()
         self._unpark(waiting)
         if wait in self._settled:
-            return _terminal(self._settled[wait])
+            return terminal_of(self._settled[wait])
         cancel.cancel()
         return await publish(Resolution.CANCELLED)
 
@@ -273,9 +257,3 @@ def _monotonic() -> float:
     # the turn API's deadlines are monotonic instants (this module passes through the sandbox):
     # only a timer's duration depends on it, and Temporal does not compare durations on replay
     return time.monotonic()
-
-
-def _terminal(value: Any) -> Resolution:
-    if isinstance(value, dict) and value.get("revoked") is True:
-        raise unknown_or_revoked()
-    return Resolution.from_json(value)
