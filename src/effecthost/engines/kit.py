@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from effecthost import (
+    AwaitEvent,
     AwaitEventKey,
+    AwaitEventOutcome,
     CancelToken,
     Clock,
     DurableTurn,
@@ -40,11 +42,18 @@ from effecthost import (
     Resolution,
     ResolveOutcome,
     ScopedController,
+    Sleep,
     SleepOutcome,
     SystemClock,
     TurnInfo,
 )
-from effecthost.engine import canonical_dumps, load_effect_record, mismatch_error, outcome_from_json
+from effecthost.engine import (
+    canonical_dumps,
+    load_effect_record,
+    mismatch_error,
+    outcome_from_json,
+    run_engine_turn,
+)
 
 # -- errors ---------------------------------------------------------------------------------------
 
@@ -186,6 +195,43 @@ def outcome_of_record(
     return outcome_from_json(record.ok)
 
 
+class EngineController(abc.ABC):
+    """The half of an engine's turn-scoped controller that every engine shares: the step an
+    effect takes. A sleep and a wait first journal their envelope (so a changed one is a
+    mismatch), then sleep or wait durably; any other effect journals its outcome. The engine
+    journals (``_record``), sleeps (``sleep_ms``) and waits (``_await_event``)."""
+
+    #: Set when the turn is cancelled: the turn stops at its next effect.
+    cancel: CancelToken
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        if not isinstance(envelope, EffectEnvelope) or not isinstance(local_executor, LocalExecutor):
+            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "execute_effect(envelope, local_executor)")
+        command = envelope.command
+        if isinstance(command, Sleep):
+            await self._record(envelope, None)
+            await self.sleep_ms(command.duration_ms)
+            return SleepOutcome()
+        if isinstance(command, AwaitEvent):
+            await self._record(envelope, None)
+            return AwaitEventOutcome(await self._await_event(command, local_executor))
+        return await self._record(envelope, local_executor)
+
+    @abc.abstractmethod
+    async def _record(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> Outcome:
+        """Journal the effect (its outcome by ``executor``; None: its envelope alone)."""
+
+    @abc.abstractmethod
+    async def sleep_ms(self, ms: int) -> None: ...
+
+    @abc.abstractmethod
+    async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution: ...
+
+
 class _Config(Protocol):
     @property
     def secret(self) -> bytes: ...
@@ -194,11 +240,7 @@ class _Config(Protocol):
     def max_payload_bytes(self) -> int: ...
 
 
-class _Sleeper(Protocol):
-    async def sleep_ms(self, ms: int) -> None: ...
-
-
-ControllerT = TypeVar("ControllerT", bound=_Sleeper)
+ControllerT = TypeVar("ControllerT", bound=EngineController)
 
 
 class TurnEngineBase(Generic[ControllerT]):
@@ -229,6 +271,17 @@ class TurnEngineBase(Generic[ControllerT]):
 
     async def sleep_until(self, due_ms: int) -> None:
         await self._controller.sleep_ms(due_ms - self._clock.now_ms())
+
+    async def run(self, fn: DurableTurn[Any], request: dict[str, Any], turn_input: dict[str, Any]) -> Any:
+        """Run ``fn`` as the turn ``request`` names, stopped by the controller's cancel token."""
+        return await run_engine_turn(
+            fn,
+            self,
+            session_id=request["session_id"],
+            turn_id=request["turn_id"],
+            input=turn_input,
+            cancel=self._controller.cancel,
+        )
 
 
 def turn_registry(turns: Iterable[DurableTurn[Any]]) -> dict[str, DurableTurn[Any]]:

@@ -32,7 +32,6 @@ from restate.vm import FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
 import restate
 from effecthost import (
     AwaitEvent,
-    AwaitEventOutcome,
     CancelToken,
     EffectEnvelope,
     EffectHostError,
@@ -40,12 +39,10 @@ from effecthost import (
     LocalExecutor,
     Outcome,
     Resolution,
-    Sleep,
-    SleepOutcome,
 )
 from effecthost.engine import authenticate_await_event_key, dump_effect_record
 
-from ..kit import outcome_of_record, refuse_over_budget, terminal_of, unknown_or_revoked
+from ..kit import EngineController, outcome_of_record, refuse_over_budget, terminal_of, unknown_or_revoked
 from .config import INDEX_SERVICE, WAIT_SERVICE, RestateConfig, index_key, wait_key
 
 _BYTES = BytesSerde()
@@ -146,7 +143,7 @@ class _Pump:
         return waiter.result()
 
 
-class RestateController:
+class RestateController(EngineController):
     """Performs effects inside one Restate handler (``ctx``): journaled runs, durable timers,
     durable waits. Build one per invocation; effects of one scope share it."""
 
@@ -162,10 +159,6 @@ class RestateController:
         self._records: dict[str, asyncio.Future[bytes]] = {}
         #: How many runs this invocation journaled or replayed (for tests and benchmarks).
         self.runs = 0
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
 
     def start_replay(self) -> None:
         """Nothing to switch: within an invocation a recorded key answers its record, and a
@@ -203,20 +196,7 @@ class RestateController:
         raw = await self.wait(future)
         return json.loads(raw) if raw else None
 
-    # -- effects -------------------------------------------------------------------------------
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        if not isinstance(envelope, EffectEnvelope) or not isinstance(local_executor, LocalExecutor):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "execute_effect(envelope, local_executor)")
-        command = envelope.command
-        if isinstance(command, Sleep):
-            await self._record(envelope, None)
-            await self.sleep_ms(command.duration_ms)
-            return SleepOutcome()
-        if isinstance(command, AwaitEvent):
-            await self._record(envelope, None)
-            return AwaitEventOutcome(await self._await_event(command, local_executor))
-        return await self._record(envelope, local_executor)
+    # -- effects (which step an effect takes: EngineController.execute_effect) -------------------
 
     def _budget(self, what: str, text: str) -> None:
         refuse_over_budget(

@@ -21,7 +21,7 @@ from typing import Any
 
 import restate
 from effecthost import AwaitEventKey, DurableTurn, EffectHostError, ErrorCode, Resolution
-from effecthost.engine import canonical_loads, run_engine_turn
+from effecthost.engine import canonical_loads
 from restate import ObjectContext, ObjectSharedContext, WorkflowContext, WorkflowSharedContext
 
 from ..kit import TurnEngineBase, error_body, turn_registry
@@ -178,14 +178,7 @@ def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> re
         turn = {k: request.get(k) for k in ("name", "session_id", "turn_id")}
         ctx.set(_TURN, {**turn, "input": turn_input})
         try:
-            return await run_engine_turn(
-                fn,
-                engine,
-                session_id=request["session_id"],
-                turn_id=request["turn_id"],
-                input=turn_input,
-                cancel=engine.controller.cancel,
-            )
+            return await engine.run(fn, request, turn_input)
         except EffectHostError as error:
             raise error_as_terminal(error) from None
         except restate.TerminalError as err:

@@ -31,7 +31,6 @@ from temporalio.common import RetryPolicy
 
 from effecthost import (
     AwaitEvent,
-    AwaitEventOutcome,
     CancelToken,
     EffectEnvelope,
     EffectHostError,
@@ -39,12 +38,10 @@ from effecthost import (
     LocalExecutor,
     Outcome,
     Resolution,
-    Sleep,
-    SleepOutcome,
 )
 from effecthost.engine import authenticate_await_event_key
 
-from ..kit import outcome_of_record, terminal_of, unknown_or_revoked
+from ..kit import EngineController, outcome_of_record, terminal_of, unknown_or_revoked
 from . import activities
 from .config import (
     EFFECT_ACTIVITY,
@@ -65,7 +62,7 @@ def cancelled() -> EffectHostError:
     return EffectHostError(ErrorCode.TURN_CANCELLED, "the turn was cancelled")
 
 
-class TemporalController:
+class TemporalController(EngineController):
     """Performs effects inside one Temporal workflow run: local activities, timers, waits.
 
     ``settled`` is the workflow's map of wait id -> terminal (filled by the session's signal)."""
@@ -94,10 +91,6 @@ class TemporalController:
         self.cancel_requested = False
         #: How many effect activities this run scheduled or replayed (tests, benchmarks).
         self.runs = 0
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
 
     def start_replay(self) -> None:
         """Nothing to switch: Temporal replays the history's markers without running anything."""
@@ -146,20 +139,7 @@ class TemporalController:
             self._cancelled_by_temporal()
             return await self.session_call(key_workflow, update, body)
 
-    # -- effects -------------------------------------------------------------------------------
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        if not isinstance(envelope, EffectEnvelope) or not isinstance(local_executor, LocalExecutor):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "execute_effect(envelope, local_executor)")
-        command = envelope.command
-        if isinstance(command, Sleep):
-            await self._record(envelope, None)
-            await self.sleep_ms(command.duration_ms)
-            return SleepOutcome()
-        if isinstance(command, AwaitEvent):
-            await self._record(envelope, None)
-            return AwaitEventOutcome(await self._await_event(command, local_executor))
-        return await self._record(envelope, local_executor)
+    # -- effects (which step an effect takes: EngineController.execute_effect) -------------------
 
     async def _activity(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> str:
         text, digest = envelope.canonical_json(), envelope.stable_hash()

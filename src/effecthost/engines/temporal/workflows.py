@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from effecthost import AwaitEventKey, CancelToken, DurableTurn, EffectHostError, ErrorCode, Resolution
-from effecthost.engine import canonical_loads, run_engine_turn
+from effecthost.engine import canonical_loads
 
 from ..kit import TurnEngineBase, error_body
 from .config import SESSION_WORKFLOW, TURN_WORKFLOW, TemporalConfig
@@ -117,14 +117,7 @@ class TurnWorkflow:
             )
         engine = TemporalTurnEngine(registered[1], self._settled, self._cancel, reports_waits=reports_waits)
         try:
-            return await run_engine_turn(
-                fn,
-                engine,
-                session_id=request["session_id"],
-                turn_id=request["turn_id"],
-                input=request.get("input") or {},
-                cancel=engine.controller.cancel,
-            )
+            return await engine.run(fn, request, request.get("input") or {})
         except EffectHostError as error:
             if engine.controller.replay_mismatch:
                 # the turn's code changed under a running workflow: fail the workflow *task*, as
