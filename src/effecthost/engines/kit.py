@@ -46,10 +46,13 @@ from effecthost import (
     SleepOutcome,
     SystemClock,
     TurnInfo,
+    WaitIdentity,
 )
 from effecthost.engine import (
+    authenticate_await_event_key,
     canonical_dumps,
     load_effect_record,
+    mint_await_event_key,
     mismatch_error,
     outcome_from_json,
     run_engine_turn,
@@ -351,13 +354,16 @@ def turn_request(
 
 class DeploymentHost(abc.ABC):
     """The parts of an engine's deployment-side host that do not depend on the engine: scopes
-    over a :class:`RefusingController`, ``run_turn``, ``async with``, and the close event parked
-    waits watch."""
+    over a :class:`RefusingController`, minting keys and resolving them (every key authenticated
+    before the engine is touched), the session sweeps, ``run_turn``, ``async with``, and the close
+    event parked waits watch. The engine reaches its wait index through the ``_session_*`` and
+    ``_publish`` hooks."""
 
     engine: str
 
-    def __init__(self, controller: RefusingController) -> None:
+    def __init__(self, controller: RefusingController, secret: bytes) -> None:
         self._controller = controller
+        self._secret = secret
         self._closed = asyncio.Event()
 
     @property
@@ -369,6 +375,52 @@ class DeploymentHost(abc.ABC):
 
     def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
         return self.scoped(scope)
+
+    # -- await events -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        """Whether the key's session is revoked (one read of the engine)."""
+
+    @abc.abstractmethod
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """Offer a resolution's JSON to the key's wait (first writer wins); the index's answer."""
+
+    @abc.abstractmethod
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        """The session's ``revoke_all``, ``cancel_all`` or ``outstanding``; its answer."""
+
+    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        """Mint (a pure derivation); a revoked session mints nothing (one read of the engine)."""
+        ExecutionScope.require(scope)
+        key = mint_await_event_key(self._secret, scope, wait)
+        if scope.session_id and await self._session_revoked(key):
+            raise unknown_or_revoked()
+        return key
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        if not isinstance(resolution, Resolution):
+            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        if not authenticate_await_event_key(self._secret, key):
+            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before the engine is touched
+        return resolve_outcome(await self._publish(key, resolution.to_json()))
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        check_session(session_id)
+        await self._session_call(session_id, "revoke_all")
+
+    async def cancel_await_events_for_session(self, session_id: str) -> int:
+        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
+        check_session(session_id)
+        cancelled = await self._session_call(session_id, "cancel_all")
+        return cancelled if isinstance(cancelled, int) else 0
+
+    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
+        check_session(session_id)
+        tokens = await self._session_call(session_id, "outstanding")
+        return [AwaitEventKey.from_token(token) for token in tokens or []]
+
+    # -- turns ------------------------------------------------------------------------------------
 
     @abc.abstractmethod
     async def start_turn(
@@ -390,6 +442,8 @@ class DeploymentHost(abc.ABC):
     ) -> Any:
         handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
         return await handle.result()
+
+    # -- lifetime ---------------------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._closed.is_set():

@@ -27,24 +27,19 @@ from effecthost import (
     DurableTurn,
     EffectHostError,
     ErrorCode,
-    ExecutionScope,
     JournalRetirement,
     Resolution,
-    ResolveOutcome,
     TurnInfo,
     TurnStatus,
-    WaitIdentity,
 )
-from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+from effecthost.engine import authenticate_await_event_key, canonical_dumps
 from effecthost.store import JournalRow
 
 from ..kit import (
     DeploymentHost,
     HostTurnHandle,
     RefusingController,
-    check_session,
     offer_stop,
-    resolve_outcome,
     terminal_of,
     turn_not_found,
     turn_request,
@@ -84,7 +79,8 @@ class RestateEffectHost(DeploymentHost):
             RefusingController(
                 ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE,
                 "a Restate handler, through RestateController (a turn on the EffecthostTurn service does)",
-            )
+            ),
+            config.secret,
         )
         self._ingress = ingress_url.rstrip("/")
         self._admin = admin_url.rstrip("/")
@@ -131,23 +127,20 @@ class RestateEffectHost(DeploymentHost):
 
     # -- await events -----------------------------------------------------------------------------
 
-    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
-        """Mint (a pure derivation); a revoked session mints nothing (one ingress read)."""
-        ExecutionScope.require(scope)
-        key = mint_await_event_key(self._config.secret, scope, wait)
-        if scope.session_id and await self._post(self._index(index_key(key), "revoked"), None):
-            raise unknown_or_revoked()
-        return key
+    # (minting, resolving and the session sweeps: DeploymentHost, through these three)
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        if not isinstance(resolution, Resolution):
-            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
-        if not authenticate_await_event_key(self._config.secret, key):
-            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Restate is touched
-        body = {"wait": wait_key(key), "resolution": resolution.to_json()}
-        digest = hashlib.sha256(canonical_dumps([key.key_id, body["resolution"]]).encode()).hexdigest()
-        answer = await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
-        return resolve_outcome(answer)
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        return bool(await self._post(self._index(index_key(key), "revoked"), None))
+
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """Through the session's index, idempotent by the key and the resolution (a retried
+        resolve is the same resolve)."""
+        body = {"wait": wait_key(key), "resolution": resolution}
+        digest = hashlib.sha256(canonical_dumps([key.key_id, resolution]).encode()).hexdigest()
+        return await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
+
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        return await self._post(self._index(session_index_key(session_id), call), None)
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):
@@ -204,21 +197,6 @@ class RestateEffectHost(DeploymentHost):
             poll.cancel()
             with contextlib.suppress(BaseException):
                 await poll
-
-    async def revoke_await_events_for_session(self, session_id: str) -> None:
-        check_session(session_id)
-        await self._post(self._index(session_index_key(session_id), "revoke_all"), None)
-
-    async def cancel_await_events_for_session(self, session_id: str) -> int:
-        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
-        check_session(session_id)
-        cancelled = await self._post(self._index(session_index_key(session_id), "cancel_all"), None)
-        return cancelled if isinstance(cancelled, int) else 0
-
-    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
-        check_session(session_id)
-        tokens = await self._post(self._index(session_index_key(session_id), "outstanding"), None)
-        return [AwaitEventKey.from_token(token) for token in tokens or []]
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
         """Restate keeps a journal as long as its retention says (``journal_retention``); nothing

@@ -34,7 +34,6 @@ from effecthost import (
     ExecutionScope,
     JournalRetirement,
     Resolution,
-    ResolveOutcome,
     TurnInfo,
     TurnStatus,
     WaitIdentity,
@@ -46,9 +45,7 @@ from ..kit import (
     DeploymentHost,
     HostTurnHandle,
     RefusingController,
-    check_session,
     offer_stop,
-    resolve_outcome,
     terminal_of,
     turn_not_found,
     turn_request,
@@ -94,7 +91,8 @@ class TemporalEffectHost(DeploymentHost):
             RefusingController(
                 ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE,
                 "a Temporal workflow, through TemporalController (a turn on an effecthost worker does)",
-            )
+            ),
+            config.secret,
         )
         self._client = client
         self._config = config
@@ -140,23 +138,23 @@ class TemporalEffectHost(DeploymentHost):
 
     # -- await events -----------------------------------------------------------------------------
 
-    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
-        """Mint (a pure derivation); a revoked session mints nothing (one query)."""
-        ExecutionScope.require(scope)
-        key = mint_await_event_key(self._config.secret, scope, wait)
-        if scope.session_id and await self._query(session_workflow_id(key), "revoked"):
-            raise unknown_or_revoked()
-        return key
+    # (minting, resolving and the session sweeps: DeploymentHost, through these three)
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        if not isinstance(resolution, Resolution):
-            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
-        if not authenticate_await_event_key(self._config.secret, key):
-            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Temporal is touched
-        body = {"wait": wait_id(key), "resolution": resolution.to_json()}
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        return bool(await self._query(session_workflow_id(key), "revoked"))
+
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """An update of the session workflow; a resolution over the history budget is refused
+        before Temporal is touched."""
+        body = {"wait": wait_id(key), "resolution": resolution}
         check_budget("a resolution", canonical_dumps(body), self._config.history_budget_bytes)
-        answer = await self._update(session_workflow_id(key), "resolve", body)
-        return resolve_outcome(answer)
+        return await self._update(session_workflow_id(key), "resolve", body)
+
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        """``outstanding`` is a query (a worker answers it); the sweeps are updates."""
+        if call == "outstanding":
+            return await self._query(session_workflow_id_of(session_id), call)
+        return await self._update(session_workflow_id_of(session_id), call, None)
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):
@@ -200,21 +198,6 @@ class TemporalEffectHost(DeploymentHost):
             finally:
                 for stop in stops:
                     stop.cancel()
-
-    async def revoke_await_events_for_session(self, session_id: str) -> None:
-        check_session(session_id)
-        await self._update(session_workflow_id_of(session_id), "revoke_all", None)
-
-    async def cancel_await_events_for_session(self, session_id: str) -> int:
-        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
-        check_session(session_id)
-        cancelled = await self._update(session_workflow_id_of(session_id), "cancel_all", None)
-        return cancelled if isinstance(cancelled, int) else 0
-
-    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
-        check_session(session_id)
-        tokens = await self._query(session_workflow_id_of(session_id), "outstanding")
-        return [AwaitEventKey.from_token(token) for token in tokens or []]
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
         """Temporal keeps a closed workflow's history for the namespace's retention; nothing is
