@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 
-from effecthost import AwaitEventKey, EffectHostError, ErrorCode
+from effecthost import AwaitEventKey
+
+from ..kit import check_byte_sizes, check_secret, key_digest, secret_from_env
 
 #: The Restate services effecthost binds on every endpoint (an unbound one is a terminal 404).
 TURN_SERVICE = "EffecthostTurn"
@@ -34,30 +34,13 @@ class RestateConfig:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 
     def __post_init__(self) -> None:
-        if not isinstance(self.secret, bytes) or len(self.secret) < 16:
-            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "the signing secret needs at least 16 bytes")
-        for name in ("journal_budget_bytes", "max_payload_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-                raise EffectHostError(
-                    ErrorCode.HOST_OPTION_INVALID, f"{name} is an int of at least 1024, not {value!r}"
-                )
+        check_secret(self.secret)
+        check_byte_sizes(self, ("journal_budget_bytes", "max_payload_bytes"))
 
     @classmethod
     def from_env(cls, **options: int) -> RestateConfig:
         """The secret from ``$EFFECTHOST_RESTATE_SECRET`` (hex, at least 16 bytes)."""
-        text = os.environ.get(SECRET_ENV, "")
-        try:
-            secret = bytes.fromhex(text)
-        except ValueError:
-            secret = b""
-        if len(secret) < 16:
-            raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID,
-                f"${SECRET_ENV} must hold a hex secret of at least 16 bytes"
-                " (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)",
-            )
-        return cls(secret, **options)
+        return cls(secret_from_env(SECRET_ENV), **options)
 
     @staticmethod
     def new_secret() -> str:
@@ -67,7 +50,7 @@ class RestateConfig:
 
 def wait_key(key: AwaitEventKey) -> str:
     """The durable-wait workflow's key: the SHA-256 of the key id (never the id or the token)."""
-    return hashlib.sha256(key.key_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return key_digest(key)
 
 
 def index_key(key: AwaitEventKey) -> str:

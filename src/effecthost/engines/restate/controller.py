@@ -32,7 +32,6 @@ from restate.vm import FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
 import restate
 from effecthost import (
     AwaitEvent,
-    AwaitEventOutcome,
     CancelToken,
     EffectEnvelope,
     EffectHostError,
@@ -40,34 +39,15 @@ from effecthost import (
     LocalExecutor,
     Outcome,
     Resolution,
-    Sleep,
-    SleepOutcome,
 )
-from effecthost.engine import (
-    authenticate_await_event_key,
-    dump_effect_record,
-    load_effect_record,
-    mismatch_error,
-    outcome_from_json,
-)
+from effecthost.engine import authenticate_await_event_key, dump_effect_record
 
+from ..kit import EngineController, outcome_of_record, refuse_over_budget, terminal_of, unknown_or_revoked
 from .config import INDEX_SERVICE, WAIT_SERVICE, RestateConfig, index_key, wait_key
 
 _BYTES = BytesSerde()
 #: Restate's status for a cancelled invocation (delivered at the handler's next await point).
 CANCELLED_STATUS = 409
-
-
-def unknown_or_revoked() -> EffectHostError:
-    return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, "await-event key is invalid or revoked")
-
-
-def over_budget(what: str, size: int, budget: int) -> EffectHostError:
-    return EffectHostError(
-        ErrorCode.RESTATE_JOURNAL_BUDGET_EXCEEDED,
-        f"{what} is {size} bytes, over the Restate journal budget of {budget} bytes",
-        summary={"bytes": size, "budget": budget},
-    )
 
 
 class _Pump:
@@ -163,7 +143,7 @@ class _Pump:
         return waiter.result()
 
 
-class RestateController:
+class RestateController(EngineController):
     """Performs effects inside one Restate handler (``ctx``): journaled runs, durable timers,
     durable waits. Build one per invocation; effects of one scope share it."""
 
@@ -179,10 +159,6 @@ class RestateController:
         self._records: dict[str, asyncio.Future[bytes]] = {}
         #: How many runs this invocation journaled or replayed (for tests and benchmarks).
         self.runs = 0
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
 
     def start_replay(self) -> None:
         """Nothing to switch: within an invocation a recorded key answers its record, and a
@@ -220,25 +196,16 @@ class RestateController:
         raw = await self.wait(future)
         return json.loads(raw) if raw else None
 
-    # -- effects -------------------------------------------------------------------------------
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        if not isinstance(envelope, EffectEnvelope) or not isinstance(local_executor, LocalExecutor):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "execute_effect(envelope, local_executor)")
-        command = envelope.command
-        if isinstance(command, Sleep):
-            await self._record(envelope, None)
-            await self.sleep_ms(command.duration_ms)
-            return SleepOutcome()
-        if isinstance(command, AwaitEvent):
-            await self._record(envelope, None)
-            return AwaitEventOutcome(await self._await_event(command, local_executor))
-        return await self._record(envelope, local_executor)
+    # -- effects (which step an effect takes: EngineController.execute_effect) -------------------
 
     def _budget(self, what: str, text: str) -> None:
-        budget = self._config.journal_budget_bytes
-        if len(text) > budget // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > budget:
-            raise over_budget(what, size, budget)
+        refuse_over_budget(
+            ErrorCode.RESTATE_JOURNAL_BUDGET_EXCEEDED,
+            "Restate journal budget",
+            what,
+            text,
+            self._config.journal_budget_bytes,
+        )
 
     def _run(
         self, envelope: EffectEnvelope, executor: LocalExecutor | None
@@ -290,25 +257,14 @@ class RestateController:
             else:
                 pending = self._records[key] = asyncio.ensure_future(self.wait(future))
                 raw = await asyncio.shield(pending)
-        try:
-            record = load_effect_record(raw)
-        except ValueError:
-            raise EffectHostError(
-                ErrorCode.RESTATE_EFFECT_REPLAY_DECODE, f"the journaled run {key!r} does not decode"
-            ) from None
-        if record.envelope_hash != envelope.stable_hash():
-            raise mismatch_error(
-                ErrorCode.RESTATE_EFFECT_REPLAY_HASH_CONFLICT,
-                record.envelope_hash,
-                record.envelope_json,
-                envelope.stable_hash(),
-                envelope.canonical_json(),
-            )
-        if record.err is not None:
-            raise EffectHostError.from_json(record.err)
-        if executor is None:
-            return SleepOutcome()  # an envelope-only record: the caller produces the outcome
-        return outcome_from_json(record.ok)
+        return outcome_of_record(
+            raw,
+            envelope,
+            envelope_only=executor is None,
+            decode_code=ErrorCode.RESTATE_EFFECT_REPLAY_DECODE,
+            recorded_as="journaled run",
+            conflict_code=ErrorCode.RESTATE_EFFECT_REPLAY_HASH_CONFLICT,
+        )
 
     async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution:
         key = command.key
@@ -357,10 +313,7 @@ class RestateController:
 
 
 def _terminal(raw: Any) -> Resolution:
-    value = json.loads(raw) if isinstance(raw, (bytes, bytearray)) else raw
-    if isinstance(value, dict) and value.get("revoked") is True:
-        raise unknown_or_revoked()
-    return Resolution.from_json(value)
+    return terminal_of(json.loads(raw) if isinstance(raw, (bytes, bytearray)) else raw)
 
 
 Caller = Callable[[], Awaitable[Any]]

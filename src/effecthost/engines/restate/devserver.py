@@ -24,6 +24,8 @@ from pathlib import Path
 
 from effecthost import EffectHostError, ErrorCode
 
+from ..kit import free_port, stop_process
+
 #: Where ``make install`` puts the server, relative to the checkout.
 ENGINE_DIR = Path(".engines") / "restate"
 _BINARY = Path("node_modules") / "@restatedev" / "restate-server-linux-x64" / "bin" / "restate-server"
@@ -51,12 +53,6 @@ def find_server_binary(start: Path | None = None) -> Path:
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(url: str, timeout: float = 2.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return bytes(response.read())
@@ -68,19 +64,6 @@ def _post_json(url: str, body: object, timeout: float = 30.0) -> bytes:
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return bytes(response.read())
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, wait_s: float = 3.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(process.pid, sig)
-    try:
-        process.wait(wait_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(wait_s)
 
 
 @dataclass
@@ -185,7 +168,7 @@ class RestateServer:
         return answer
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        _stop(self.process, sig)
+        stop_process(self.process, sig)
         self.process = None
 
 
@@ -238,5 +221,5 @@ class Endpoint:
         raise EffectHostError(ErrorCode.RESTATE_SERVER_UNAVAILABLE, "the endpoint did not start listening")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        _stop(self.process, sig)
+        stop_process(self.process, sig)
         self.process = None

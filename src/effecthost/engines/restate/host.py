@@ -17,8 +17,7 @@ import hashlib
 import json
 import time
 import urllib.parse
-from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -26,23 +25,27 @@ from effecthost import (
     AwaitEventKey,
     CancelToken,
     DurableTurn,
-    EffectEnvelope,
     EffectHostError,
     ErrorCode,
-    ExecutionScope,
     JournalRetirement,
-    LocalExecutor,
-    Outcome,
     Resolution,
-    ResolveOutcome,
-    ScopedController,
     TurnInfo,
     TurnStatus,
-    WaitIdentity,
 )
-from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
+from effecthost.engine import authenticate_await_event_key, canonical_dumps
 from effecthost.store import JournalRow
 
+from ..kit import (
+    DeploymentHost,
+    HostTurnHandle,
+    RefusingController,
+    offer_stop,
+    terminal_of,
+    turn_not_found,
+    turn_request,
+    turn_result_timeout,
+    unknown_or_revoked,
+)
 from .config import (
     INDEX_SERVICE,
     TURN_SERVICE,
@@ -53,7 +56,6 @@ from .config import (
     turn_key,
     wait_key,
 )
-from .controller import unknown_or_revoked
 from .services import decode_terminal
 from .timeline import JOURNAL_COLUMNS, turn_timeline
 
@@ -61,65 +63,29 @@ from .timeline import JOURNAL_COLUMNS, turn_timeline
 _CALL_TIMEOUT_S = 30.0
 
 
-class _RefusingController:
-    """Effects run inside a Restate handler, never on the deployment side."""
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        raise EffectHostError(
-            ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE,
-            f"effect {envelope.effect_id!r} must run inside a Restate handler, through RestateController"
-            " (a turn on the EffecthostTurn service does)",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RestateTurnHandle:
+class RestateTurnHandle(HostTurnHandle["RestateEffectHost"]):
     """A turn started on Restate: its info and its result, from any process."""
 
-    host: RestateEffectHost
-    session_id: str
-    turn_id: str
-
-    async def info(self) -> TurnInfo:
-        found = await self.host.get_turn(self.session_id, self.turn_id)
-        if found is None:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {self.session_id!r}/{self.turn_id!r} was never started"
-            )
-        return found
-
-    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the turn API's name
-        return await self.host.turn_result(self.session_id, self.turn_id, timeout)
+    __slots__ = ()
 
 
-class RestateEffectHost:
+class RestateEffectHost(DeploymentHost):
     """The deployment-side host over ``ingress_url`` (and ``admin_url`` for cancel and list)."""
 
     engine = "restate"
 
     def __init__(self, ingress_url: str, admin_url: str, config: RestateConfig) -> None:
+        super().__init__(
+            RefusingController(
+                ErrorCode.RESTATE_EFFECT_HOST_REQUIRES_HANDLER_SCOPE,
+                "a Restate handler, through RestateController (a turn on the EffecthostTurn service does)",
+            ),
+            config.secret,
+        )
         self._ingress = ingress_url.rstrip("/")
         self._admin = admin_url.rstrip("/")
         self._config = config
         self._client = httpx.AsyncClient(timeout=_CALL_TIMEOUT_S)
-        self._controller = _RefusingController()
-        self._closed = asyncio.Event()
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
-
-    # -- scopes ---------------------------------------------------------------------------------
-
-    def scoped(self, scope: ExecutionScope) -> ScopedController:
-        return ScopedController.shared(self._controller, scope)
-
-    def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
-        return self.scoped(scope)
 
     # -- ingress --------------------------------------------------------------------------------
 
@@ -161,23 +127,20 @@ class RestateEffectHost:
 
     # -- await events -----------------------------------------------------------------------------
 
-    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
-        """Mint (a pure derivation); a revoked session mints nothing (one ingress read)."""
-        ExecutionScope.require(scope)
-        key = mint_await_event_key(self._config.secret, scope, wait)
-        if scope.session_id and await self._post(self._index(index_key(key), "revoked"), None):
-            raise unknown_or_revoked()
-        return key
+    # (minting, resolving and the session sweeps: DeploymentHost, through these three)
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        if not isinstance(resolution, Resolution):
-            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
-        if not authenticate_await_event_key(self._config.secret, key):
-            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Restate is touched
-        body = {"wait": wait_key(key), "resolution": resolution.to_json()}
-        digest = hashlib.sha256(canonical_dumps([key.key_id, body["resolution"]]).encode()).hexdigest()
-        answer = await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
-        return _resolve_outcome(answer)
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        return bool(await self._post(self._index(index_key(key), "revoked"), None))
+
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """Through the session's index, idempotent by the key and the resolution (a retried
+        resolve is the same resolve)."""
+        body = {"wait": wait_key(key), "resolution": resolution}
+        digest = hashlib.sha256(canonical_dumps([key.key_id, resolution]).encode()).hexdigest()
+        return await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
+
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        return await self._post(self._index(session_index_key(session_id), call), None)
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):
@@ -207,24 +170,12 @@ class RestateEffectHost:
         if registered == "revoked":
             raise unknown_or_revoked()
         cancel = cancel or CancelToken()
-        control = key.wait.is_turn_control  # never publishes: its waiter stops with an error
         path = f"{WAIT_SERVICE}/{wait_key(key)}/wait"
         published = False  # once Cancelled/Timeout is offered, only the standing terminal matters
         while True:
-            if self._closed.is_set():
-                raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
-            if not published and cancel.cancelled:
-                if control:
-                    raise EffectHostError(
-                        ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled"
-                    )
-                await self.resolve_await_event(key, Resolution.CANCELLED)
-                published = True
-            elif not published and deadline is not None and time.monotonic() >= deadline:
-                if control:
-                    raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
-                await self.resolve_await_event(key, Resolution.TIMEOUT)
-                published = True
+            self._check_open()
+            if not published:
+                published = await offer_stop(self.resolve_await_event, key, cancel, deadline)
             poll = asyncio.ensure_future(self._long_poll(path))
             stops: set[asyncio.Future[Any]] = {poll, asyncio.ensure_future(self._closed.wait())}
             if not published:
@@ -238,7 +189,7 @@ class RestateEffectHost:
                     other.cancel()
             if poll.done():
                 try:
-                    return _terminal(poll.result())
+                    return terminal_of(poll.result())
                 except EffectHostError as err:
                     if err.code != ErrorCode.RESTATE_INGRESS or self._closed.is_set():
                         raise  # refused, or closed; a timed-out long poll polls again
@@ -246,21 +197,6 @@ class RestateEffectHost:
             poll.cancel()
             with contextlib.suppress(BaseException):
                 await poll
-
-    async def revoke_await_events_for_session(self, session_id: str) -> None:
-        _check_session(session_id)
-        await self._post(self._index(session_index_key(session_id), "revoke_all"), None)
-
-    async def cancel_await_events_for_session(self, session_id: str) -> int:
-        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
-        _check_session(session_id)
-        cancelled = await self._post(self._index(session_index_key(session_id), "cancel_all"), None)
-        return cancelled if isinstance(cancelled, int) else 0
-
-    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
-        _check_session(session_id)
-        tokens = await self._post(self._index(session_index_key(session_id), "outstanding"), None)
-        return [AwaitEventKey.from_token(token) for token in tokens or []]
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
         """Restate keeps a journal as long as its retention says (``journal_retention``); nothing
@@ -281,22 +217,9 @@ class RestateEffectHost:
         input: dict[str, Any] | None = None,
     ) -> RestateTurnHandle:
         """Submit the turn (one invocation per session and turn: starting it again is a no-op)."""
-        name = fn_or_name.name if isinstance(fn_or_name, DurableTurn) else fn_or_name
-        ExecutionScope.require(ExecutionScope.turn(session_id, turn_id))
-        request = {"name": name, "session_id": session_id, "turn_id": turn_id, "input": input or {}}
+        request = turn_request(fn_or_name, session_id, turn_id, input)
         await self._post(f"{self._turn_path(session_id, turn_id)}/run/send", request)
         return RestateTurnHandle(self, session_id, turn_id)
-
-    async def run_turn(
-        self,
-        fn_or_name: DurableTurn[Any] | str,
-        *,
-        session_id: str,
-        turn_id: str,
-        input: dict[str, Any] | None = None,
-    ) -> Any:
-        handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
-        return await handle.result()
 
     def turn_handle(self, session_id: str, turn_id: str) -> RestateTurnHandle:
         return RestateTurnHandle(self, session_id, turn_id)
@@ -308,17 +231,13 @@ class RestateEffectHost:
         try:
             response = await self._client.get(url, timeout=timeout if timeout is not None else None)
         except httpx.TimeoutException:
-            raise EffectHostError(
-                ErrorCode.TURN_RESULT_TIMEOUT, f"turn {session_id!r}/{turn_id!r} did not end in {timeout} s"
-            ) from None
+            raise turn_result_timeout(session_id, turn_id, timeout) from None
         except httpx.HTTPError as exc:
             raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"attach: {type(exc).__name__}: {exc}") from None
         if response.status_code == 200:
             return response.json()
         if response.status_code == 404:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-            )
+            raise turn_not_found(session_id, turn_id)
         raise decode_terminal(_failure_message(response))
 
     async def _query(self, sql: str) -> list[dict[str, Any]]:
@@ -391,9 +310,7 @@ class RestateEffectHost:
         key = turn_key(session_id, turn_id).replace("'", "''")
         rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
         if not rows:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-            )
+            raise turn_not_found(session_id, turn_id)
         invocation = str(rows[0]["id"]).replace("'", "''")
         journal = await self._query(
             f"SELECT {JOURNAL_COLUMNS} FROM sys_journal WHERE id = '{invocation}' ORDER BY index"
@@ -426,9 +343,7 @@ class RestateEffectHost:
         key = turn_key(session_id, turn_id).replace("'", "''")
         rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
         if not rows:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-            )
+            raise turn_not_found(session_id, turn_id)
         invocation = urllib.parse.quote(str(rows[0]["id"]), safe="")
         try:
             response = await self._client.patch(f"{self._admin}/invocations/{invocation}/cancel")
@@ -452,12 +367,6 @@ class RestateEffectHost:
         await asyncio.sleep(0)  # parked waits see the close before the client goes
         await self._client.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     def __repr__(self) -> str:
         return f"<RestateEffectHost {self._ingress}>"
 
@@ -476,29 +385,6 @@ def open_restate_host(url: str, config: RestateConfig | None = None) -> RestateE
     return RestateEffectHost(
         f"{http}://{parts.netloc}", f"{http}://{admin}", config or RestateConfig.from_env()
     )
-
-
-def _check_session(session_id: object) -> None:
-    if not isinstance(session_id, str) or not session_id.strip():
-        raise EffectHostError(ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "a session id is a non-empty str")
-
-
-def _resolve_outcome(answer: Any) -> ResolveOutcome:
-    status = answer.get("status") if isinstance(answer, dict) else None
-    if status == "accepted":
-        return ResolveOutcome.ACCEPTED
-    if status == "already_resolved":
-        terminal = answer.get("terminal")
-        if isinstance(terminal, dict) and terminal.get("revoked") is True:
-            return ResolveOutcome.UNKNOWN_OR_REVOKED
-        return ResolveOutcome.already_resolved(Resolution.from_json(terminal))
-    return ResolveOutcome.UNKNOWN_OR_REVOKED
-
-
-def _terminal(value: Any) -> Resolution:
-    if isinstance(value, dict) and value.get("revoked") is True:
-        raise unknown_or_revoked()
-    return Resolution.from_json(value)
 
 
 def _failure_message(response: httpx.Response) -> str:

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import restate
-from effecthost import AwaitEventKey, Clock, DurableTurn, EffectHostError, ErrorCode, Resolution, SystemClock
-from effecthost.engine import canonical_loads, run_engine_turn
+from effecthost import AwaitEventKey, DurableTurn, EffectHostError, ErrorCode, Resolution
+from effecthost.engine import canonical_loads
 from restate import ObjectContext, ObjectSharedContext, WorkflowContext, WorkflowSharedContext
 
+from ..kit import TurnEngineBase, error_body, turn_registry
 from .config import INDEX_SERVICE, TURN_SERVICE, WAIT_SERVICE, RestateConfig
 from .controller import CANCELLED_STATUS, RestateController
 
@@ -36,33 +37,12 @@ _WAITING = "waiting"
 _REVOKED = {"revoked": True}
 
 
-class RestateTurnEngine:
+class RestateTurnEngine(TurnEngineBase[RestateController]):
     """What :func:`effecthost.engine.run_engine_turn` needs, inside the turn workflow's handler."""
 
     def __init__(self, ctx: WorkflowContext, config: RestateConfig) -> None:
+        super().__init__(RestateController(ctx, config), config)
         self._ctx = ctx
-        self._controller = RestateController(ctx, config)
-        self._config = config
-        self._clock: Clock = SystemClock()
-
-    @property
-    def controller(self) -> RestateController:
-        return self._controller
-
-    @property
-    def secret(self) -> bytes:
-        return self._config.secret
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
-    def max_payload_bytes(self) -> int:
-        return self._config.max_payload_bytes
-
-    async def sleep_until(self, due_ms: int) -> None:
-        await self._controller.sleep_ms(due_ms - self._clock.now_ms())
 
     async def park(self, waiting: dict[str, Any] | None) -> None:
         """Keep what the turn is parked on in the workflow's state (``describe`` reads it): a
@@ -75,13 +55,7 @@ class RestateTurnEngine:
 
 def error_as_terminal(error: EffectHostError) -> restate.TerminalError:
     """A turn's error as Restate's terminal failure: the message is the error's JSON."""
-    from effecthost.engine import canonical_dumps
-
-    try:
-        body = canonical_dumps(error.to_json())
-    except EffectHostError:
-        body = canonical_dumps({"code": error.code, "message": error.message})
-    return restate.TerminalError(body, 500)
+    return restate.TerminalError(error_body(error), 500)
 
 
 def wait_services() -> list[restate.Workflow | restate.VirtualObject]:
@@ -184,11 +158,7 @@ def wait_services() -> list[restate.Workflow | restate.VirtualObject]:
 
 
 def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> restate.Workflow:
-    registry: dict[str, DurableTurn[Any]] = {}
-    for fn in turns:
-        if not isinstance(fn, DurableTurn):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"not a @durable_turn function: {fn!r}")
-        registry[fn.name] = fn
+    registry = turn_registry(turns)
     service = restate.Workflow(TURN_SERVICE)
 
     @service.main()
@@ -208,14 +178,7 @@ def turn_service(turns: Iterable[DurableTurn[Any]], config: RestateConfig) -> re
         turn = {k: request.get(k) for k in ("name", "session_id", "turn_id")}
         ctx.set(_TURN, {**turn, "input": turn_input})
         try:
-            return await run_engine_turn(
-                fn,
-                engine,
-                session_id=request["session_id"],
-                turn_id=request["turn_id"],
-                input=turn_input,
-                cancel=engine.controller.cancel,
-            )
+            return await engine.run(fn, request, turn_input)
         except EffectHostError as error:
             raise error_as_terminal(error) from None
         except restate.TerminalError as err:

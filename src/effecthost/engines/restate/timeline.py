@@ -20,10 +20,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from effecthost import AwaitEventKey, ErrorCode, ExecutionScope
-from effecthost.engine import UNSETTLED, TimelineEntry, load_effect_record, timeline_rows
+from effecthost import ErrorCode, ExecutionScope
+from effecthost.engine import UNSETTLED, TimelineEntry, timeline_rows
 from effecthost.store import JournalRow
 
+from ..kit import wait_of_record
 from .config import WAIT_SERVICE, wait_key
 
 #: The columns the listing reads (``raw`` and the lite JSON are left in the server).
@@ -68,20 +69,6 @@ def _wait_call(entry: dict[str, Any]) -> tuple[str, int] | None:
     return (str(target.get("key")), completion) if isinstance(completion, int) else None
 
 
-def _wait_of(raw: bytes | None) -> str | None:
-    """The durable-wait key of an ``await_event`` record (None for any other record)."""
-    if raw is None:
-        return None
-    try:
-        envelope = json.loads(load_effect_record(raw).envelope_json)
-        command = envelope["command"]
-        if command.get("type") != "await_event":
-            return None
-        return wait_key(AwaitEventKey.from_json(command["key"]))
-    except Exception:  # a record the listing cannot follow: its wait stays unsettled
-        return None
-
-
 def turn_timeline(
     session_id: str, turn_id: str, journal: list[dict[str, Any]], *, ended: bool, ms: Callable[[Any], int]
 ) -> list[JournalRow]:
@@ -116,7 +103,7 @@ def turn_timeline(
             timeline.raw = payload if payload is not None else json.dumps(result)
             timeline.updated_at_ms = at
     for timeline in entries:
-        wait = _wait_of(timeline.raw if isinstance(timeline.raw, bytes) else None)
+        wait = wait_of_record(timeline.raw if isinstance(timeline.raw, bytes) else None, wait_key)
         completion = wait_calls.get(wait) if wait is not None else None
         if completion is not None and completion in results:
             result, at = results[completion]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from temporalio.converter import DataConverter
 
 from effecthost import AwaitEventKey, EffectHostError, ErrorCode
 
+from .. import kit
 from .blobs import DEFAULT_BLOB_THRESHOLD_BYTES, BlobStore, FileBlobStore, claim_check_converter
 
 #: The workflow types and the activities effecthost registers on every worker.
@@ -58,14 +58,8 @@ class TemporalConfig:
     blob_threshold_bytes: int = DEFAULT_BLOB_THRESHOLD_BYTES
 
     def __post_init__(self) -> None:
-        if not isinstance(self.secret, bytes) or len(self.secret) < 16:
-            raise EffectHostError(ErrorCode.HOST_OPTION_INVALID, "the signing secret needs at least 16 bytes")
-        for name in ("history_budget_bytes", "max_payload_bytes", "blob_threshold_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-                raise EffectHostError(
-                    ErrorCode.HOST_OPTION_INVALID, f"{name} is an int of at least 1024, not {value!r}"
-                )
+        kit.check_secret(self.secret)
+        kit.check_byte_sizes(self, ("history_budget_bytes", "max_payload_bytes", "blob_threshold_bytes"))
         for name in ("task_queue", "namespace"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
@@ -96,21 +90,10 @@ class TemporalConfig:
     def from_env(cls, **options: object) -> TemporalConfig:
         """The secret from ``$EFFECTHOST_TEMPORAL_SECRET`` (hex, at least 16 bytes); a blob store
         from ``$EFFECTHOST_TEMPORAL_BLOBS`` (a directory) unless ``blob_store`` is given."""
-        text = os.environ.get(SECRET_ENV, "")
-        try:
-            secret = bytes.fromhex(text)
-        except ValueError:
-            secret = b""
-        if len(secret) < 16:
-            raise EffectHostError(
-                ErrorCode.HOST_OPTION_INVALID,
-                f"${SECRET_ENV} must hold a hex secret of at least 16 bytes"
-                " (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)",
-            )
         blobs = os.environ.get(BLOBS_ENV, "")
         if blobs and "blob_store" not in options:
             options["blob_store"] = FileBlobStore(blobs)
-        return cls(secret, **options)  # type: ignore[arg-type]
+        return cls(kit.secret_from_env(SECRET_ENV), **options)  # type: ignore[arg-type]
 
     @staticmethod
     def new_secret() -> str:
@@ -118,22 +101,16 @@ class TemporalConfig:
         return secrets.token_hex(32)
 
 
-def over_budget(what: str, size: int, budget: int) -> EffectHostError:
-    return EffectHostError(
-        ErrorCode.TEMPORAL_HISTORY_BUDGET_EXCEEDED,
-        f"{what} is {size} bytes, over the Temporal history budget of {budget} bytes",
-        summary={"bytes": size, "budget": budget},
-    )
-
-
 def check_budget(what: str, text: str, budget: int) -> None:
-    if len(text) > budget // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > budget:
-        raise over_budget(what, size, budget)
+    """Refuse ``text`` over the history budget before it reaches a workflow's history."""
+    kit.refuse_over_budget(
+        ErrorCode.TEMPORAL_HISTORY_BUDGET_EXCEEDED, "Temporal history budget", what, text, budget
+    )
 
 
 def wait_id(key: AwaitEventKey) -> str:
     """A wait's name inside its session workflow: the SHA-256 of the key id (never the token)."""
-    return hashlib.sha256(key.key_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return kit.key_digest(key)
 
 
 def session_workflow_id(key: AwaitEventKey) -> str:

@@ -31,7 +31,6 @@ from temporalio.common import RetryPolicy
 
 from effecthost import (
     AwaitEvent,
-    AwaitEventOutcome,
     CancelToken,
     EffectEnvelope,
     EffectHostError,
@@ -39,16 +38,10 @@ from effecthost import (
     LocalExecutor,
     Outcome,
     Resolution,
-    Sleep,
-    SleepOutcome,
 )
-from effecthost.engine import (
-    authenticate_await_event_key,
-    load_effect_record,
-    mismatch_error,
-    outcome_from_json,
-)
+from effecthost.engine import authenticate_await_event_key
 
+from ..kit import EngineController, outcome_of_record, terminal_of, unknown_or_revoked
 from . import activities
 from .config import (
     EFFECT_ACTIVITY,
@@ -65,15 +58,11 @@ _ONCE = RetryPolicy(maximum_attempts=1)
 _SESSION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=20)
 
 
-def unknown_or_revoked() -> EffectHostError:
-    return EffectHostError(ErrorCode.AWAIT_EVENT_UNKNOWN_OR_REVOKED, "await-event key is invalid or revoked")
-
-
 def cancelled() -> EffectHostError:
     return EffectHostError(ErrorCode.TURN_CANCELLED, "the turn was cancelled")
 
 
-class TemporalController:
+class TemporalController(EngineController):
     """Performs effects inside one Temporal workflow run: local activities, timers, waits.
 
     ``settled`` is the workflow's map of wait id -> terminal (filled by the session's signal)."""
@@ -102,10 +91,6 @@ class TemporalController:
         self.cancel_requested = False
         #: How many effect activities this run scheduled or replayed (tests, benchmarks).
         self.runs = 0
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
 
     def start_replay(self) -> None:
         """Nothing to switch: Temporal replays the history's markers without running anything."""
@@ -154,20 +139,7 @@ class TemporalController:
             self._cancelled_by_temporal()
             return await self.session_call(key_workflow, update, body)
 
-    # -- effects -------------------------------------------------------------------------------
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        if not isinstance(envelope, EffectEnvelope) or not isinstance(local_executor, LocalExecutor):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "execute_effect(envelope, local_executor)")
-        command = envelope.command
-        if isinstance(command, Sleep):
-            await self._record(envelope, None)
-            await self.sleep_ms(command.duration_ms)
-            return SleepOutcome()
-        if isinstance(command, AwaitEvent):
-            await self._record(envelope, None)
-            return AwaitEventOutcome(await self._await_event(command, local_executor))
-        return await self._record(envelope, local_executor)
+    # -- effects (which step an effect takes: EngineController.execute_effect) -------------------
 
     async def _activity(self, envelope: EffectEnvelope, executor: LocalExecutor | None) -> str:
         text, digest = envelope.canonical_json(), envelope.stable_hash()
@@ -199,26 +171,18 @@ class TemporalController:
         if pending is None:  # a key executed twice in one run answers its first record
             pending = self._records[key] = asyncio.ensure_future(self._activity(envelope, executor))
         raw = await asyncio.shield(pending)
-        try:
-            record = load_effect_record(raw)
-        except ValueError:
-            raise EffectHostError(
-                ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE, f"the recorded activity {key!r} does not decode"
-            ) from None
-        if record.envelope_hash != envelope.stable_hash():
-            self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
-            raise mismatch_error(
-                ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
-                record.envelope_hash,
-                record.envelope_json,
-                envelope.stable_hash(),
-                envelope.canonical_json(),
-            )
-        if record.err is not None:
-            raise EffectHostError.from_json(record.err)
-        if executor is None:
-            return SleepOutcome()  # an envelope-only record: the caller produces the outcome
-        return outcome_from_json(record.ok)
+        return outcome_of_record(
+            raw,
+            envelope,
+            envelope_only=executor is None,
+            decode_code=ErrorCode.TEMPORAL_EFFECT_REPLAY_DECODE,
+            recorded_as="recorded activity",
+            conflict_code=ErrorCode.TEMPORAL_EFFECT_REPLAY_HASH_CONFLICT,
+            on_conflict=self._replay_conflict,
+        )
+
+    def _replay_conflict(self) -> None:
+        self.replay_mismatch = self.replay_mismatch or workflow.unsafe.is_replaying()
 
     async def _await_event(self, command: AwaitEvent, executor: LocalExecutor) -> Resolution:
         key = command.key
@@ -235,7 +199,7 @@ class TemporalController:
         if status == "revoked":
             raise unknown_or_revoked()
         if status == "resolved":
-            return _terminal(answer.get("terminal"))
+            return terminal_of(answer.get("terminal"))
 
         async def publish(resolution: Resolution) -> Resolution:
             answer = await self.session_call(
@@ -245,7 +209,7 @@ class TemporalController:
             if status == "accepted":
                 return resolution
             if status == "already_resolved":
-                return _terminal(answer.get("terminal"))
+                return terminal_of(answer.get("terminal"))
             raise unknown_or_revoked()
 
         if cancel.cancelled or self.cancel.cancelled:
@@ -266,7 +230,7 @@ class TemporalController:
             self._cancelled_by_temporal()
         self._unpark(waiting)
         if wait in self._settled:
-            return _terminal(self._settled[wait])
+            return terminal_of(self._settled[wait])
         cancel.cancel()
         return await publish(Resolution.CANCELLED)
 
@@ -275,9 +239,3 @@ def _monotonic() -> float:
     # the turn API's deadlines are monotonic instants (this module passes through the sandbox):
     # only a timer's duration depends on it, and Temporal does not compare durations on replay
     return time.monotonic()
-
-
-def _terminal(value: Any) -> Resolution:
-    if isinstance(value, dict) and value.get("revoked") is True:
-        raise unknown_or_revoked()
-    return Resolution.from_json(value)

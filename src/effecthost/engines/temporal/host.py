@@ -11,10 +11,8 @@ cancellation, ``list_turns`` reads Temporal's visibility.
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.parse
-from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -31,16 +29,11 @@ from effecthost import (
     AwaitEventKey,
     CancelToken,
     DurableTurn,
-    EffectEnvelope,
     EffectHostError,
     ErrorCode,
     ExecutionScope,
     JournalRetirement,
-    LocalExecutor,
-    Outcome,
     Resolution,
-    ResolveOutcome,
-    ScopedController,
     TurnInfo,
     TurnStatus,
     WaitIdentity,
@@ -48,6 +41,17 @@ from effecthost import (
 from effecthost.engine import authenticate_await_event_key, canonical_dumps, mint_await_event_key
 from effecthost.store import JournalRow
 
+from ..kit import (
+    DeploymentHost,
+    HostTurnHandle,
+    RefusingController,
+    offer_stop,
+    terminal_of,
+    turn_not_found,
+    turn_request,
+    turn_result_timeout,
+    unknown_or_revoked,
+)
 from .config import (
     SESSION_WORKFLOW,
     TURN_WORKFLOW,
@@ -59,7 +63,6 @@ from .config import (
     turn_workflow_prefix,
     wait_id,
 )
-from .controller import unknown_or_revoked
 from .timeline import settle_early_waits, turn_timeline
 from .workflows import decode_failure
 
@@ -68,55 +71,31 @@ _POLL_S = 0.05
 _WAIT_TERMINAL_S = 5.0
 
 
-class _RefusingController:
-    """Effects run inside a turn workflow, never on the deployment side."""
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
-
-    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
-        raise EffectHostError(
-            ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE,
-            f"effect {envelope.effect_id!r} must run inside a Temporal workflow, through TemporalController"
-            " (a turn on an effecthost worker does)",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TemporalTurnHandle:
+class TemporalTurnHandle(HostTurnHandle["TemporalEffectHost"]):
     """A turn started on Temporal: its info and its result, from any process."""
 
-    host: TemporalEffectHost
-    session_id: str
-    turn_id: str
-
-    async def info(self) -> TurnInfo:
-        found = await self.host.get_turn(self.session_id, self.turn_id)
-        if found is None:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {self.session_id!r}/{self.turn_id!r} was never started"
-            )
-        return found
-
-    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the turn API's name
-        return await self.host.turn_result(self.session_id, self.turn_id, timeout)
+    __slots__ = ()
 
 
 def _client_error(what: str, exc: BaseException) -> EffectHostError:
     return EffectHostError(ErrorCode.TEMPORAL_CLIENT, f"{what}: {type(exc).__name__}: {exc}")
 
 
-class TemporalEffectHost:
+class TemporalEffectHost(DeploymentHost):
     """The deployment-side host over a connected ``temporalio`` client."""
 
     engine = "temporal"
 
     def __init__(self, client: Client, config: TemporalConfig) -> None:
+        super().__init__(
+            RefusingController(
+                ErrorCode.TEMPORAL_EFFECT_HOST_REQUIRES_WORKFLOW_SCOPE,
+                "a Temporal workflow, through TemporalController (a turn on an effecthost worker does)",
+            ),
+            config.secret,
+        )
         self._client = client
         self._config = config
-        self._controller = _RefusingController()
-        self._closed = asyncio.Event()
 
     @classmethod
     async def connect(cls, address: str, config: TemporalConfig) -> TemporalEffectHost:
@@ -131,16 +110,6 @@ class TemporalEffectHost:
     @property
     def client(self) -> Client:
         return self._client
-
-    @property
-    def supports_durable_effects(self) -> bool:
-        return True
-
-    def scoped(self, scope: ExecutionScope) -> ScopedController:
-        return ScopedController.shared(self._controller, scope)
-
-    def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
-        return self.scoped(scope)
 
     # -- session workflows ------------------------------------------------------------------------
 
@@ -171,23 +140,23 @@ class TemporalEffectHost:
 
     # -- await events -----------------------------------------------------------------------------
 
-    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
-        """Mint (a pure derivation); a revoked session mints nothing (one query)."""
-        ExecutionScope.require(scope)
-        key = mint_await_event_key(self._config.secret, scope, wait)
-        if scope.session_id and await self._query(session_workflow_id(key), "revoked"):
-            raise unknown_or_revoked()
-        return key
+    # (minting, resolving and the session sweeps: DeploymentHost, through these three)
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        if not isinstance(resolution, Resolution):
-            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
-        if not authenticate_await_event_key(self._config.secret, key):
-            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before Temporal is touched
-        body = {"wait": wait_id(key), "resolution": resolution.to_json()}
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        return bool(await self._query(session_workflow_id(key), "revoked"))
+
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """An update of the session workflow; a resolution over the history budget is refused
+        before Temporal is touched."""
+        body = {"wait": wait_id(key), "resolution": resolution}
         check_budget("a resolution", canonical_dumps(body), self._config.history_budget_bytes)
-        answer = await self._update(session_workflow_id(key), "resolve", body)
-        return _resolve_outcome(answer)
+        return await self._update(session_workflow_id(key), "resolve", body)
+
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        """``outstanding`` is a query (a worker answers it); the sweeps are updates."""
+        if call == "outstanding":
+            return await self._query(session_workflow_id_of(session_id), call)
+        return await self._update(session_workflow_id_of(session_id), call, None)
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):
@@ -201,7 +170,7 @@ class TemporalEffectHost:
 
     async def peek_await_event(self, key: AwaitEventKey) -> Resolution | None:
         terminal = (await self._inspect(key)).get("terminal")
-        return None if terminal is None else _terminal(terminal)
+        return None if terminal is None else terminal_of(terminal)
 
     async def await_await_event(
         self, key: AwaitEventKey, cancel: CancelToken | None = None, deadline: float | None = None
@@ -216,26 +185,13 @@ class TemporalEffectHost:
         if answer.get("status") == "revoked":
             raise unknown_or_revoked()
         cancel = cancel or CancelToken()
-        control = key.wait.is_turn_control  # never publishes: its waiter stops with an error
-        published = False
+        published = False  # once Cancelled/Timeout is offered, only the standing terminal matters
         while True:
-            if self._closed.is_set():
-                raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
+            self._check_open()
             terminal = (await self._inspect(key)).get("terminal")
             if terminal is not None:
-                return _terminal(terminal)
-            if not published and cancel.cancelled:
-                if control:
-                    raise EffectHostError(
-                        ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled"
-                    )
-                await self.resolve_await_event(key, Resolution.CANCELLED)
-                published = True
-                continue
-            if not published and deadline is not None and time.monotonic() >= deadline:
-                if control:
-                    raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
-                await self.resolve_await_event(key, Resolution.TIMEOUT)
+                return terminal_of(terminal)
+            if not published and await offer_stop(self.resolve_await_event, key, cancel, deadline):
                 published = True
                 continue
             stops = {asyncio.ensure_future(self._closed.wait()), asyncio.ensure_future(cancel.wait())}
@@ -244,21 +200,6 @@ class TemporalEffectHost:
             finally:
                 for stop in stops:
                     stop.cancel()
-
-    async def revoke_await_events_for_session(self, session_id: str) -> None:
-        _check_session(session_id)
-        await self._update(session_workflow_id_of(session_id), "revoke_all", None)
-
-    async def cancel_await_events_for_session(self, session_id: str) -> int:
-        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
-        _check_session(session_id)
-        cancelled = await self._update(session_workflow_id_of(session_id), "cancel_all", None)
-        return cancelled if isinstance(cancelled, int) else 0
-
-    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
-        _check_session(session_id)
-        tokens = await self._query(session_workflow_id_of(session_id), "outstanding")
-        return [AwaitEventKey.from_token(token) for token in tokens or []]
 
     async def retire_effect_journal(self, retirement: JournalRetirement) -> int:
         """Temporal keeps a closed workflow's history for the namespace's retention; nothing is
@@ -277,9 +218,8 @@ class TemporalEffectHost:
     ) -> TemporalTurnHandle:
         """Start the turn's workflow (one per session and turn: starting it again is a no-op).
         An input over the history budget is refused before Temporal is touched."""
-        name = fn_or_name.name if isinstance(fn_or_name, DurableTurn) else fn_or_name
-        ExecutionScope.require(ExecutionScope.turn(session_id, turn_id))
-        request = {"name": name, "session_id": session_id, "turn_id": turn_id, "input": input or {}}
+        request = turn_request(fn_or_name, session_id, turn_id, input)
+        name = request["name"]
         check_budget("the turn's input", canonical_dumps(request["input"]), self._config.history_budget_bytes)
         try:
             await self._client.start_workflow(
@@ -298,17 +238,6 @@ class TemporalEffectHost:
             raise _client_error("start turn", exc) from None
         return TemporalTurnHandle(self, session_id, turn_id)
 
-    async def run_turn(
-        self,
-        fn_or_name: DurableTurn[Any] | str,
-        *,
-        session_id: str,
-        turn_id: str,
-        input: dict[str, Any] | None = None,
-    ) -> Any:
-        handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
-        return await handle.result()
-
     def turn_handle(self, session_id: str, turn_id: str) -> TemporalTurnHandle:
         return TemporalTurnHandle(self, session_id, turn_id)
 
@@ -318,16 +247,12 @@ class TemporalEffectHost:
         try:
             return await asyncio.wait_for(handle.result(), timeout)
         except TimeoutError:
-            raise EffectHostError(
-                ErrorCode.TURN_RESULT_TIMEOUT, f"turn {session_id!r}/{turn_id!r} did not end in {timeout} s"
-            ) from None
+            raise turn_result_timeout(session_id, turn_id, timeout) from None
         except WorkflowFailureError as exc:
             raise _failure_of(exc) from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise EffectHostError(
-                    ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-                ) from None
+                raise turn_not_found(session_id, turn_id) from None
             raise _client_error("turn result", exc) from None
 
     async def _info(self, described: WorkflowExecutionDescription) -> TurnInfo:
@@ -398,9 +323,7 @@ class TemporalEffectHost:
             history = await handle.fetch_history()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise EffectHostError(
-                    ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-                ) from None
+                raise turn_not_found(session_id, turn_id) from None
             raise _client_error("turn history", exc) from None
         rows = await turn_timeline(session_id, turn_id, history, self._client.data_converter)
         await settle_early_waits(rows, self._wait_terminal)
@@ -460,9 +383,7 @@ class TemporalEffectHost:
                 raise _client_error("cancel turn", exc) from None
         info = await self.get_turn(session_id, turn_id)
         if info is None:
-            raise EffectHostError(
-                ErrorCode.TURN_NOT_FOUND, f"turn {session_id!r}/{turn_id!r} was never started"
-            )
+            raise turn_not_found(session_id, turn_id)
         return info
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -471,12 +392,6 @@ class TemporalEffectHost:
         """Waits parked on this host end with ``host_closed`` (the client is the caller's)."""
         self._closed.set()
         await asyncio.sleep(0)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<TemporalEffectHost {self._config.task_queue}>"
@@ -522,26 +437,3 @@ def _status_of(status: WorkflowExecutionStatus | None) -> TurnStatus:
     ):
         return TurnStatus.FAILED
     return TurnStatus.RUNNING
-
-
-def _check_session(session_id: object) -> None:
-    if not isinstance(session_id, str) or not session_id.strip():
-        raise EffectHostError(ErrorCode.INVALID_AWAIT_EVENT_SESSION_ID, "a session id is a non-empty str")
-
-
-def _resolve_outcome(answer: Any) -> ResolveOutcome:
-    status = answer.get("status") if isinstance(answer, dict) else None
-    if status == "accepted":
-        return ResolveOutcome.ACCEPTED
-    if status == "already_resolved":
-        terminal = answer.get("terminal")
-        if isinstance(terminal, dict) and terminal.get("revoked") is True:
-            return ResolveOutcome.UNKNOWN_OR_REVOKED
-        return ResolveOutcome.already_resolved(Resolution.from_json(terminal))
-    return ResolveOutcome.UNKNOWN_OR_REVOKED
-
-
-def _terminal(value: Any) -> Resolution:
-    if isinstance(value, dict) and value.get("revoked") is True:
-        raise unknown_or_revoked()
-    return Resolution.from_json(value)

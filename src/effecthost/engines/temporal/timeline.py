@@ -26,6 +26,7 @@ from effecthost import AwaitEventKey, EffectHostError, ErrorCode, ExecutionScope
 from effecthost.engine import TimelineEntry, load_effect_record, settle_wait_row, timeline_rows
 from effecthost.store import JournalRow
 
+from ..kit import wait_of_record
 from .config import EFFECT_ACTIVITY, wait_id
 
 _MARKER = "core_local_activity"
@@ -58,17 +59,6 @@ def _ms(value: Any) -> int | None:
     if isinstance(value, dict) and isinstance(value.get("seconds"), int):
         return int(value["seconds"]) * 1000 + int(value.get("nanos") or 0) // 1_000_000
     return None
-
-
-def _wait_of(raw: str) -> str | None:
-    """The session's wait id of an ``await_event`` record (None for any other record)."""
-    try:
-        command = json.loads(load_effect_record(raw).envelope_json)["command"]
-        if command.get("type") != "await_event":
-            return None
-        return wait_id(AwaitEventKey.from_json(command["key"]))
-    except Exception:  # a record the listing cannot follow: its wait stays unsettled
-        return None
 
 
 async def _effect(converter: DataConverter, event: Any, at_ms: int) -> TimelineEntry | None:
@@ -119,7 +109,7 @@ async def turn_timeline(
         elif event.event_type in _CLOSED:
             ended = True
     for entry in entries:
-        wait = _wait_of(entry.raw) if isinstance(entry.raw, str) else None
+        wait = wait_of_record(entry.raw, wait_id) if isinstance(entry.raw, str) else None
         if wait is not None and wait in settled:
             entry.settled, entry.updated_at_ms = settled[wait]
     scope_key = ExecutionScope.turn(session_id, turn_id).journal_key()

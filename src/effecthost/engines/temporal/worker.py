@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from effecthost import DurableTurn, EffectHostError, ErrorCode
 
+from ..kit import turn_registry
 from .activities import SessionActivities, run_effect
 from .blobs import uses_claim_check
 from .config import TemporalConfig
@@ -63,11 +64,7 @@ def temporal_worker(
     effects (which run in local activities, outside the sandbox) may do I/O. One worker per task
     queue per process: the queue names the turns its workflows run. ``workflows`` are more
     workflow classes for the same worker (yours, beside effecthost's)."""
-    registry: dict[str, DurableTurn[Any]] = {}
-    for fn in turns:
-        if not isinstance(fn, DurableTurn):
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"not a @durable_turn function: {fn!r}")
-        registry[fn.name] = fn
+    registry = turn_registry(turns)
     if config.blob_store is not None and not uses_claim_check(client.data_converter):
         raise EffectHostError(
             ErrorCode.HOST_OPTION_INVALID,

@@ -21,18 +21,10 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from effecthost import (
-    AwaitEventKey,
-    CancelToken,
-    Clock,
-    DurableTurn,
-    EffectHostError,
-    ErrorCode,
-    Resolution,
-    SystemClock,
-)
-from effecthost.engine import canonical_dumps, canonical_loads, run_engine_turn
+from effecthost import AwaitEventKey, CancelToken, DurableTurn, EffectHostError, ErrorCode, Resolution
+from effecthost.engine import canonical_loads
 
+from ..kit import TurnEngineBase, error_body
 from .config import SESSION_WORKFLOW, TURN_WORKFLOW, TemporalConfig
 from .controller import TemporalController
 
@@ -48,7 +40,7 @@ _REVOKED = {"revoked": True}
 WAITING_PATCH = "effecthost-turn-waiting-memo"
 
 
-class TemporalTurnEngine:
+class TemporalTurnEngine(TurnEngineBase[TemporalController]):
     """What :func:`effecthost.engine.run_engine_turn` needs, inside one turn workflow.
 
     ``reports_waits``: the turn API's ``waiting`` goes to the memo (:meth:`park`); False for a
@@ -62,31 +54,10 @@ class TemporalTurnEngine:
         *,
         reports_waits: bool = True,
     ) -> None:
-        self._controller = TemporalController(
-            config, settled, cancel=cancel, parks_in_memo=not reports_waits
+        super().__init__(
+            TemporalController(config, settled, cancel=cancel, parks_in_memo=not reports_waits), config
         )
-        self._config = config
-        self._clock: Clock = SystemClock()
         self._reports_waits = reports_waits
-
-    @property
-    def controller(self) -> TemporalController:
-        return self._controller
-
-    @property
-    def secret(self) -> bytes:
-        return self._config.secret
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
-    def max_payload_bytes(self) -> int:
-        return self._config.max_payload_bytes
-
-    async def sleep_until(self, due_ms: int) -> None:
-        await self._controller.sleep_ms(due_ms - self._clock.now_ms())
 
     async def park(self, waiting: dict[str, Any] | None) -> None:
         """Say in the memo what the turn is parked on (a history command, so a replay repeats
@@ -108,11 +79,7 @@ def memo_waiting(waiting: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def error_as_failure(error: EffectHostError) -> ApplicationError:
     """A turn's error as the workflow's failure: the message is the error's JSON, the type its code."""
-    try:
-        body = canonical_dumps(error.to_json())
-    except EffectHostError:
-        body = canonical_dumps({"code": error.code, "message": error.message})
-    return ApplicationError(body, type=str(error.code), non_retryable=True)
+    return ApplicationError(error_body(error), type=str(error.code), non_retryable=True)
 
 
 def decode_failure(message: str) -> EffectHostError:
@@ -150,14 +117,7 @@ class TurnWorkflow:
             )
         engine = TemporalTurnEngine(registered[1], self._settled, self._cancel, reports_waits=reports_waits)
         try:
-            return await run_engine_turn(
-                fn,
-                engine,
-                session_id=request["session_id"],
-                turn_id=request["turn_id"],
-                input=request.get("input") or {},
-                cancel=engine.controller.cancel,
-            )
+            return await engine.run(fn, request, request.get("input") or {})
         except EffectHostError as error:
             if engine.controller.replay_mismatch:
                 # the turn's code changed under a running workflow: fail the workflow *task*, as

@@ -1,0 +1,218 @@
+"""The deployment side of an engine: the controller that refuses effects, the turn handle, the
+host's engine-independent half (:class:`DeploymentHost`), and the cancel/deadline step of a wait
+awaited outside the engine."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from effecthost import (
+    AwaitEventKey,
+    CancelToken,
+    DurableTurn,
+    EffectEnvelope,
+    EffectHostError,
+    ErrorCode,
+    ExecutionScope,
+    LocalExecutor,
+    Outcome,
+    Resolution,
+    ResolveOutcome,
+    ScopedController,
+    TurnInfo,
+    WaitIdentity,
+)
+from effecthost.engine import (
+    authenticate_await_event_key,
+    mint_await_event_key,
+)
+
+from .errors import check_session, turn_not_found, unknown_or_revoked
+from .records import resolve_outcome
+
+
+class RefusingController:
+    """The deployment side's controller: effects run inside the engine, never here.
+    ``inside`` says where (``"a Restate handler, through RestateController (...)"``)."""
+
+    def __init__(self, code: ErrorCode, inside: str) -> None:
+        self._code = code
+        self._inside = inside
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    async def execute_effect(self, envelope: EffectEnvelope, local_executor: LocalExecutor) -> Outcome:
+        raise EffectHostError(self._code, f"effect {envelope.effect_id!r} must run inside {self._inside}")
+
+
+class _TurnSource(Protocol):
+    async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None: ...
+
+    async def turn_result(self, session_id: str, turn_id: str, timeout: float | None = None) -> Any: ...  # noqa: ASYNC109
+
+
+HostT = TypeVar("HostT", bound=_TurnSource)
+
+
+@dataclass(frozen=True, slots=True)
+class HostTurnHandle(Generic[HostT]):
+    """A turn started on an engine: its info and its result, from any process."""
+
+    host: HostT
+    session_id: str
+    turn_id: str
+
+    async def info(self) -> TurnInfo:
+        found = await self.host.get_turn(self.session_id, self.turn_id)
+        if found is None:
+            raise turn_not_found(self.session_id, self.turn_id)
+        return found
+
+    async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the turn API's name
+        return await self.host.turn_result(self.session_id, self.turn_id, timeout)
+
+
+def turn_request(
+    fn_or_name: DurableTurn[Any] | str, session_id: str, turn_id: str, input: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What starts a turn on an engine (checked ids; the turn's name, ids and input)."""
+    name = fn_or_name.name if isinstance(fn_or_name, DurableTurn) else fn_or_name
+    ExecutionScope.require(ExecutionScope.turn(session_id, turn_id))
+    return {"name": name, "session_id": session_id, "turn_id": turn_id, "input": input or {}}
+
+
+class DeploymentHost(abc.ABC):
+    """The parts of an engine's deployment-side host that do not depend on the engine: scopes
+    over a :class:`RefusingController`, minting keys and resolving them (every key authenticated
+    before the engine is touched), the session sweeps, ``run_turn``, ``async with``, and the close
+    event parked waits watch. The engine reaches its wait index through the ``_session_*`` and
+    ``_publish`` hooks."""
+
+    engine: str
+
+    def __init__(self, controller: RefusingController, secret: bytes) -> None:
+        self._controller = controller
+        self._secret = secret
+        self._closed = asyncio.Event()
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return True
+
+    def scoped(self, scope: ExecutionScope) -> ScopedController:
+        return ScopedController.shared(self._controller, scope)
+
+    def scoped_static(self, scope: ExecutionScope) -> ScopedController | None:
+        return self.scoped(scope)
+
+    # -- await events -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _session_revoked(self, key: AwaitEventKey) -> bool:
+        """Whether the key's session is revoked (one read of the engine)."""
+
+    @abc.abstractmethod
+    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+        """Offer a resolution's JSON to the key's wait (first writer wins); the index's answer."""
+
+    @abc.abstractmethod
+    async def _session_call(self, session_id: str, call: str) -> Any:
+        """The session's ``revoke_all``, ``cancel_all`` or ``outstanding``; its answer."""
+
+    async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
+        """Mint (a pure derivation); a revoked session mints nothing (one read of the engine)."""
+        ExecutionScope.require(scope)
+        key = mint_await_event_key(self._secret, scope, wait)
+        if scope.session_id and await self._session_revoked(key):
+            raise unknown_or_revoked()
+        return key
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        if not isinstance(resolution, Resolution):
+            raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        if not authenticate_await_event_key(self._secret, key):
+            return ResolveOutcome.UNKNOWN_OR_REVOKED  # before the engine is touched
+        return resolve_outcome(await self._publish(key, resolution.to_json()))
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        check_session(session_id)
+        await self._session_call(session_id, "revoke_all")
+
+    async def cancel_await_events_for_session(self, session_id: str) -> int:
+        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
+        check_session(session_id)
+        cancelled = await self._session_call(session_id, "cancel_all")
+        return cancelled if isinstance(cancelled, int) else 0
+
+    async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:
+        check_session(session_id)
+        tokens = await self._session_call(session_id, "outstanding")
+        return [AwaitEventKey.from_token(token) for token in tokens or []]
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def start_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> HostTurnHandle[Any]: ...
+
+    async def run_turn(
+        self,
+        fn_or_name: DurableTurn[Any] | str,
+        *,
+        session_id: str,
+        turn_id: str,
+        input: dict[str, Any] | None = None,
+    ) -> Any:
+        handle = await self.start_turn(fn_or_name, session_id=session_id, turn_id=turn_id, input=input)
+        return await handle.result()
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            raise EffectHostError(ErrorCode.HOST_CLOSED, "the host closed while a wait was parked on it")
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def offer_stop(
+    resolve: Callable[[AwaitEventKey, Resolution], Any],
+    key: AwaitEventKey,
+    cancel: CancelToken,
+    deadline: float | None,
+) -> bool:
+    """A wait awaited outside the engine: once ``cancel`` is set or ``deadline`` has passed,
+    publish ``Cancelled``/``Timeout`` through ``resolve`` (first writer wins) and answer True.
+    A turn-control wait never publishes: its waiter stops with an error instead."""
+    control = key.wait.is_turn_control
+    if cancel.cancelled:
+        if control:
+            raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_CANCELLED, "turn-control wait cancelled")
+        await resolve(key, Resolution.CANCELLED)
+        return True
+    if deadline is not None and time.monotonic() >= deadline:
+        if control:
+            raise EffectHostError(ErrorCode.TURN_CONTROL_WAIT_TIMEOUT, "turn-control wait timed out")
+        await resolve(key, Resolution.TIMEOUT)
+        return True
+    return False
