@@ -7,6 +7,7 @@ for ``WorkflowEnvironment.start_time_skipping(test_server_existing_path=...)``."
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Self
 
@@ -85,7 +87,17 @@ def _wait_for_namespace(http_port: int, process: subprocess.Popen[bytes], timeou
 class TemporalServer:
     """``temporal server start-dev`` on 127.0.0.1, free ports, its state in ``db_path``."""
 
-    def __init__(self, db_path: Path, *, log_path: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        log_path: Path | None = None,
+        port: int | None = None,
+        dynamic_config: Mapping[str, object] | None = None,
+    ) -> None:
+        """``dynamic_config``: more of the server's dynamic config values (e.g. a low
+        ``limit.historyCount.suggestContinueAsNew`` to make workflows roll their history over)."""
+        self.dynamic_config = dict(dynamic_config or {})
         self.db_path = Path(db_path)
         self.port = port or free_port()
         self.log_path = log_path
@@ -123,6 +135,11 @@ class TemporalServer:
                 # a dev server started here never sends anything past 127.0.0.1
                 "--dynamic-config-value",
                 "frontend.enableServerVersionCheck=false",
+                *(
+                    part
+                    for key, value in self.dynamic_config.items()
+                    for part in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
+                ),
             ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

@@ -151,19 +151,20 @@ class TurnWorkflow:
 
 @workflow.defn(name=SESSION_WORKFLOW)
 class SessionWorkflow:
-    def __init__(self) -> None:
-        self._revoked = False
+    @workflow.init
+    def __init__(self, state: dict[str, Any] | None) -> None:
+        # The state a rollover carries over is restored here, not in ``run``: an update that
+        # arrives with a run's first task is handled before ``run`` starts, and ``run`` restoring
+        # the state then dropped what that update had accepted (one resolution lost per rollover)
+        state = state or {}
+        self._revoked = bool(state.get("revoked"))
         #: wait id -> [token, turn workflow id or None]
-        self._pending: dict[str, list[Any]] = {}
+        self._pending: dict[str, list[Any]] = dict(state.get("pending") or {})
         #: wait id -> terminal (a resolution's JSON, or the revoked tombstone)
-        self._terminals: dict[str, Any] = {}
+        self._terminals: dict[str, Any] = dict(state.get("terminals") or {})
 
     @workflow.run
     async def run(self, state: dict[str, Any] | None) -> None:
-        if state:
-            self._revoked = bool(state.get("revoked"))
-            self._pending = dict(state.get("pending") or {})
-            self._terminals = dict(state.get("terminals") or {})
         # a session lives as long as its waits; its history is rolled over when Temporal asks
         await workflow.wait_condition(
             lambda: workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
