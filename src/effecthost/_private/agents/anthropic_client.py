@@ -4,21 +4,22 @@ retries, one journaled attempt at a time."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.errors import EffectHostError, ErrorCode
 from .extras import require
 from .messages import ModelRequest, ModelResponse, ToolCallPart, Usage
-from .openai_client import _message, _status_error
 from .protocol import TextCallback
+from .sdk_client import SdkModel, error_message, status_error
 
 
-class AnthropicModel:
+class AnthropicModel(SdkModel):
     """``AnthropicModel("claude-sonnet-4-5")``; ``base_url`` and ``api_key`` default to
     ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY``. ``max_tokens`` (required by the API) unless
     the agent's settings give one."""
+
+    provider, sdk_client, env_prefix = "anthropic", "AsyncAnthropic", "ANTHROPIC"
 
     def __init__(
         self,
@@ -30,35 +31,8 @@ class AnthropicModel:
         timeout_s: float = 120.0,
         client: Any = None,
     ) -> None:
-        if not isinstance(model, str) or not model:
-            raise EffectHostError(
-                ErrorCode.INVALID_ARGUMENT, f"a model name is a non-empty str, not {model!r}"
-            )
-        self.name = model
+        super().__init__(model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, client=client)
         self.max_tokens = max_tokens
-        if client is None:
-            anthropic = require("anthropic", "anthropic", "AnthropicModel")
-            client = anthropic.AsyncAnthropic(
-                base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
-                api_key=api_key or os.environ.get("ANTHROPIC_API_KEY") or None,
-                max_retries=0,
-                timeout=timeout_s,
-            )
-        self.client = client
-
-    @property
-    def model(self) -> str:
-        return f"anthropic:{self.name}"
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connections (``async with AnthropicModel(...) as model:`` does it too)."""
-        await self.client.close()
-
-    async def __aenter__(self) -> AnthropicModel:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def request(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         anthropic = require("anthropic", "anthropic", "AnthropicModel")
@@ -83,7 +57,7 @@ class AnthropicModel:
                     await on_text(text)
                 return self._read(await stream.get_final_message())
         except anthropic.APIStatusError as exc:
-            raise _status_error(exc.status_code, _message(exc)) from None
+            raise status_error(exc.status_code, error_message(exc)) from None
         except anthropic.APIConnectionError as exc:
             raise EffectHostError(ErrorCode.MODEL_UNAVAILABLE, f"{self.model}: {exc}") from None
 

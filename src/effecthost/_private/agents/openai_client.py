@@ -9,7 +9,6 @@ journaled attempt at a time, so a retry after a crash is never a second, unrecor
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,11 +16,14 @@ from ..core.errors import EffectHostError, ErrorCode
 from .extras import require
 from .messages import ModelRequest, ModelResponse, ToolCallPart, Usage
 from .protocol import TextCallback
+from .sdk_client import SdkModel, error_message, status_error
 
 
-class OpenAIModel:
+class OpenAIModel(SdkModel):
     """``OpenAIModel("gpt-4o-mini")``; ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL``
     and ``OPENAI_API_KEY``. ``client``: an ``openai.AsyncOpenAI`` of your own instead."""
+
+    provider, sdk_client, env_prefix = "openai", "AsyncOpenAI", "OPENAI"
 
     def __init__(
         self,
@@ -32,34 +34,7 @@ class OpenAIModel:
         timeout_s: float = 120.0,
         client: Any = None,
     ) -> None:
-        if not isinstance(model, str) or not model:
-            raise EffectHostError(
-                ErrorCode.INVALID_ARGUMENT, f"a model name is a non-empty str, not {model!r}"
-            )
-        self.name = model
-        if client is None:
-            openai = require("openai", "openai", "OpenAIModel")
-            client = openai.AsyncOpenAI(
-                base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
-                api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
-                max_retries=0,
-                timeout=timeout_s,
-            )
-        self.client = client
-
-    @property
-    def model(self) -> str:
-        return f"openai:{self.name}"
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connections (``async with OpenAIModel(...) as model:`` does it too)."""
-        await self.client.close()
-
-    async def __aenter__(self) -> OpenAIModel:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        super().__init__(model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, client=client)
 
     async def request(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         openai = require("openai", "openai", "OpenAIModel")
@@ -81,7 +56,7 @@ class OpenAIModel:
             body["stream_options"] = {"include_usage": True}
             return await self._stream(await self.client.chat.completions.create(**body), on_text)
         except openai.APIStatusError as exc:
-            raise _status_error(exc.status_code, _message(exc)) from None
+            raise status_error(exc.status_code, error_message(exc)) from None
         except openai.APIConnectionError as exc:
             raise EffectHostError(ErrorCode.MODEL_UNAVAILABLE, f"{self.model}: {exc}") from None
 
@@ -181,19 +156,3 @@ def _arguments(text: str | None) -> dict[str, Any] | str:
 
 def _text_arguments(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        error = body.get("error", body)
-        if isinstance(error, Mapping) and error.get("message"):
-            return str(error["message"])
-    return str(getattr(exc, "message", exc))
-
-
-def _status_error(status: int, message: str) -> EffectHostError:
-    """429 and 5xx may succeed later (retried); any other status will not."""
-    if status == 429 or status >= 500:
-        return EffectHostError(ErrorCode.MODEL_UNAVAILABLE, f"HTTP {status}: {message}")
-    return EffectHostError(ErrorCode.MODEL_REQUEST_REJECTED, f"HTTP {status}: {message}")
