@@ -11,9 +11,22 @@ from typing import Any
 
 from restate_stack import Stack
 
+from effecthost import EffectHostError
 from effecthost.engines.restate import RestateEffectHost
 from engine_adapter import EngineUnderTest
 from engine_service_cases import EngineTarget
+
+
+def restart_unless_killed_again(stack: Stack) -> None:
+    """Start the endpoint again. Restate retries the invocation as soon as the port opens, so
+    the turn's next step may kill the new process before ``start()`` has seen it listen; that
+    death is left for the caller's loop to count like any other."""
+    try:
+        stack.restart_endpoint()
+    except EffectHostError:
+        process = stack.endpoint.process
+        if process is None or process.returncode != -signal.SIGKILL:
+            raise
 
 
 async def drive_with_restarts(
@@ -30,7 +43,7 @@ async def drive_with_restarts(
             if process is not None and process.poll() is not None:
                 assert process.returncode == -signal.SIGKILL  # it killed itself
                 kills += 1
-                stack.restart_endpoint()
+                restart_unless_killed_again(stack)
             await asyncio.wait({task}, timeout=0.05)
         return task.result(), kills
     finally:
