@@ -168,6 +168,13 @@ async def test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine(
             return sorted(t["turn_id"] for t in page["turns"]) if len(page["turns"]) == 4 else []
 
         assert await _until(listed, "four turns listed") == ["a", "b", "c", "d"]
+        # pages by keyset, newest first, as on SQL
+        first = (await client.get("/v1/turns", params={"session_id": session_id, "limit": 3})).json()
+        assert [t["turn_id"] for t in first["turns"]] == ["d", "c", "b"] and first["next"]
+        rest = (
+            await client.get("/v1/turns", params={"session_id": session_id, "limit": 3, "after": first["next"]})
+        ).json()
+        assert [t["turn_id"] for t in rest["turns"]] == ["a"] and rest["next"] is None
         completed = (
             await client.get("/v1/turns", params={"session_id": session_id, "status": "completed", "order": "oldest"})
         ).json()
@@ -216,16 +223,31 @@ async def test_the_service_refuses_what_an_engine_cannot_serve_with_a_code(
             "/v1/turns",
             json={"name": "approval", "session_id": session_id, "turn_id": "w", "input": {"user": "cy"}},
         )
-        await _until(lambda: _waits(client, session_id), "the wait")
+        await client.post(
+            "/v1/turns",
+            json={"name": "approval", "session_id": session_id, "turn_id": "w2", "input": {"user": "di"}},
+        )
+
+        async def two_waits() -> list[dict[str, Any]]:
+            waits = await _waits(client, session_id)
+            return waits if len(waits) == 2 else []
+
+        both = await _until(two_waits, "the two waits")
+        params: dict[str, Any] = {"session_id": session_id, "limit": 1}
+        first = (await client.get("/v1/waits", params=params)).json()
+        second = (await client.get("/v1/waits", params={**params, "after": first["next"]})).json()
+        assert [w["token"] for w in first["waits"] + second["waits"]] == [w["token"] for w in both]
+        assert second["next"] is None
 
         async def moved() -> bool:
             return bool((await client.get("/v1/changes")).json()["token"] != before)
 
         await _until(moved, "the change feed moving")
         swept = await client.post("/v1/sessions/cancel", json={"session_id": session_id})
-        assert swept.json() == {"session_id": session_id, "status": "cancelled", "cancelled": 1}
-        done = await _result(client, session_id, "w", 30)
-        assert done["turn"]["result"] == {"first": 2, "status": "cancelled", "value": None}
+        assert swept.json() == {"session_id": session_id, "status": "cancelled", "cancelled": 2}
+        for turn_id in ("w", "w2"):
+            done = await _result(client, session_id, turn_id, 30)
+            assert done["turn"]["result"] == {"first": 2, "status": "cancelled", "value": None}
         revoked = await client.post("/v1/sessions/revoke", json={"session_id": session_id})
         assert revoked.json() == {"session_id": session_id, "status": "revoked", "pending_waits_revoked": 0}
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnStatus
+from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnInfo, TurnStatus
+from effecthost.engines.kit import cursor_of
 from engine_adapter import EngineUnderTest, marked_line, outstanding, reported
 
 
@@ -153,6 +154,54 @@ async def test_list_turns_of_a_session(engine: EngineUnderTest, session_id: str)
     assert sorted(t.turn_id for t in listed) == ["a", "b"]
     assert {t.status for t in listed} == {TurnStatus.COMPLETED}
     assert await host.list_turns(session_id=session_id, status="failed") == []
+
+
+async def test_turns_are_filtered_and_paged_by_keyset_as_on_the_sql_hosts(
+    engine: EngineUnderTest, session_id: str
+) -> None:
+    host = engine.host
+    for turn in ("a", "b", "c"):
+        await host.run_turn("three_steps", session_id=session_id, turn_id=turn, input={"x": 1})
+    with pytest.raises(EffectHostError):
+        await host.run_turn("fails", session_id=session_id, turn_id="d")
+
+    def all_ended(found: list[TurnInfo]) -> bool:
+        return len(found) == 4 and all(t.status in (TurnStatus.COMPLETED, TurnStatus.FAILED) for t in found)
+
+    everything = await engine.current(lambda: host.query_turns(session_id=session_id), all_ended)
+    assert [t.turn_id for t in everything] == ["d", "c", "b", "a"]  # newest first
+
+    def ids(found: list[TurnInfo]) -> list[str]:
+        return [t.turn_id for t in found]
+
+    first = await host.query_turns(session_id=session_id, limit=2)
+    assert ids(first) == ["d", "c"]
+    second = await host.query_turns(session_id=session_id, limit=2, after=cursor_of(first[-1]))
+    assert ids(second) == ["b", "a"]
+    assert await host.query_turns(session_id=session_id, limit=2, after=cursor_of(second[-1])) == []
+    oldest = await host.query_turns(session_id=session_id, newest_first=False, limit=3)
+    assert ids(oldest) == ["a", "b", "c"]
+    assert ids(await host.query_turns(session_id=session_id, newest_first=False, after=cursor_of(oldest[-1]))) == [
+        "d"
+    ]
+
+    completed = await host.query_turns(session_id=session_id, status="completed")
+    assert ids(completed) == ["c", "b", "a"] and {t.result["result"] for t in completed} == {7}
+    [failed] = await host.query_turns(session_id=session_id, status=TurnStatus.FAILED)
+    assert failed.turn_id == "d" and failed.error is not None and failed.error.code == "turn_step_failed"
+    assert ids(await host.query_turns(session_id=session_id, name="fails")) == ["d"]
+    assert ids(await host.query_turns(session_id=session_id, search="b")) == ["b"]
+    assert ids(await host.query_turns(search=session_id, newest_first=False)) == ["a", "b", "c", "d"]
+    c = everything[1]
+    assert ids(await host.query_turns(session_id=session_id, since_ms=c.created_at_ms)) == ["d", "c"]
+    assert set(ids(await host.query_turns(session_id=session_id, until_ms=c.created_at_ms))) <= {"a", "b"}
+    assert await host.query_turns(session_id=session_id, status="cancelled") == []
+    assert ids(await host.list_turns(session_id=session_id, limit=2, offset=1)) == ["b", "c"]
+    with pytest.raises(EffectHostError) as caught:
+        await host.query_turns(status="nonsense")
+    assert caught.value.code == "invalid_argument"
+    # the inbox and the change feed read the live turns only: none here
+    assert await host.live_turns(session_id=session_id) == []
 
 
 async def test_a_tampered_token_is_refused_before_the_engine(

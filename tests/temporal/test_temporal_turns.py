@@ -22,6 +22,7 @@ from engine_turn_cases import (  # noqa: F401 - pytest collects the shared cases
     test_list_turns_of_a_session,
     test_session_revocation_wakes_a_parked_turn_and_refuses_later_resolves,
     test_steps_beside_a_parked_wait_all_run,
+    test_turns_are_filtered_and_paged_by_keyset_as_on_the_sql_hosts,
     test_unknown_turn_names_and_turns,
 )
 

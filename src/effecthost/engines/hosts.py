@@ -73,6 +73,26 @@ class EngineHost(Protocol):
         offset: int = 0,
     ) -> list[TurnInfo]: ...
 
+    async def query_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        name: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        search: str | None = None,
+        after: tuple[int, str, str] | None = None,
+        newest_first: bool = True,
+        limit: int = 100,
+    ) -> list[TurnInfo]:
+        """Operators' listing, with the SQL hosts' filters and keyset paging."""
+        ...
+
+    async def live_turns(self, *, session_id: str | None = None, limit: int = 1000) -> list[TurnInfo]:
+        """The turns not ended, oldest first, without outcomes (the inbox, the change feed)."""
+        ...
+
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo: ...
 
     async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:

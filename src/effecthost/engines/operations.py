@@ -2,8 +2,8 @@
 
 The answers have the shapes the SQL hosts give, so the page, ``--json`` and ``/v1`` read one
 shape. What differs comes from where the state lives: the engine keeps the turns (a Restate
-invocation, a Temporal workflow) and their journals, so listings are the engine's own queries,
-filtered here, in one page; journal browsing, resume and fork are refused with
+invocation, a Temporal workflow) and their journals, so listings are the engine's own queries
+(filtered and paged by keyset as on SQL); journal browsing, resume and fork are refused with
 ``turns_unsupported``. :mod:`effecthost.operations` dispatches here for an :class:`EngineHost`.
 """
 
@@ -15,12 +15,10 @@ import time
 from typing import Any
 
 from effecthost import EffectHostError, ErrorCode, TurnInfo, TurnStatus
-from effecthost.operations import CONTROL_WAITS, MAX_SCAN, turn_view
+from effecthost.operations import CONTROL_WAITS, MAX_SCAN, decode_cursor, encode_cursor, turn_view
 from effecthost.views import await_key_view, effect_view
 
 from .hosts import EngineHost
-
-_ENDED = (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED)
 
 
 def unsupported(host: EngineHost, what: str) -> EffectHostError:
@@ -46,31 +44,16 @@ async def list_turns(
     oldest_first: bool,
     limit: int,
 ) -> dict[str, Any]:
-    """The engine's turns, filtered by name, time and id as the SQL hosts filter in their query;
-    one page (``next`` is always None)."""
-    if after is not None:
-        raise EffectHostError(
-            ErrorCode.INVALID_ARGUMENT, "an engine's turns come in one page: raise limit instead of paging"
-        )
-    if status is not None:
-        try:
-            TurnStatus(status)
-        except ValueError:
-            raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"unknown turn status {status!r}") from None
-    infos = await host.list_turns(session_id=session_id, status=status, limit=MAX_SCAN)
+    """The engine's turns, filtered and paged by keyset as the SQL hosts list theirs."""
+    cursor = None if after is None else decode_cursor(after, (int, str, str))
+    infos = await host.query_turns(
+        session_id=session_id, status=status, name=name, since_ms=since_ms, until_ms=until_ms,
+        search=search, after=cursor, newest_first=not oldest_first, limit=limit,
+    )  # fmt: skip
     now = int(time.time() * 1000)
-    views = [
-        turn_view(info, now)
-        for info in infos
-        if (name is None or info.name == name)
-        and (since_ms is None or info.created_at_ms >= since_ms)
-        and (until_ms is None or info.created_at_ms < until_ms)
-        and (search is None or search in (info.session_id, info.turn_id))
-    ]
-    views.sort(key=lambda view: (view["created_at_ms"], view["session_id"], view["turn_id"]))
-    if not oldest_first:
-        views.reverse()
-    return {"turns": views[:limit], "next": None}
+    last = infos[-1] if infos and len(infos) == limit else None
+    next_cursor = None if last is None else encode_cursor((last.created_at_ms, last.session_id, last.turn_id))
+    return {"turns": [turn_view(info, now) for info in infos], "next": next_cursor}
 
 
 async def turn_detail(host: EngineHost, session_id: str, turn_id: str) -> dict[str, Any]:
@@ -87,20 +70,15 @@ async def turn_detail(host: EngineHost, session_id: str, turn_id: str) -> dict[s
     return {"turn": turn_view(info), "effects": effects, "drives": []}
 
 
-def _live(infos: list[TurnInfo]) -> list[TurnInfo]:
-    return [info for info in infos if info.status not in _ENDED]
-
-
 async def inbox(
     host: EngineHost, *, session_id: str | None, after: str | None, limit: int
 ) -> dict[str, Any]:
     """The unanswered waits of the sessions with live turns (or of one session), oldest first,
-    each with its turn and, where the turn reports it, its question; one page."""
-    if after is not None:
-        raise EffectHostError(
-            ErrorCode.INVALID_ARGUMENT, "an engine's waits come in one page: raise limit instead of paging"
-        )
-    live = _live(await host.list_turns(session_id=session_id, limit=MAX_SCAN))
+    each with its turn and, where the turn reports it, its question; paged by keyset
+    (``created_at_ms``, ``key_id``) as on SQL. The engine keeps a session's waits in its index,
+    so every page reads the waits of the live turns' sessions and cuts at the cursor."""
+    cursor = None if after is None else decode_cursor(after, (int, str))
+    live = await host.live_turns(session_id=session_id, limit=MAX_SCAN)
     turns = {(info.session_id, info.turn_id): info for info in live}
     sessions = sorted({info.session_id for info in live} | ({session_id} if session_id else set()))
     waits = []
@@ -130,7 +108,12 @@ async def inbox(
             )
             waits.append(view)
     waits.sort(key=lambda view: (view["created_at_ms"], view["key_id"]))
-    return {"waits": waits[:limit], "next": None}
+    if cursor is not None:
+        waits = [view for view in waits if (view["created_at_ms"], view["key_id"]) > cursor]
+    page = waits[: max(limit, 0)]
+    last = page[-1] if page and len(waits) > len(page) else None
+    next_cursor = None if last is None else encode_cursor((last["created_at_ms"], last["key_id"]))
+    return {"waits": page, "next": next_cursor}
 
 
 def _turn_context(info: TurnInfo) -> dict[str, Any]:
@@ -146,14 +129,14 @@ def _turn_context(info: TurnInfo) -> dict[str, Any]:
 
 async def changes(host: EngineHost) -> dict[str, Any]:
     """A token that moves when a turn starts, changes state or ends, or a wait comes or goes."""
-    infos = await host.list_turns(limit=MAX_SCAN)
-    live = _live(infos)
+    live = await host.live_turns(limit=MAX_SCAN)
+    newest = await host.query_turns(limit=1)
     waits = []
     for session in sorted({info.session_id for info in live}):
         waits += [key.key_id for key in await host.list_outstanding_await_event_keys(session)]
     state = [
         sorted((t.session_id, t.turn_id, str(t.status), t.updated_at_ms) for t in live),
-        sorted((t.session_id, t.turn_id, t.created_at_ms) for t in infos)[-1:],
+        [(t.session_id, t.turn_id, t.created_at_ms, str(t.status)) for t in newest],
         sorted(waits),
     ]
     digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8", "surrogatepass"))
@@ -164,7 +147,7 @@ async def revoke_session(host: EngineHost, session_id: str, *, force: bool) -> d
     """Revoke the session's await keys forever; a session the engine has no turn or wait of is
     refused (``session_unknown``) unless ``force``, as on the SQL hosts."""
     pending = await host.list_outstanding_await_event_keys(session_id)  # a blank id: its own code
-    turns = await host.list_turns(session_id=session_id, limit=1)
+    turns = await host.query_turns(session_id=session_id, limit=1)
     if not force and not pending and not turns:
         raise EffectHostError(
             ErrorCode.SESSION_UNKNOWN,

@@ -15,6 +15,7 @@ imports without the extras, and a third-party engine may build on this package t
 - :mod:`.turns`: inside a turn (``EngineController``, ``TurnEngineBase``, ``turn_registry``);
 - :mod:`.deployment`: the deployment side (``DeploymentHost``, ``HostTurnHandle``,
   ``RefusingController``, ``offer_stop``);
+- :mod:`.listing`: turn listings' filters and cursors (``TurnFilter``);
 - :mod:`.servers`: local servers' ports and stops.
 """
 
@@ -29,11 +30,16 @@ from .errors import (
     turn_result_timeout,
     unknown_or_revoked,
 )
+from .listing import ENDED, TurnCursor, TurnFilter, cursor_of
 from .records import outcome_of_record, resolve_outcome, terminal_of, wait_of_record
 from .servers import free_port, stop_process
 from .turns import EngineController, TurnEngineBase, turn_registry
 
 __all__ = [
+    "ENDED",
+    "TurnCursor",
+    "TurnFilter",
+    "cursor_of",
     "DeploymentHost",
     "EngineController",
     "HostTurnHandle",

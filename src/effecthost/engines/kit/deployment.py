@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from effecthost import (
     ResolveOutcome,
     ScopedController,
     TurnInfo,
+    TurnStatus,
     WaitIdentity,
 )
 from effecthost.engine import (
@@ -33,6 +35,7 @@ from effecthost.engine import (
 )
 
 from .errors import check_session, turn_not_found, unknown_or_revoked
+from .listing import TurnCursor, TurnFilter
 from .records import resolve_outcome
 
 
@@ -167,6 +170,57 @@ class DeploymentHost(abc.ABC):
         turn_id: str,
         input: dict[str, Any] | None = None,
     ) -> HostTurnHandle[Any]: ...
+
+    @abc.abstractmethod
+    async def _find_turns(self, wanted: TurnFilter, *, results: bool) -> list[TurnInfo]:
+        """The engine's turns that ``wanted`` admits, in its order, at most its limit;
+        ``results``: ended turns with their result or error."""
+
+    async def query_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        name: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        search: str | None = None,
+        after: TurnCursor | None = None,
+        newest_first: bool = True,
+        limit: int = 100,
+    ) -> list[TurnInfo]:
+        """Turns for operators, as the SQL hosts' ``query_turns`` lists them: filtered by
+        session, status, name, start time (``since_ms`` <= started < ``until_ms``) and an exact
+        session or turn id (``search``), newest first (or oldest), paged by keyset (``after``:
+        the previous page's last ``(created_at_ms, session_id, turn_id)``)."""
+        wanted = TurnFilter.of(
+            session_id=session_id, status=status, name=name, since_ms=since_ms, until_ms=until_ms,
+            search=search, after=after, newest_first=newest_first, limit=limit,
+        )  # fmt: skip
+        return await self._find_turns(wanted, results=True)
+
+    async def live_turns(self, *, session_id: str | None = None, limit: int = 1000) -> list[TurnInfo]:
+        """The turns not ended, oldest first, without outcomes: what the inbox and the change
+        feed read (a query the engine narrows to its running executions)."""
+        check = TurnFilter.of(
+            session_id=session_id, status=None, name=None, since_ms=None, until_ms=None,
+            search=None, after=None, newest_first=False, limit=limit,
+        )  # fmt: skip
+        return await self._find_turns(dataclasses.replace(check, live=True), results=False)
+
+    async def list_turns(
+        self,
+        *,
+        session_id: str | None = None,
+        status: TurnStatus | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TurnInfo]:
+        """Turns in creation order, filtered by session and status."""
+        found = await self.query_turns(
+            session_id=session_id, status=status, newest_first=False, limit=offset + limit
+        )
+        return found[offset:]
 
     async def run_turn(
         self,

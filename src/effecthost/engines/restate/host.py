@@ -6,13 +6,14 @@ touched, so an altered token is refused without a request (no oracle: refused, u
 keys answer the same). Resolves carry an idempotency key (a retried resolve is the same resolve).
 Turns: ``start_turn`` submits the turn workflow's ``run`` (one invocation per session and turn,
 idempotent by its key), ``turn_handle(..).result()`` attaches to it, ``cancel_turn`` cancels the
-invocation, ``list_turns`` reads Restate's invocation table.
+invocation, ``query_turns`` and ``get_turn`` read Restate's invocation and state tables (SQL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -36,9 +37,11 @@ from effecthost.engine import authenticate_await_event_key, canonical_dumps
 from effecthost.store import JournalRow
 
 from ..kit import (
+    ENDED,
     DeploymentHost,
     HostTurnHandle,
     RefusingController,
+    TurnFilter,
     offer_stop,
     terminal_of,
     turn_not_found,
@@ -61,6 +64,8 @@ from .timeline import JOURNAL_COLUMNS, turn_timeline
 
 #: How long one ingress call may take before it is retried (a wait's long poll restarts).
 _CALL_TIMEOUT_S = 30.0
+#: Rows per listing query: a page whose name or status filter skips rows reads on in batches.
+_LIST_BATCH = 200
 
 
 class RestateTurnHandle(HostTurnHandle["RestateEffectHost"]):
@@ -262,45 +267,104 @@ class RestateEffectHost(DeploymentHost):
             f" ORDER BY created_at LIMIT {int(limit)} OFFSET {int(offset)}"
         )
 
-    async def _describe(self, row: dict[str, Any]) -> TurnInfo | None:
-        key = str(row.get("target_service_key", ""))
-        described = await self._post(f"{TURN_SERVICE}/{urllib.parse.quote(key, safe='')}/describe", None)
-        if not isinstance(described, dict):
+    async def _turn_rows(self, where: str, order: str, limit: int) -> list[dict[str, Any]]:
+        """Turn invocations with what their workflow's state says (the turn, what it is parked
+        on): one query, no call to the endpoint."""
+        return await self._query(
+            "SELECT i.id, i.target_service_key, i.status, i.completion_result, i.completion_failure,"
+            " CAST(i.created_at AS BIGINT) AS created_ms, CAST(i.modified_at AS BIGINT) AS modified_ms,"
+            " i.retry_count, t.value_utf8 AS turn, w.value_utf8 AS waiting FROM sys_invocation i"
+            f" LEFT JOIN state t ON t.service_name = '{TURN_SERVICE}'"
+            " AND t.service_key = i.target_service_key AND t.key = 'turn'"
+            f" LEFT JOIN state w ON w.service_name = '{TURN_SERVICE}'"
+            " AND w.service_key = i.target_service_key AND w.key = 'waiting'"
+            f" WHERE i.target_service_name = '{TURN_SERVICE}' AND i.target_handler_name = 'run'{where}"
+            f" ORDER BY i.created_at {order}, i.target_service_key {order} LIMIT {int(limit)}"
+        )
+
+    def _row_info(self, row: dict[str, Any]) -> TurnInfo | None:
+        """The turn of a :meth:`_turn_rows` row; None until its endpoint has kept the turn in
+        the workflow's state (its first step)."""
+        turn = _json_of(row.get("turn"))
+        if not isinstance(turn, dict):
             return None
-        waiting = described.get("waiting")
-        status, result, error = _status_of(row, waiting, "input" in described), None, None
-        if status is TurnStatus.COMPLETED:
-            result = await self._output(key)
-        elif status in (TurnStatus.FAILED, TurnStatus.CANCELLED):
+        waiting = _json_of(row.get("waiting"))
+        status, error = _status_of(row, waiting, "input" in turn), None
+        if status in (TurnStatus.FAILED, TurnStatus.CANCELLED):
             error = decode_terminal(str(row.get("completion_failure") or ""))
             if error.code == ErrorCode.TURN_CANCELLED:
                 status = TurnStatus.CANCELLED
         return TurnInfo(
-            session_id=str(described.get("session_id")),
-            turn_id=str(described.get("turn_id")),
-            name=str(described.get("name")),
+            session_id=str(turn.get("session_id")),
+            turn_id=str(turn.get("turn_id")),
+            name=str(turn.get("name")),
             status=status,
-            input=dict(described.get("input") or {}),
-            result=result,
+            input=dict(turn.get("input") or {}),
+            result=None,
             error=error,
             waiting=waiting if status in (TurnStatus.WAITING, TurnStatus.SLEEPING) else None,
             attempts=int(row.get("retry_count") or 0) + 1,
             resumes=0,
             cancel_requested=False,
-            created_at_ms=_ms(row.get("created_at")),
-            updated_at_ms=_ms(row.get("modified_at")),
+            created_at_ms=int(row.get("created_ms") or 0),
+            updated_at_ms=int(row.get("modified_ms") or 0),
             meta={"engine": "restate", "invocation_id": row.get("id")},
         )
 
+    async def _with_results(self, infos: list[TurnInfo]) -> list[TurnInfo]:
+        """Completed turns with their output (one ingress read each, side by side)."""
+
+        async def filled(info: TurnInfo) -> TurnInfo:
+            if info.status is not TurnStatus.COMPLETED:
+                return info
+            output = await self._output(turn_key(info.session_id, info.turn_id))
+            return dataclasses.replace(info, result=output)
+
+        return list(await asyncio.gather(*(filled(info) for info in infos)))
+
     async def _output(self, key: str) -> Any:
         url = f"{self._ingress}/restate/workflow/{TURN_SERVICE}/{urllib.parse.quote(key, safe='')}/output"
-        response = await self._client.get(url)
+        try:
+            response = await self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"turn output: {exc}") from None
         return response.json() if response.status_code == 200 else None
 
     async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
-        key = turn_key(session_id, turn_id).replace("'", "''")
-        rows = await self._invocations(f" AND target_service_key = '{key}'", limit=1)
-        return await self._describe(rows[0]) if rows else None
+        key = _sql_text(turn_key(session_id, turn_id))
+        rows = await self._turn_rows(f" AND i.target_service_key = '{key}'", "ASC", 1)
+        info = self._row_info(rows[0]) if rows else None
+        return None if info is None else (await self._with_results([info]))[0]
+
+    async def _find_turns(self, wanted: TurnFilter, *, results: bool) -> list[TurnInfo]:
+        """Turns read from Restate's invocation and state tables, a batch per query: the
+        session, the id searched for, the time range, whether the turn ended and the cursor go
+        into the query; the name and the exact status (which the turn's state decides) are
+        checked on each row. Turns with the same start millisecond come in the order of their
+        invocation key."""
+        where = _listing_where(wanted)
+        order, before = ("DESC", "<") if wanted.newest_first else ("ASC", ">")
+        position = None if wanted.after is None else (wanted.after[0], turn_key(*wanted.after[1:]))
+        found: list[TurnInfo] = []
+        while len(found) < wanted.limit:
+            keyset = ""
+            if position is not None:
+                at, key = f"to_timestamp_millis({int(position[0])})", _sql_text(position[1])
+                keyset = (
+                    f" AND (i.created_at {before} {at} OR"
+                    f" (i.created_at = {at} AND i.target_service_key {before} '{key}'))"
+                )
+            rows = await self._turn_rows(where + keyset, order, _LIST_BATCH)
+            for row in rows:
+                info = self._row_info(row)
+                if info is not None and wanted.admits(info) and wanted.has_status(info):
+                    found.append(info)
+            if len(rows) < _LIST_BATCH:
+                break
+            last = rows[-1]
+            position = (int(last.get("created_ms") or 0), str(last.get("target_service_key")))
+        found = found[: wanted.limit]
+        return await self._with_results(found) if results else found
 
     async def list_turn_effects(self, session_id: str, turn_id: str) -> list[JournalRow]:
         """The turn's effects in run order, read from its invocation's journal (``sys_journal``):
@@ -317,25 +381,6 @@ class RestateEffectHost(DeploymentHost):
         )
         ended = str(rows[0].get("status", "")) == "completed"
         return turn_timeline(session_id, turn_id, journal, ended=ended, ms=_ms)
-
-    async def list_turns(
-        self,
-        *,
-        session_id: str | None = None,
-        status: TurnStatus | str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TurnInfo]:
-        where = ""
-        if session_id is not None:
-            prefix = f"{len(session_id)}:{session_id}/".replace("'", "''")
-            where = f" AND starts_with(target_service_key, '{prefix}')"
-        found = []
-        for row in await self._invocations(where, limit, offset):
-            info = await self._describe(row)
-            if info is not None and (status is None or info.status == TurnStatus(status)):
-                found.append(info)
-        return found
 
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
         """Cancel the turn's invocation: Restate delivers it at the handler's next await point; a
@@ -385,6 +430,49 @@ def open_restate_host(url: str, config: RestateConfig | None = None) -> RestateE
     return RestateEffectHost(
         f"{http}://{parts.netloc}", f"{http}://{admin}", config or RestateConfig.from_env()
     )
+
+
+def _listing_where(wanted: TurnFilter) -> str:
+    """What of a listing's filter Restate's SQL can check: the session (its keys' prefix), the
+    id searched for (a session's prefix or a turn's suffix; the row check is exact), whether
+    the turn ended (its invocation completed) and the time range."""
+    where = ""
+    if wanted.session_id is not None:
+        where += f" AND starts_with(i.target_service_key, '{_sql_text(_session_prefix(wanted.session_id))}')"
+    if wanted.search is not None:
+        prefix, suffix = _sql_text(_session_prefix(wanted.search)), _sql_text("/" + wanted.search)
+        where += (
+            f" AND (starts_with(i.target_service_key, '{prefix}')"
+            f" OR ends_with(i.target_service_key, '{suffix}'))"
+        )
+    if wanted.live or wanted.status not in (None, *ENDED):
+        where += " AND i.status <> 'completed'"
+    elif wanted.status is not None:
+        where += " AND i.status = 'completed'"
+    if wanted.since_ms is not None:
+        where += f" AND i.created_at >= to_timestamp_millis({int(wanted.since_ms)})"
+    if wanted.until_ms is not None:
+        where += f" AND i.created_at < to_timestamp_millis({int(wanted.until_ms)})"
+    return where
+
+
+def _session_prefix(session_id: str) -> str:
+    return f"{len(session_id)}:{session_id}/"
+
+
+def _sql_text(text: str) -> str:
+    """A string for inside a SQL literal ('' for ')."""
+    return text.replace("'", "''")
+
+
+def _json_of(value: Any) -> Any:
+    """A state value as the SDK's JSON serde wrote it (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def _failure_message(response: httpx.Response) -> str:

@@ -5,18 +5,20 @@ through the session workflow; every key is authenticated (constant time) before 
 touched, so an altered token is refused without an RPC (refused, unknown and revoked keys answer
 the same). Turns: ``start_turn`` starts the turn workflow (one per session and turn: starting it
 again is a no-op), ``turn_handle(..).result()`` awaits it, ``cancel_turn`` requests the workflow's
-cancellation, ``list_turns`` reads Temporal's visibility.
+cancellation, ``query_turns`` reads Temporal's visibility.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionDescription,
+    WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -42,9 +44,12 @@ from effecthost.engine import authenticate_await_event_key, canonical_dumps, min
 from effecthost.store import JournalRow
 
 from ..kit import (
+    ENDED,
     DeploymentHost,
     HostTurnHandle,
     RefusingController,
+    TurnFilter,
+    cursor_of,
     offer_stop,
     terminal_of,
     turn_not_found,
@@ -255,37 +260,43 @@ class TemporalEffectHost(DeploymentHost):
                 raise turn_not_found(session_id, turn_id) from None
             raise _client_error("turn result", exc) from None
 
-    async def _info(self, described: WorkflowExecutionDescription) -> TurnInfo:
-        memo = await described.memo()
-        status = _status_of(described.status)
+    async def _info(self, execution: WorkflowExecution, *, outcome: bool = True) -> TurnInfo:
+        """The turn of a workflow as described or listed (its memo says what it is parked on);
+        ``outcome``: an ended turn's result or error read from its history (which tells a
+        cancelled turn from a failed one)."""
+        memo = await execution.memo()
+        status = _status_of(execution.status)
         waiting = memo.get("waiting") if status is TurnStatus.RUNNING else None
         if isinstance(waiting, dict):
             status = TurnStatus.SLEEPING if waiting.get("kind") == "sleep" else TurnStatus.WAITING
-        result: Any = None
-        error: EffectHostError | None = None
-        if status in (TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.CANCELLED):
-            try:
-                result = await self._client.get_workflow_handle(described.id).result()
-            except WorkflowFailureError as exc:
-                error = _failure_of(exc)
-                if error.code == ErrorCode.TURN_CANCELLED:
-                    status = TurnStatus.CANCELLED
-        return TurnInfo(
+        info = TurnInfo(
             session_id=str(memo.get("session_id")),
             turn_id=str(memo.get("turn_id")),
             name=str(memo.get("name")),
             status=status,
             input=dict(memo.get("input") or {}),
-            result=result,
-            error=error,
+            result=None,
+            error=None,
             waiting=self._signed(waiting) if isinstance(waiting, dict) else None,
             attempts=1,
             resumes=0,
             cancel_requested=False,
-            created_at_ms=int(described.start_time.timestamp() * 1000),
-            updated_at_ms=int((described.close_time or described.start_time).timestamp() * 1000),
-            meta={"engine": "temporal", "workflow_id": described.id, "run_id": described.run_id},
+            created_at_ms=int(execution.start_time.timestamp() * 1000),
+            updated_at_ms=int((execution.close_time or execution.start_time).timestamp() * 1000),
+            meta={"engine": "temporal", "workflow_id": execution.id, "run_id": execution.run_id},
         )
+        return await self._with_outcome(info) if outcome else info
+
+    async def _with_outcome(self, info: TurnInfo) -> TurnInfo:
+        if info.status not in ENDED:
+            return info
+        handle = self._client.get_workflow_handle(turn_workflow_id(info.session_id, info.turn_id))
+        try:
+            return dataclasses.replace(info, result=await handle.result())
+        except WorkflowFailureError as exc:
+            error = _failure_of(exc)
+            status = TurnStatus.CANCELLED if error.code == ErrorCode.TURN_CANCELLED else info.status
+            return dataclasses.replace(info, error=error, status=status)
 
     def _signed(self, waiting: dict[str, Any]) -> dict[str, Any]:
         """The memo's ``waiting`` as the turn API wrote it: a wait's key identity signed again
@@ -338,38 +349,31 @@ class TemporalEffectHost(DeploymentHost):
             return None
         return {"revoked": True} if answer.get("status") == "revoked" else answer.get("terminal")
 
-    async def list_turns(
-        self,
-        *,
-        session_id: str | None = None,
-        status: TurnStatus | str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TurnInfo]:
-        """Turns from Temporal's visibility (eventually consistent: a turn just started may take a
-        moment to be listed)."""
-        query = f"WorkflowType = '{TURN_WORKFLOW}'"
-        if session_id is not None:
-            prefix = turn_workflow_prefix(session_id).replace("'", "\\'")
-            query += f" AND WorkflowId STARTS_WITH '{prefix}'"
-        wanted = None if status is None else TurnStatus(status)
-        found: list[TurnInfo] = []
-        skipped = 0
+    async def _find_turns(self, wanted: TurnFilter, *, results: bool) -> list[TurnInfo]:
+        """Turns from Temporal's visibility store, which is eventually consistent: a turn just
+        started, or one whose state just changed, shows so a moment later. The session, the
+        status, the time range and the cursor's side go into the visibility query; as its SQL
+        stores cannot order by start time, the matching turns are read (a thousand per call),
+        ordered here and cut at the cursor. An ended turn's outcome is read from its history
+        only for the turns of the page (and for failed ones where the status asked for tells
+        ``cancelled`` from ``failed``; with ``results=False`` a cancelled turn reads failed)."""
+        candidates: list[TurnInfo] = []
         try:
-            async for execution in self._client.list_workflows(query):
-                described = await self._client.get_workflow_handle(execution.id).describe()
-                info = await self._info(described)
-                if wanted is not None and info.status != wanted:
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                found.append(info)
-                if len(found) >= limit:
-                    break
+            async for execution in self._client.list_workflows(_visibility_query(wanted), page_size=1000):
+                info = await self._info(execution, outcome=False)
+                if wanted.admits(info) and wanted.past_cursor(info) and _may_have(wanted.status, info):
+                    candidates.append(info)
         except RPCError as exc:
             raise _client_error("list turns", exc) from None
-        return sorted(found, key=lambda info: info.created_at_ms)
+        candidates.sort(key=cursor_of, reverse=wanted.newest_first)
+        found: list[TurnInfo] = []
+        while candidates and len(found) < wanted.limit:
+            room = wanted.limit - len(found)
+            batch, candidates = candidates[:room], candidates[room:]
+            if results or wanted.status in (TurnStatus.FAILED, TurnStatus.CANCELLED):
+                batch = list(await asyncio.gather(*(self._with_outcome(info) for info in batch)))
+            found += [info for info in batch if wanted.has_status(info)]
+        return found
 
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
         """Signal the turn's ``cancel``: a parked wait publishes ``Cancelled``, a sleep ends, and
@@ -423,6 +427,57 @@ def _failure_of(exc: WorkflowFailureError) -> EffectHostError:
     if isinstance(cause, ApplicationError):
         return decode_failure(cause.message)
     return EffectHostError(ErrorCode.TURN_FAILED, str(cause or exc))
+
+
+def _visibility_query(wanted: TurnFilter) -> str:
+    """What of a listing's filter Temporal's visibility query can say: the workflow type, the
+    session (a workflow id prefix), the execution status, the time range and the cursor's side
+    (whole milliseconds, bounds the rows check exactly)."""
+    terms = [f"WorkflowType = '{TURN_WORKFLOW}'"]
+    if wanted.session_id is not None:
+        terms.append(f"WorkflowId STARTS_WITH '{_quoted(turn_workflow_prefix(wanted.session_id))}'")
+    if wanted.live:
+        terms.append("ExecutionStatus = 'Running'")
+    if wanted.status is not None:
+        states = ", ".join(f"'{state}'" for state in _EXECUTION_STATES[wanted.status])
+        terms.append(f"ExecutionStatus IN ({states})")
+    low = [wanted.since_ms] if wanted.since_ms is not None else []
+    high = [wanted.until_ms] if wanted.until_ms is not None else []
+    if wanted.after is not None:
+        (high if wanted.newest_first else low).append(wanted.after[0] + (1 if wanted.newest_first else 0))
+    if low:
+        terms.append(f"StartTime >= '{_rfc3339(max(low))}'")
+    if high:
+        terms.append(f"StartTime < '{_rfc3339(min(high))}'")
+    return " AND ".join(terms)
+
+
+#: Visibility's execution statuses a turn status can come from (a turn cancelled through
+#: effecthost ends its workflow failed, with the turn_cancelled code).
+_EXECUTION_STATES: dict[TurnStatus, tuple[str, ...]] = {
+    TurnStatus.PENDING: ("Running",),
+    TurnStatus.RUNNING: ("Running",),
+    TurnStatus.WAITING: ("Running",),
+    TurnStatus.SLEEPING: ("Running",),
+    TurnStatus.COMPLETED: ("Completed",),
+    TurnStatus.FAILED: ("Failed", "Terminated", "TimedOut"),
+    TurnStatus.CANCELLED: ("Canceled", "Failed"),
+}
+
+
+def _may_have(wanted: TurnStatus | None, info: TurnInfo) -> bool:
+    """Whether a listed turn can have the status asked for once its outcome is read."""
+    if wanted is None or info.status is wanted:
+        return True
+    return wanted is TurnStatus.CANCELLED and info.status is TurnStatus.FAILED
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _rfc3339(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _status_of(status: WorkflowExecutionStatus | None) -> TurnStatus:
