@@ -162,6 +162,8 @@ def later_benches(quick: bool, no_engines: bool) -> list[tuple[str, list[str]]]:
                          "--n", "100" if quick else "200", "--replay-n", "300" if quick else "1000"]),
             ("temporal", [sys.executable, str(bench / "temporal_bench.py"), "--rounds", rounds,
                           "--n", "50" if quick else "100"]),
+            ("engine_listing", [sys.executable, str(bench / "engine_listing_bench.py"), "--rounds", rounds,
+                                "--turns", "100" if quick else "300"]),
         ]  # fmt: skip
     return out
 

@@ -144,6 +144,10 @@ async def test_the_service_starts_awaits_lists_and_cancels_turns_on_the_engine(
         assert peeked == {"status": "resolved", "resolution": {"status": "ok", "payload": {"ok": True}}}
         done = await _result(client, session_id, "b", 30)
         assert done["turn"]["result"] == {"first": 2, "status": "ok", "value": {"ok": True}}
+        # who resolved the wait and when, kept by the engine's wait index as the SQL hosts keep it
+        timeline = (await client.get("/v1/turn", params={"session_id": session_id, "turn_id": "b"})).json()
+        [waited] = [e for e in timeline["effects"] if e["kind"] == "await_event"]
+        assert waited["resolved_by"] == "admin" and waited["resolved_at_ms"] >= done["turn"]["created_at_ms"]
 
         # cancelled while it waits: the result is the coded error
         await client.post(
@@ -248,6 +252,9 @@ async def test_the_service_refuses_what_an_engine_cannot_serve_with_a_code(
         for turn_id in ("w", "w2"):
             done = await _result(client, session_id, turn_id, 30)
             assert done["turn"]["result"] == {"first": 2, "status": "cancelled", "value": None}
+            timeline = (await client.get("/v1/turn", params={"session_id": session_id, "turn_id": turn_id})).json()
+            [waited] = [e for e in timeline["effects"] if e["kind"] == "await_event"]
+            assert waited["resolved_by"] == "admin", waited  # the sweep's sender
         revoked = await client.post("/v1/sessions/revoke", json={"session_id": session_id})
         assert revoked.json() == {"session_id": session_id, "status": "revoked", "pending_waits_revoked": 0}
 

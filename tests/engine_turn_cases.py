@@ -5,10 +5,12 @@ test_*_turns.py adds what is its own."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from effecthost import AwaitEventKey, EffectHostError, Resolution, ResolveOutcome, TurnInfo, TurnStatus
-from effecthost.engines.kit import cursor_of
+from effecthost.engines.kit import cursor_of, key_digest
 from engine_adapter import EngineUnderTest, marked_line, outstanding, reported
 
 
@@ -39,10 +41,18 @@ async def test_a_turn_parks_on_a_wait_and_a_resolve_finishes_it(
     assert info.waiting is not None
     assert info.waiting["key"] == key.to_token()  # signed by the host
     assert await host.peek_await_event(key) is None
-    assert await host.resolve_await_event(key, Resolution.ok({"yes": True})) == ResolveOutcome.ACCEPTED
+    sent_ms = int(time.time() * 1000)
+    accepted = await host.resolve_await_event(key, Resolution.ok({"yes": True}), resolved_by="otto")
+    assert accepted == ResolveOutcome.ACCEPTED
     assert await handle.result(timeout=20) == {"first": 2, "status": "ok", "value": {"yes": True}}
-    again = await host.resolve_await_event(key, Resolution.ok("late"))
+    again = await host.resolve_await_event(key, Resolution.ok("late"), resolved_by="eve")
     assert again == ResolveOutcome.already_resolved(Resolution.ok({"yes": True}))
+    # who resolved it and when, kept by the session's index: the first writer, not the late one
+    stamp = (await host.wait_resolvers(session_id))[key_digest(key)]
+    assert stamp["by"] == "otto" and sent_ms <= stamp["at_ms"] <= int(time.time() * 1000)
+    with pytest.raises(EffectHostError) as caught:
+        await host.resolve_await_event(key, Resolution.ok(1), resolved_by=" ")
+    assert caught.value.code == "invalid_argument"
     info = await handle.info()
     assert info.status is TurnStatus.COMPLETED and info.name == "approval" and info.result["first"] == 2
 
@@ -55,6 +65,7 @@ async def test_a_wait_deadline_is_a_durable_timer_publishing_timeout(
     )
     assert result["status"] == "timeout"
     assert await engine.host.list_outstanding_await_event_keys(session_id) == []
+    assert await engine.host.wait_resolvers(session_id) == {}  # the turn's own deadline: nobody
 
 
 async def test_concurrent_waits_in_one_turn(engine: EngineUnderTest, session_id: str) -> None:

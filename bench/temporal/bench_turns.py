@@ -50,3 +50,10 @@ class PlainActivities:
                 "bench.inc", i, start_to_close_timeout=timedelta(seconds=30)
             )
         return total
+
+
+@durable_turn
+async def waits_once(turn: Turn) -> object:
+    """Parks on a wait (bench/engine_listing_bench.py lists it among the live turns)."""
+    answer = await turn.wait("go")
+    return answer.value

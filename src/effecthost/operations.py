@@ -413,12 +413,12 @@ async def retire_session(host: AnyHost, session_id: str, *, force: bool = False)
 
 
 async def cancel_waits(host: AnyHost, session_id: str, *, by: str | None = None) -> dict[str, Any]:
-    """Resolve the session's outstanding waits ``Cancelled``; says how many (``by``: who, where
-    the host records it; an engine does not)."""
+    """Resolve the session's outstanding waits ``Cancelled``; says how many (``by``: who, as
+    the host records it)."""
     if not isinstance(host, DurableEffectHost):
         from .engines import operations as on_engine
 
-        return await on_engine.cancel_waits(host, session_id)
+        return await on_engine.cancel_waits(host, session_id, by=by)
     cancelled = await host.cancel_await_events(session_id, resolved_by=by)
     return {"session_id": session_id, "status": "cancelled", "cancelled": cancelled}
 

@@ -124,10 +124,8 @@ def resolve(
     resolution = resolution_of(ok, err, message, raw)
     key = _key(token)
 
-    async def body(host: EffectHost) -> ResolveOutcome:
-        if isinstance(host, DurableEffectHost):  # an engine host keeps no who-resolved record
-            return await host.resolve_await_event(key, resolution, resolved_by="cli")
-        return await host.resolve_await_event(key, resolution)
+    async def body(host: operations.AnyHost) -> ResolveOutcome:  # a database's or an engine's host
+        return await host.resolve_await_event(key, resolution, resolved_by="cli")
 
     outcome = with_any_host(url, body)
     if as_json:

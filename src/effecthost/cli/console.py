@@ -524,11 +524,7 @@ def resolve(
             fail(exc.code, exc.message)
 
         async def body(host: operations.AnyHost) -> dict[str, Any]:
-            if isinstance(host, DurableEffectHost):
-                answer = await host.resolve_await_event(key, resolution, resolved_by=by)
-            else:  # an engine records the resolution, not who sent it
-                answer = await host.resolve_await_event(key, resolution)
-            return answer.to_json()
+            return (await host.resolve_await_event(key, resolution, resolved_by=by)).to_json()
 
         outcome = target.local(body)
     if outcome.get("status") == "unknown_or_revoked":

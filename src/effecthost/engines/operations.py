@@ -14,11 +14,12 @@ import json
 import time
 from typing import Any
 
-from effecthost import EffectHostError, ErrorCode, TurnInfo, TurnStatus
+from effecthost import AwaitEventKey, EffectHostError, ErrorCode, TurnInfo, TurnStatus
 from effecthost.operations import CONTROL_WAITS, MAX_SCAN, decode_cursor, encode_cursor, turn_view
 from effecthost.views import await_key_view, effect_view
 
 from .hosts import EngineHost
+from .kit import key_digest
 
 
 def unsupported(host: EngineHost, what: str) -> EffectHostError:
@@ -61,13 +62,24 @@ async def turn_detail(host: EngineHost, session_id: str, turn_id: str) -> dict[s
     info = await host.get_turn(session_id, turn_id)
     if info is None:
         raise EffectHostError(ErrorCode.TURN_NOT_FOUND, f"no turn {session_id!r}/{turn_id!r}")
-    effects = []
-    for row in await host.list_turn_effects(session_id, turn_id):
-        effect = effect_view(row)
-        effect["resolved_by"] = effect["resolved_at_ms"] = None  # the engine does not keep who
-        effects.append(effect)
+    effects = [effect_view(row) for row in await host.list_turn_effects(session_id, turn_id)]
+    waits = [_digest_of(effect["await_token"]) for effect in effects]
+    resolvers = await host.wait_resolvers(session_id) if any(waits) else {}
+    for effect, wait in zip(effects, waits, strict=True):
+        stamp = resolvers.get(wait, {}) if wait is not None else {}
+        effect["resolved_by"], effect["resolved_at_ms"] = stamp.get("by"), stamp.get("at_ms")
     # drives are effecthost's claims on a SQL journal; an engine's retries are its own
     return {"turn": turn_view(info), "effects": effects, "drives": []}
+
+
+def _digest_of(token: Any) -> str | None:
+    """A wait's name in the engine's index (the SHA-256 of its key id), from its token."""
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        return key_digest(AwaitEventKey.from_token(token))
+    except EffectHostError:
+        return None
 
 
 async def inbox(
@@ -158,8 +170,8 @@ async def revoke_session(host: EngineHost, session_id: str, *, force: bool) -> d
     return {"session_id": session_id, "status": "revoked", "pending_waits_revoked": len(pending)}
 
 
-async def cancel_waits(host: EngineHost, session_id: str) -> dict[str, Any]:
-    cancelled = await host.cancel_await_events_for_session(session_id)
+async def cancel_waits(host: EngineHost, session_id: str, *, by: str | None = None) -> dict[str, Any]:
+    cancelled = await host.cancel_await_events_for_session(session_id, resolved_by=by)
     return {"session_id": session_id, "status": "cancelled", "cancelled": cancelled}
 
 

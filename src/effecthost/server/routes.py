@@ -78,11 +78,7 @@ async def resolve(request: Request) -> JSONResponse:
     principal = require_resolver(request)
     key = _key(request)
     resolution = Resolution.from_json(await read_json(request, request.app.state.max_body_bytes))
-    host = any_host_of(request)
-    if isinstance(host, DurableEffectHost):
-        outcome = await host.resolve_await_event(key, resolution, resolved_by=principal.name)
-    else:  # an engine records the resolution, not who sent it
-        outcome = await host.resolve_await_event(key, resolution)
+    outcome = await any_host_of(request).resolve_await_event(key, resolution, resolved_by=principal.name)
     if outcome == ResolveOutcome.UNKNOWN_OR_REVOKED:
         raise unknown_key()
     return JSONResponse(outcome.to_json())

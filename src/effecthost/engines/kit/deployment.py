@@ -82,6 +82,24 @@ class HostTurnHandle(Generic[HostT]):
         return await self.host.turn_result(self.session_id, self.turn_id, timeout)
 
 
+def resolver_stamp(resolved_by: object) -> dict[str, Any]:
+    """Who resolves (a non-empty name or None) and when, as a wait's index keeps it."""
+    if resolved_by is not None and (
+        not isinstance(resolved_by, str) or not resolved_by.strip() or not _storable(resolved_by)
+    ):
+        raise EffectHostError(ErrorCode.INVALID_ARGUMENT, "resolved_by is a non-empty name or None")
+    return {"by": resolved_by, "at_ms": int(time.time() * 1000)}
+
+
+def _storable(text: str) -> bool:
+    """Text an engine's JSON keeps exactly: UTF-8 (no lone surrogate) without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def turn_request(
     fn_or_name: DurableTurn[Any] | str, session_id: str, turn_id: str, input: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -122,12 +140,20 @@ class DeploymentHost(abc.ABC):
         """Whether the key's session is revoked (one read of the engine)."""
 
     @abc.abstractmethod
-    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
-        """Offer a resolution's JSON to the key's wait (first writer wins); the index's answer."""
+    async def _publish(self, key: AwaitEventKey, resolution: Any, stamp: dict[str, Any]) -> Any:
+        """Offer a resolution's JSON to the key's wait (first writer wins), with who sent it and
+        when (``stamp``, kept by the index if it is accepted); the index's answer."""
 
     @abc.abstractmethod
-    async def _session_call(self, session_id: str, call: str) -> Any:
-        """The session's ``revoke_all``, ``cancel_all`` or ``outstanding``; its answer."""
+    async def _session_call(self, session_id: str, call: str, stamp: dict[str, Any] | None = None) -> Any:
+        """The session's ``revoke_all``, ``cancel_all`` (with its ``stamp``) or ``outstanding``;
+        its answer."""
+
+    @abc.abstractmethod
+    async def wait_resolvers(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """Who resolved the session's waits and when, as its index kept them: the wait's digest
+        (:func:`key_digest`) -> ``{"by": name or None, "at_ms": ms}``, for the resolves and sweeps
+        sent through a host (not deadlines, which the turn publishes itself)."""
 
     async def await_event_key(self, scope: ExecutionScope, wait: WaitIdentity) -> AwaitEventKey:
         """Mint (a pure derivation); a revoked session mints nothing (one read of the engine)."""
@@ -137,21 +163,29 @@ class DeploymentHost(abc.ABC):
             raise unknown_or_revoked()
         return key
 
-    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+    async def resolve_await_event(
+        self, key: AwaitEventKey, resolution: Resolution, *, resolved_by: str | None = None
+    ) -> ResolveOutcome:
+        """As every host's; ``resolved_by`` (a name: an operator token's, "webhook") is kept by
+        the session's index with the time, as the SQL hosts record it."""
         if not isinstance(resolution, Resolution):
             raise EffectHostError(ErrorCode.AWAIT_EVENT_RESOLUTION_INVALID, "resolve needs a Resolution")
+        stamp = resolver_stamp(resolved_by)
         if not authenticate_await_event_key(self._secret, key):
             return ResolveOutcome.UNKNOWN_OR_REVOKED  # before the engine is touched
-        return resolve_outcome(await self._publish(key, resolution.to_json()))
+        return resolve_outcome(await self._publish(key, resolution.to_json(), stamp))
 
     async def revoke_await_events_for_session(self, session_id: str) -> None:
         check_session(session_id)
         await self._session_call(session_id, "revoke_all")
 
-    async def cancel_await_events_for_session(self, session_id: str) -> int:
-        """Resolve the session's outstanding waits ``Cancelled``; how many were."""
+    async def cancel_await_events_for_session(
+        self, session_id: str, *, resolved_by: str | None = None
+    ) -> int:
+        """Resolve the session's outstanding waits ``Cancelled``; how many were (``resolved_by``
+        kept as for a resolve)."""
         check_session(session_id)
-        cancelled = await self._session_call(session_id, "cancel_all")
+        cancelled = await self._session_call(session_id, "cancel_all", resolver_stamp(resolved_by))
         return cancelled if isinstance(cancelled, int) else 0
 
     async def list_outstanding_await_event_keys(self, session_id: str) -> list[AwaitEventKey]:

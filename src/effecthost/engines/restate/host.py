@@ -137,15 +137,25 @@ class RestateEffectHost(DeploymentHost):
     async def _session_revoked(self, key: AwaitEventKey) -> bool:
         return bool(await self._post(self._index(index_key(key), "revoked"), None))
 
-    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+    async def _publish(self, key: AwaitEventKey, resolution: Any, stamp: dict[str, Any]) -> Any:
         """Through the session's index, idempotent by the key and the resolution (a retried
-        resolve is the same resolve)."""
-        body = {"wait": wait_key(key), "resolution": resolution}
+        resolve is the same resolve, whoever sends it again: the first stamp stays)."""
+        body = {"wait": wait_key(key), "resolution": resolution, "stamp": stamp}
         digest = hashlib.sha256(canonical_dumps([key.key_id, resolution]).encode()).hexdigest()
         return await self._post(self._index(index_key(key), "resolve"), body, idempotency_key=digest)
 
-    async def _session_call(self, session_id: str, call: str) -> Any:
-        return await self._post(self._index(session_index_key(session_id), call), None)
+    async def _session_call(self, session_id: str, call: str, stamp: dict[str, Any] | None = None) -> Any:
+        body = None if stamp is None else {"stamp": stamp}
+        return await self._post(self._index(session_index_key(session_id), call), body)
+
+    async def wait_resolvers(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """The session index's ``resolvers`` state, read through the admin query API."""
+        rows = await self._query(
+            f"SELECT value_utf8 FROM state WHERE service_name = '{INDEX_SERVICE}'"
+            f" AND service_key = '{_sql_text(session_index_key(session_id))}' AND key = 'resolvers'"
+        )
+        kept = _json_of(rows[0].get("value_utf8")) if rows else None
+        return {k: v for k, v in kept.items() if isinstance(v, dict)} if isinstance(kept, dict) else {}
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):

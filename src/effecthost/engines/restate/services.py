@@ -108,22 +108,37 @@ def wait_services() -> list[restate.Workflow | restate.VirtualObject]:
         answer: dict[str, Any] = await ctx.workflow_call(
             settle, key=request["wait"], arg=request["resolution"]
         )
+        if answer.get("status") == "accepted":
+            await _keep_resolver(ctx, [request["wait"]], request.get("stamp"))
         pending = await _pending(ctx)
         if pending.pop(request["wait"], None) is not None:
             ctx.set("pending", pending)
         return answer
 
+    async def _keep_resolver(ctx: ObjectContext, waits: list[str], stamp: Any) -> None:
+        """Who resolved (``{"by", "at_ms"}``, as the host sent it), per wait digest: what the
+        SQL hosts keep beside a terminal (a resolve the turn publishes itself has no stamp)."""
+        if not waits or not isinstance(stamp, dict):
+            return
+        resolvers = dict(await ctx.get("resolvers", type_hint=dict) or {})
+        for wait in waits:
+            resolvers[wait] = {"by": stamp.get("by"), "at_ms": stamp.get("at_ms")}
+        ctx.set("resolvers", resolvers)
+
     @index.handler()
-    async def cancel_all(ctx: ObjectContext, _request: Any) -> int:
+    async def cancel_all(ctx: ObjectContext, request: Any) -> int:
         pending = await _pending(ctx)
-        swept = 0
+        swept, accepted = 0, []
         for workflow, token in sorted(pending.items()):
             if AwaitEventKey.from_token(token).wait.is_turn_control:
                 continue  # turn-control gates are never swept
-            await ctx.workflow_call(settle, key=workflow, arg=Resolution.CANCELLED.to_json())
+            answer = await ctx.workflow_call(settle, key=workflow, arg=Resolution.CANCELLED.to_json())
+            if isinstance(answer, dict) and answer.get("status") == "accepted":
+                accepted.append(workflow)
             del pending[workflow]
             swept += 1
         ctx.set("pending", pending)
+        await _keep_resolver(ctx, accepted, request.get("stamp") if isinstance(request, dict) else None)
         return swept
 
     @index.handler()

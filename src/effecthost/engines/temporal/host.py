@@ -150,18 +150,27 @@ class TemporalEffectHost(DeploymentHost):
     async def _session_revoked(self, key: AwaitEventKey) -> bool:
         return bool(await self._query(session_workflow_id(key), "revoked"))
 
-    async def _publish(self, key: AwaitEventKey, resolution: Any) -> Any:
+    async def _publish(self, key: AwaitEventKey, resolution: Any, stamp: dict[str, Any]) -> Any:
         """An update of the session workflow; a resolution over the history budget is refused
         before Temporal is touched."""
-        body = {"wait": wait_id(key), "resolution": resolution}
+        body = {"wait": wait_id(key), "resolution": resolution, "stamp": stamp}
         check_budget("a resolution", canonical_dumps(body), self._config.history_budget_bytes)
         return await self._update(session_workflow_id(key), "resolve", body)
 
-    async def _session_call(self, session_id: str, call: str) -> Any:
+    async def _session_call(self, session_id: str, call: str, stamp: dict[str, Any] | None = None) -> Any:
         """``outstanding`` is a query (a worker answers it); the sweeps are updates."""
         if call == "outstanding":
             return await self._query(session_workflow_id_of(session_id), call)
-        return await self._update(session_workflow_id_of(session_id), call, None)
+        body = None if stamp is None else {"stamp": stamp}
+        return await self._update(session_workflow_id_of(session_id), call, body)
+
+    async def wait_resolvers(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """The session workflow's ``resolvers`` query ({} from a worker that predates it)."""
+        try:
+            kept = await self._query(session_workflow_id_of(session_id), "resolvers")
+        except EffectHostError:
+            kept = None  # a worker without the query answers it as failed: nobody is known
+        return {k: v for k, v in kept.items() if isinstance(v, dict)} if isinstance(kept, dict) else {}
 
     async def _inspect(self, key: AwaitEventKey) -> dict[str, Any]:
         if not authenticate_await_event_key(self._config.secret, key):

@@ -162,6 +162,9 @@ class SessionWorkflow:
         self._pending: dict[str, list[Any]] = dict(state.get("pending") or {})
         #: wait id -> terminal (a resolution's JSON, or the revoked tombstone)
         self._terminals: dict[str, Any] = dict(state.get("terminals") or {})
+        #: wait id -> who resolved it and when ({"by", "at_ms"}, as a host sent it); data only,
+        #: no workflow command, so a history recorded before it replays unchanged
+        self._resolvers: dict[str, Any] = dict(state.get("resolvers") or {})
 
     @workflow.run
     async def run(self, state: dict[str, Any] | None) -> None:
@@ -170,7 +173,12 @@ class SessionWorkflow:
             lambda: workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
         )
         workflow.continue_as_new(
-            {"revoked": self._revoked, "pending": self._pending, "terminals": self._terminals}
+            {
+                "revoked": self._revoked,
+                "pending": self._pending,
+                "terminals": self._terminals,
+                "resolvers": self._resolvers,
+            }
         )
 
     async def _notify(self, workflow_id: str | None, wait: str, terminal: Any) -> None:
@@ -200,19 +208,25 @@ class SessionWorkflow:
         if wait in self._terminals:
             return {"status": "already_resolved", "terminal": self._terminals[wait]}
         self._terminals[wait] = request["resolution"]
+        self._keep_resolver(wait, request.get("stamp"))
         entry = self._pending.pop(wait, None)
         if entry is not None:
             await self._notify(entry[1], wait, request["resolution"])
         return {"status": "accepted"}
 
+    def _keep_resolver(self, wait: str, stamp: Any) -> None:
+        if isinstance(stamp, dict):
+            self._resolvers[wait] = {"by": stamp.get("by"), "at_ms": stamp.get("at_ms")}
+
     @workflow.update(name="cancel_all")
-    async def cancel_all(self, _request: Any) -> int:
+    async def cancel_all(self, request: Any) -> int:
         swept = 0
         for wait, (token, workflow_id) in sorted(self._pending.items()):
             if AwaitEventKey.from_token(token).wait.is_turn_control:
                 continue  # turn-control gates are never swept
             if wait not in self._terminals:
                 self._terminals[wait] = Resolution.CANCELLED.to_json()
+                self._keep_resolver(wait, request.get("stamp") if isinstance(request, dict) else None)
             del self._pending[wait]
             await self._notify(workflow_id, wait, self._terminals[wait])
             swept += 1
@@ -232,6 +246,10 @@ class SessionWorkflow:
             return {"status": "revoked"}
         terminal = self._terminals.get(wait)
         return {"status": "pending" if terminal is None else "resolved", "terminal": terminal}
+
+    @workflow.query(name="resolvers")
+    def resolvers(self) -> dict[str, Any]:
+        return dict(self._resolvers)
 
     @workflow.query(name="outstanding")
     def outstanding(self) -> list[str]:
