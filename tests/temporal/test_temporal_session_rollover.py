@@ -15,6 +15,7 @@ import pytest
 from temporal_stack import Stack
 
 from effecthost import ExecutionScope, Resolution, ResolveOutcome, WaitIdentity
+from effecthost.engines.kit import key_digest
 from effecthost.engines.temporal import TemporalConfig, TemporalEffectHost, TemporalServer, WorkerProcess
 from effecthost.engines.temporal.config import session_workflow_id_of
 
@@ -89,8 +90,11 @@ async def test_waits_pending_and_settled_survive_the_session_history_rolling_ove
         for i in range(30)
     ]
     for i, key in enumerate(keys):  # each resolve is an update: the history grows past the limit
-        assert await host.resolve_await_event(key, Resolution.ok(i)) == ResolveOutcome.ACCEPTED
+        assert await host.resolve_await_event(key, Resolution.ok(i), resolved_by=f"op{i}") == ResolveOutcome.ACCEPTED
     assert await _until(lambda: _runs_over(host, session, 2), "the session workflow rolling over")
+    # who resolved each one, carried across with the terminals
+    resolvers = await host.wait_resolvers(session)
+    assert [resolvers[key_digest(key)]["by"] for key in keys] == [f"op{i}" for i in range(30)]
     # terminals carried across: first writer wins, even against a writer after the rollover
     for i, key in enumerate(keys):
         assert await host.peek_await_event(key) == Resolution.ok(i)
