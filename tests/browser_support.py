@@ -73,11 +73,16 @@ async def chromium_page(playwright_api: Any) -> AsyncIterator[WatchedPage]:
             await browser.close()
 
 
-async def until(page: Any, predicate: str, arg: Any = None) -> None:
-    """Poll a JS function of ``arg`` until it returns truthy (the test's timeout bounds this).
+async def until(page: Any, predicate: str, arg: Any = None, *, within_s: float = 60.0) -> None:
+    """Poll a JS function of ``arg`` until it returns truthy; after ``within_s`` fail naming the
+    predicate and the page's location (a stuck step says which, before the test's timeout).
 
     Not ``page.wait_for_function``: that polls by ``eval`` inside the page, which the page's CSP
     (no 'unsafe-eval') refuses. ``page.evaluate`` goes through the debugger protocol instead.
     """
+    deadline = asyncio.get_running_loop().time() + within_s
     while not await page.evaluate(predicate, arg):  # noqa: ASYNC110 - a page has no event to await
+        if asyncio.get_running_loop().time() > deadline:
+            where = await page.evaluate("() => location.href")
+            raise AssertionError(f"after {within_s} s the page never saw {predicate} (at {where})")
         await asyncio.sleep(0.02)

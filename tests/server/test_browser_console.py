@@ -173,26 +173,30 @@ async def test_an_operator_finds_understands_and_acts_on_turns_in_the_page() -> 
                 await page.reload()
                 await until(page, "() => document.querySelector('#effect-2.focus') !== null")
 
-                # the sessions view pages past 200 sessions
+                # the sessions view pages past 200 sessions (keyset pages, after=): every session
+                # once. Many were recorded in the same millisecond, so which one comes last is the
+                # ids' order within that millisecond: the pages are checked whole, not by one row
                 await page.goto(f"{base}/#/sessions")
                 await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 100")
-                first_rows: list[str] = []
-                for _ in range(2):  # keyset pages (after=): each click shows the next page
-                    top = await page.eval_on_selector("#sessions tbody tr", "r => r.dataset.session")
-                    first_rows.append(top)
+                rows = "() => [...document.querySelectorAll('#sessions tbody tr')].map((r) => r.dataset.session)"
+                pages: list[list[str]] = [await page.evaluate(rows)]
+                for _ in range(2):  # each click shows the next page
+                    top = pages[-1][0]
                     await page.click("#sessions-next")
                     await until(
                         page,
                         f"() => document.querySelector('#sessions tbody tr').dataset.session !== {top!r}",
                     )
-                await until(
-                    page,
-                    "() => document.querySelector(\"#sessions tbody tr[data-session='old-000']\") !== null",
-                )
+                    pages.append(await page.evaluate(rows))
+                listed = [session for rows_of_page in pages for session in rows_of_page]
+                assert len(listed) == len(set(listed)), "a session listed on two pages"
+                assert {f"old-{i:03d}" for i in range(205)} <= set(listed)
+                assert [len(rows_of_page) for rows_of_page in pages[:2]] == [100, 100]
+                assert await page.locator("#sessions-next").is_hidden()  # the last page
                 await page.click("#sessions-prev")  # back: the page before, from its cursor
                 await until(
                     page,
-                    f"() => document.querySelector('#sessions tbody tr').dataset.session === {first_rows[1]!r}",
+                    f"() => document.querySelector('#sessions tbody tr').dataset.session === {pages[1][0]!r}",
                 )
 
                 # live: with nothing changing the page polls only the change feed; a turn started

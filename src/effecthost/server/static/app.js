@@ -74,9 +74,15 @@ function badge(row) {
 }
 function pretty(value) { return h("pre", {}, JSON.stringify(value, null, 2)); }
 
+// Reads of the sessions list overlap (the 2 s timer, a page click): only the latest may draw, or
+// a slower read of the previous page would put it back on screen after the click's page.
+let sessionsRead = 0;
+
 async function loadSessions() {
+  const ticket = ++sessionsRead;
   const after = state.sessionPages.length ? state.sessionPages[state.sessionPages.length - 1] : null;
   const data = await api("GET", "/v1/sessions?limit=" + SESSIONS_PAGE + (after ? "&after=" + enc(after) : ""));
+  if (ticket !== sessionsRead) return null;
   state.sessionNext = data.next;
   document.getElementById("sessions-next").hidden = !data.next;
   document.getElementById("sessions-prev").hidden = state.sessionPages.length === 0;
@@ -203,6 +209,7 @@ async function refresh() {
   }
   try {
     const sessions = await loadSessions();
+    if (sessions === null) return;  // a later read of the list draws instead
     // Open the most recent session on first load: a waiting approval should be one glance away.
     if (state.session && !document.getElementById("detail-session").textContent) await selectSession(state.session);
     else if (!state.session && sessions.length > 0) await selectSession(sessions[0].session_id);

@@ -55,8 +55,9 @@
     for (const [from, to] of [["status", "status"], ["name", "name"], ["session", "session_id"], ["q", "q"], ["order", "order"], ["after", "after"]]) {
       if (params.get(from)) query.set(to, params.get(from));
     }
+    const at = window.location.hash;
     const data = await api("GET", "/v1/turns?" + query.toString());
-    if (live.view !== "turns") return;
+    if (live.view !== "turns" || window.location.hash !== at) return;  // a later read answers instead
     document.querySelector("#turns tbody").replaceChildren(...data.turns.map((t) => {
       const href = link("turn", { session: t.session_id, turn: t.turn_id });
       return h("tr", { "data-session": t.session_id, "data-turn": t.turn_id, "data-status": t.status },
@@ -173,8 +174,9 @@
 
   async function loadTurn(params) {
     const session = params.get("session"), turnId = params.get("turn");
+    const at = window.location.hash;
     const data = await api("GET", "/v1/turn?session_id=" + enc(session) + "&turn_id=" + enc(turnId));
-    if (live.view !== "turn") return;
+    if (live.view !== "turn" || window.location.hash !== at) return;  // another turn was opened meanwhile
     const turn = data.turn;
     const key = JSON.stringify([turn.status, turn.updated_at_ms, data.effects.map((e) => [e.seq, e.status, e.updated_at_ms])]);
     if (key === live.turnKey) return;  // nothing changed: keep the page (and any open details) as it is
@@ -275,8 +277,9 @@
   async function loadInbox(params) {
     const query = new URLSearchParams({ limit: "100" });
     if (params.get("after")) query.set("after", params.get("after"));
+    const at = window.location.hash;
     const data = await api("GET", "/v1/waits?" + query.toString());
-    if (live.view !== "inbox") return;
+    if (live.view !== "inbox" || window.location.hash !== at) return;  // another page was asked for
     const tokens = data.waits.map((w) => w.token).join(",");
     if (tokens === live.inboxTokens) return;  // unchanged
     live.inboxTokens = tokens;
