@@ -211,8 +211,9 @@ async def test_turns_are_filtered_and_paged_by_keyset_as_on_the_sql_hosts(
     with pytest.raises(EffectHostError) as caught:
         await host.query_turns(status="nonsense")
     assert caught.value.code == "invalid_argument"
-    # the inbox and the change feed read the live turns only: none here
+    # the inbox and the change feed read the live turns only (none here) and a count of turns
     assert await host.live_turns(session_id=session_id) == []
+    assert await host.count_turns() >= 4
 
 
 async def test_a_tampered_token_is_refused_before_the_engine(

@@ -89,6 +89,10 @@ class EngineHost(Protocol):
         """Operators' listing, with the SQL hosts' filters and keyset paging."""
         ...
 
+    async def count_turns(self) -> int:
+        """How many turns the engine keeps (one count query)."""
+        ...
+
     async def live_turns(self, *, session_id: str | None = None, limit: int = 1000) -> list[TurnInfo]:
         """The turns not ended, oldest first, without outcomes (the inbox, the change feed)."""
         ...

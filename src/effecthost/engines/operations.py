@@ -142,13 +142,13 @@ def _turn_context(info: TurnInfo) -> dict[str, Any]:
 async def changes(host: EngineHost) -> dict[str, Any]:
     """A token that moves when a turn starts, changes state or ends, or a wait comes or goes."""
     live = await host.live_turns(limit=MAX_SCAN)
-    newest = await host.query_turns(limit=1)
+    counted = await host.count_turns()  # a turn that started and ended between two reads
     waits = []
     for session in sorted({info.session_id for info in live}):
         waits += [key.key_id for key in await host.list_outstanding_await_event_keys(session)]
     state = [
         sorted((t.session_id, t.turn_id, str(t.status), t.updated_at_ms) for t in live),
-        [(t.session_id, t.turn_id, t.created_at_ms, str(t.status)) for t in newest],
+        counted,
         sorted(waits),
     ]
     digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8", "surrogatepass"))

@@ -233,6 +233,11 @@ class DeploymentHost(abc.ABC):
         )  # fmt: skip
         return await self._find_turns(wanted, results=True)
 
+    @abc.abstractmethod
+    async def count_turns(self) -> int:
+        """How many turns the engine keeps (one count query: the change feed's measure of turns
+        started, even those that ended between two reads)."""
+
     async def live_turns(self, *, session_id: str | None = None, limit: int = 1000) -> list[TurnInfo]:
         """The turns not ended, oldest first, without outcomes: what the inbox and the change
         feed read (a query the engine narrows to its running executions)."""

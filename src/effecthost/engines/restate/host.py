@@ -340,6 +340,13 @@ class RestateEffectHost(DeploymentHost):
             raise EffectHostError(ErrorCode.RESTATE_INGRESS, f"turn output: {exc}") from None
         return response.json() if response.status_code == 200 else None
 
+    async def count_turns(self) -> int:
+        rows = await self._query(
+            "SELECT count(*) AS turns FROM sys_invocation"
+            f" WHERE target_service_name = '{TURN_SERVICE}' AND target_handler_name = 'run'"
+        )
+        return int(rows[0].get("turns") or 0) if rows else 0
+
     async def get_turn(self, session_id: str, turn_id: str) -> TurnInfo | None:
         key = _sql_text(turn_key(session_id, turn_id))
         rows = await self._turn_rows(f" AND i.target_service_key = '{key}'", "ASC", 1)

@@ -384,6 +384,14 @@ class TemporalEffectHost(DeploymentHost):
             found += [info for info in batch if wanted.has_status(info)]
         return found
 
+    async def count_turns(self) -> int:
+        """Visibility's count of turn workflows (eventually consistent, as its listings)."""
+        try:
+            counted = await self._client.count_workflows(f"WorkflowType = '{TURN_WORKFLOW}'")
+        except RPCError as exc:
+            raise _client_error("count turns", exc) from None
+        return counted.count
+
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
         """Signal the turn's ``cancel``: a parked wait publishes ``Cancelled``, a sleep ends, and
         the turn ends ``turn_cancelled`` (a signal, not Temporal's cancellation request, so every
