@@ -81,7 +81,7 @@ async def until(page: Any, predicate: str, arg: Any = None, *, within_s: float =
     (no 'unsafe-eval') refuses. ``page.evaluate`` goes through the debugger protocol instead.
     """
     deadline = asyncio.get_running_loop().time() + within_s
-    while not await page.evaluate(predicate, arg):  # noqa: ASYNC110 - a page has no event to await
+    while not await page.evaluate(predicate, arg):  # a page has no event to await: poll
         if asyncio.get_running_loop().time() > deadline:
             where = await page.evaluate("() => location.href")
             raise AssertionError(f"after {within_s} s the page never saw {predicate} (at {where})")
