@@ -208,9 +208,12 @@ async def test_turns_are_filtered_and_paged_by_keyset_as_on_the_sql_hosts(
     assert set(ids(await host.query_turns(session_id=session_id, until_ms=c.created_at_ms))) <= {"a", "b"}
     assert await host.query_turns(session_id=session_id, status="cancelled") == []
     assert ids(await host.list_turns(session_id=session_id, limit=2, offset=1)) == ["b", "c"]
-    with pytest.raises(EffectHostError) as caught:
-        await host.query_turns(status="nonsense")
-    assert caught.value.code == "invalid_argument"
+    for bad in ({"status": "nonsense"}, {"since_ms": "yesterday"}, {"session_id": "a\x00b"}):
+        with pytest.raises(EffectHostError) as caught:
+            await host.query_turns(**bad)  # type: ignore[arg-type]
+        assert caught.value.code == "invalid_argument", bad
+    # ids with quotes go into the engine's query as text, never as its syntax
+    assert await host.query_turns(session_id="x' OR '1'='1", search="y\\' OR 1=1 --") == []
     # the inbox and the change feed read the live turns only (none here) and a count of turns
     assert await host.live_turns(session_id=session_id) == []
     assert await host.count_turns() >= 4

@@ -54,6 +54,12 @@ class TurnFilter:
         limit: int,
     ) -> TurnFilter:
         """The filter, or ``invalid_argument`` for an unknown status or a malformed cursor."""
+        for value, what in ((session_id, "session id"), (name, "turn name"), (search, "id")):
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"a {what} is text without NUL: {value!r}")
+        for bound, what in ((since_ms, "since_ms"), (until_ms, "until_ms")):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise EffectHostError(ErrorCode.INVALID_ARGUMENT, f"{what} is ms since the epoch (an int)")
         wanted = None
         if status is not None:
             try:
