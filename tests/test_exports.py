@@ -203,6 +203,7 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "effecthost.engines.temporal": [
         "BlobStore",
+        "BlobSweep",
         "ClaimCheckCodec",
         "FileBlobStore",
         "TemporalConfig",
@@ -216,6 +217,8 @@ EXPORTS: dict[str, list[str]] = {
         "find_server_binary",
         "find_test_server_binary",
         "open_temporal_host",
+        "sweep_blob_store",
+        "sweep_blobs",
         "temporal_worker",
     ],
     "effecthost.testing": [

@@ -42,6 +42,7 @@ COMMANDS = [
     ["turns", "fork"],
     ["waits", "list"],
     ["waits", "resolve"],
+    ["blobs", "sweep"],
 ]
 
 

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from .awaits import await_app, session_app
+from .blobs import blobs_app
 from .common import EXIT_USAGE, Mode, console, report_error
 from .console import turns_app, waits_app
 from .journal import journal_app
@@ -97,5 +98,6 @@ app.command("demo")(demo)
 app.command("worker")(worker)
 app.add_typer(turns_app, name="turns")
 app.add_typer(waits_app, name="waits")
+app.add_typer(blobs_app, name="blobs")
 
 __all__ = ["app"]

@@ -7,7 +7,8 @@
   through the session workflow, starts, awaits, cancels and lists turns.
 - :class:`TemporalServer`, :class:`WorkerProcess`: run the dev server and a worker locally.
 - :class:`FileBlobStore`, :func:`claim_check_converter`: large payloads kept out of the history,
-  by reference (``TemporalConfig(blob_store=...)``).
+  by reference (``TemporalConfig(blob_store=...)``); :func:`sweep_blobs` deletes the ones no
+  history refers to any more.
 
 See docs/temporal.md.
 """
@@ -22,16 +23,17 @@ except ImportError as exc:  # pragma: no cover - the message is the point
         "effecthost.engines.temporal needs the temporal extra: pip install 'effecthost[temporal]'",
     ) from exc
 
-from .blobs import BlobStore, ClaimCheckCodec, FileBlobStore, claim_check_converter
+from .blobs import BlobStore, BlobSweep, ClaimCheckCodec, FileBlobStore, claim_check_converter, sweep_blobs
 from .config import TemporalConfig
 from .controller import TemporalController
 from .devserver import TemporalServer, WorkerProcess, find_server_binary, find_test_server_binary
-from .host import TemporalEffectHost, TemporalTurnHandle, open_temporal_host
+from .host import TemporalEffectHost, TemporalTurnHandle, open_temporal_host, sweep_blob_store
 from .worker import temporal_worker
 from .workflows import TemporalTurnEngine
 
 __all__ = [
     "BlobStore",
+    "BlobSweep",
     "ClaimCheckCodec",
     "FileBlobStore",
     "TemporalConfig",
@@ -45,5 +47,7 @@ __all__ = [
     "find_server_binary",
     "find_test_server_binary",
     "open_temporal_host",
+    "sweep_blob_store",
+    "sweep_blobs",
     "temporal_worker",
 ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import urllib.parse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import (
@@ -57,7 +59,9 @@ from ..kit import (
     turn_result_timeout,
     unknown_or_revoked,
 )
+from .blobs import BlobSweep, FileBlobStore, sweep_blobs
 from .config import (
+    BLOBS_ENV,
     SESSION_WORKFLOW,
     TURN_WORKFLOW,
     TemporalConfig,
@@ -421,20 +425,51 @@ class TemporalEffectHost(DeploymentHost):
 async def open_temporal_host(url: str, config: TemporalConfig | None = None) -> TemporalEffectHost:
     """``temporal://HOST:PORT?namespace=NS&task_queue=Q``; the signing secret from ``config`` or
     ``$EFFECTHOST_TEMPORAL_SECRET``."""
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme != "temporal" or not parts.netloc:
-        raise EffectHostError(
-            ErrorCode.HOST_URL_INVALID, f"not a Temporal URL (temporal://HOST:PORT?task_queue=Q): {url!r}"
-        )
-    query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
-    options = {k: query[k] for k in ("namespace", "task_queue") if k in query}
+    address, options = parse_temporal_url(url)
     if config is None:
         config = TemporalConfig.from_env(**options)
     elif options:
         from dataclasses import replace
 
         config = replace(config, **options)  # type: ignore[arg-type]
-    return await TemporalEffectHost.connect(parts.netloc, config)
+    return await TemporalEffectHost.connect(address, config)
+
+
+def parse_temporal_url(url: str) -> tuple[str, dict[str, str]]:
+    """``temporal://HOST:PORT?namespace=NS&task_queue=Q``: the address and the options given."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme != "temporal" or not parts.netloc:
+        raise EffectHostError(
+            ErrorCode.HOST_URL_INVALID, f"not a Temporal URL (temporal://HOST:PORT?task_queue=Q): {url!r}"
+        )
+    query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
+    return parts.netloc, {k: query[k] for k in ("namespace", "task_queue") if k in query}
+
+
+async def sweep_blob_store(
+    url: str,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    grace_s: float = 86400.0,
+    dry_run: bool = False,
+) -> BlobSweep:
+    """:func:`sweep_blobs` over the namespace of ``temporal://HOST:PORT?namespace=NS`` and the
+    store in ``directory`` (default ``$EFFECTHOST_TEMPORAL_BLOBS``); no signing secret needed."""
+    address, options = parse_temporal_url(url)
+    directory = directory or os.environ.get(BLOBS_ENV, "")
+    if not directory:
+        raise EffectHostError(
+            ErrorCode.INVALID_ARGUMENT, f"no blob store: pass its directory or set ${BLOBS_ENV}"
+        )
+    if not await asyncio.to_thread(Path(directory).is_dir):
+        raise EffectHostError(
+            ErrorCode.INVALID_ARGUMENT, f"the blob store {str(directory)!r} is not a directory"
+        )
+    try:
+        client = await Client.connect(address, namespace=options.get("namespace", "default"))
+    except Exception as exc:
+        raise _client_error("connect", exc) from None
+    return await sweep_blobs(client, FileBlobStore(directory), grace_s=grace_s, dry_run=dry_run)
 
 
 def _failure_of(exc: WorkflowFailureError) -> EffectHostError:
