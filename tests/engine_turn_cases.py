@@ -5,6 +5,7 @@ test_*_turns.py adds what is its own."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -102,6 +103,13 @@ async def test_cancel_ends_a_parked_turn_and_publishes_cancelled(
     assert caught.value.code == "turn_cancelled"
     assert await host.peek_await_event(key) == Resolution.CANCELLED
     assert (await handle.info()).status is TurnStatus.CANCELLED
+    # the timeline says how the wait ended, as on SQL (Restate's journal stops before it does:
+    # the index answers)
+    [wait] = [row for row in await host.list_turn_effects(session_id, "t") if row.effect_kind == "await_event"]
+    assert (wait.status, json.loads(wait.outcome_json or "null")) == (
+        "completed",
+        {"type": "await_event", "resolution": {"status": "cancelled"}},
+    )
 
 
 async def test_cancel_ends_a_turn_sleeping_on_a_durable_timer(

@@ -31,7 +31,7 @@ from .errors import (
     unknown_or_revoked,
 )
 from .listing import ENDED, TurnCursor, TurnFilter, cursor_of
-from .records import outcome_of_record, resolve_outcome, terminal_of, wait_of_record
+from .records import outcome_of_record, resolve_outcome, settle_early_waits, terminal_of, wait_of_record
 from .servers import free_port, stop_process
 from .turns import EngineController, TurnEngineBase, turn_registry
 
@@ -57,6 +57,7 @@ __all__ = [
     "refuse_over_budget",
     "resolve_outcome",
     "secret_from_env",
+    "settle_early_waits",
     "stop_process",
     "terminal_of",
     "turn_not_found",

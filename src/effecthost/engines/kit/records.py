@@ -4,7 +4,7 @@ the wait an ``await_event`` record parks on, a resolve's answer and a wait's ter
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from effecthost import (
@@ -21,7 +21,9 @@ from effecthost.engine import (
     load_effect_record,
     mismatch_error,
     outcome_from_json,
+    settle_wait_row,
 )
+from effecthost.store import JournalRow
 
 from .errors import unknown_or_revoked
 
@@ -97,3 +99,22 @@ def terminal_of(value: Any) -> Resolution:
     if isinstance(value, dict) and value.get("revoked") is True:
         raise unknown_or_revoked()
     return Resolution.from_json(value)
+
+
+async def settle_early_waits(
+    rows: list[JournalRow], terminal_of: Callable[[AwaitEventKey], Awaitable[Any]]
+) -> None:
+    """The waits a turn's journal leaves unanswered, answered by the engine's wait index, which
+    ``terminal_of`` asks (None: none yet). Temporal: a wait resolved before the turn reached it is
+    answered by the session's ``register``, not by a ``settled`` signal. Restate: a turn cancelled
+    while parked stops before its wait call's result is journaled."""
+    for row in rows:
+        if row.effect_kind != "await_event" or row.outcome_json or row.error_json or not row.envelope_json:
+            continue
+        try:
+            key = AwaitEventKey.from_json(json.loads(row.envelope_json)["command"]["key"])
+            terminal = await terminal_of(key)
+        except Exception:  # the index cannot say (no worker answers): the row stays as it is
+            continue
+        if terminal is not None:
+            settle_wait_row(row, terminal, ended=row.status == "completed")

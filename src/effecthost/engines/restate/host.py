@@ -43,6 +43,7 @@ from ..kit import (
     RefusingController,
     TurnFilter,
     offer_stop,
+    settle_early_waits,
     terminal_of,
     turn_not_found,
     turn_request,
@@ -397,7 +398,16 @@ class RestateEffectHost(DeploymentHost):
             f"SELECT {JOURNAL_COLUMNS} FROM sys_journal WHERE id = '{invocation}' ORDER BY index"
         )
         ended = str(rows[0].get("status", "")) == "completed"
-        return turn_timeline(session_id, turn_id, journal, ended=ended, ms=_ms)
+        timeline = turn_timeline(session_id, turn_id, journal, ended=ended, ms=_ms)
+        await settle_early_waits(timeline, self._wait_terminal)
+        return timeline
+
+    async def _wait_terminal(self, key: AwaitEventKey) -> Any:
+        """A wait's terminal as its index answers it (the revoked tombstone for a revoked one)."""
+        answer = await self._post(self._index(index_key(key), "inspect"), {"wait": wait_key(key)})
+        if not isinstance(answer, dict):
+            return None
+        return {"revoked": True} if answer.get("status") == "revoked" else answer.get("terminal")
 
     async def cancel_turn(self, session_id: str, turn_id: str) -> TurnInfo:
         """Cancel the turn's invocation: Restate delivers it at the handler's next await point; a

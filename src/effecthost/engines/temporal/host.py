@@ -53,6 +53,7 @@ from ..kit import (
     TurnFilter,
     cursor_of,
     offer_stop,
+    settle_early_waits,
     terminal_of,
     turn_not_found,
     turn_request,
@@ -72,7 +73,7 @@ from .config import (
     turn_workflow_prefix,
     wait_id,
 )
-from .timeline import settle_early_waits, turn_timeline
+from .timeline import turn_timeline
 from .workflows import decode_failure
 
 _POLL_S = 0.05

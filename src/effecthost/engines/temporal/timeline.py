@@ -14,7 +14,6 @@ running is not in the history yet: Temporal lists a turn's effects once they hav
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
@@ -22,8 +21,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from effecthost import AwaitEventKey, EffectHostError, ErrorCode, ExecutionScope
-from effecthost.engine import TimelineEntry, load_effect_record, settle_wait_row, timeline_rows
+from effecthost import EffectHostError, ErrorCode, ExecutionScope
+from effecthost.engine import TimelineEntry, load_effect_record, timeline_rows
 from effecthost.store import JournalRow
 
 from ..kit import wait_of_record
@@ -123,19 +122,3 @@ async def turn_timeline(
     )
 
 
-async def settle_early_waits(
-    rows: list[JournalRow], terminal_of: Callable[[AwaitEventKey], Awaitable[Any]]
-) -> None:
-    """A wait resolved before the turn reached it is answered by the session's ``register``, not
-    by a ``settled`` signal, so the history does not say how it ended: ``terminal_of`` asks the
-    session workflow for each wait the history leaves unanswered (None: none yet)."""
-    for row in rows:
-        if row.effect_kind != "await_event" or row.outcome_json or row.error_json or not row.envelope_json:
-            continue
-        try:
-            key = AwaitEventKey.from_json(json.loads(row.envelope_json)["command"]["key"])
-            terminal = await terminal_of(key)
-        except Exception:  # the session cannot say (no worker answers): the row stays as it is
-            continue
-        if terminal is not None:
-            settle_wait_row(row, terminal, ended=row.status == "completed")
