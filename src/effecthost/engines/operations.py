@@ -109,7 +109,9 @@ async def inbox(
             mine = waiting.get("key") == view["token"]
             view.update(
                 session_id=session,
-                created_at_ms=info.updated_at_ms if info is not None else 0,
+                # the engine keeps no registration time: the turn's start, which stays put (its
+                # last change moves while it is parked, and would move the inbox's cursor)
+                created_at_ms=info.created_at_ms if info is not None else 0,
                 status="pending",
                 resolution=None,
                 resolved_at_ms=None,
