@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -241,11 +240,11 @@ class DeploymentHost(abc.ABC):
     async def live_turns(self, *, session_id: str | None = None, limit: int = 1000) -> list[TurnInfo]:
         """The turns not ended, oldest first, without outcomes: what the inbox and the change
         feed read (a query the engine narrows to its running executions)."""
-        check = TurnFilter.of(
+        wanted = TurnFilter.of(
             session_id=session_id, status=None, name=None, since_ms=None, until_ms=None,
-            search=None, after=None, newest_first=False, limit=limit,
+            search=None, after=None, newest_first=False, limit=limit, live=True,
         )  # fmt: skip
-        return await self._find_turns(dataclasses.replace(check, live=True), results=False)
+        return await self._find_turns(wanted, results=False)
 
     async def list_turns(
         self,

@@ -52,6 +52,7 @@ class TurnFilter:
         after: TurnCursor | None,
         newest_first: bool,
         limit: int,
+        live: bool = False,
     ) -> TurnFilter:
         """The filter, or ``invalid_argument`` for an unknown status or a malformed cursor."""
         for value, what in ((session_id, "session id"), (name, "turn name"), (search, "id")):
@@ -85,6 +86,7 @@ class TurnFilter:
             after=after,
             newest_first=newest_first,
             limit=max(int(limit), 0),
+            live=live,
         )
 
     def admits(self, info: TurnInfo) -> bool:
